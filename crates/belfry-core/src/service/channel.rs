@@ -1,0 +1,342 @@
+//! Channels: create, describe, update, delete, list (SEMANTICS.md §4.1).
+
+use super::user::check_expiration;
+use super::{fingerprint, tags::check_tags, ExpirationInput, Services, TagInput};
+use crate::arn::{ChannelKey, UserKey};
+use crate::auth::Caller;
+use crate::error::{CoreError, CoreResult};
+use crate::events::DomainEvent;
+use crate::model::{
+    Channel, ChannelMode, ChannelPrivacy, ChannelUpdate, ExpirationCriterion, Idempotency,
+    NewChannel, UserRef,
+};
+use crate::paging::{seq_cursor, Binding, Page};
+use crate::perm::{authorize, Action, Refusal, Roles};
+use crate::validate;
+
+/// CreateChannel input.
+#[derive(Debug, Clone, Default)]
+pub struct CreateChannel {
+    /// AppInstanceArn (required).
+    pub app_instance_arn: Option<String>,
+    /// Name (required).
+    pub name: Option<String>,
+    /// Mode; UNRESTRICTED when omitted.
+    pub mode: Option<String>,
+    /// Privacy; PUBLIC when omitted.
+    pub privacy: Option<String>,
+    /// Metadata.
+    pub metadata: Option<String>,
+    /// ClientRequestToken (required).
+    pub client_request_token: Option<String>,
+    /// Tags.
+    pub tags: Option<Vec<TagInput>>,
+    /// Caller-chosen ChannelId.
+    pub channel_id: Option<String>,
+    /// Initial DEFAULT members (1–10).
+    pub member_arns: Option<Vec<String>>,
+    /// Initial moderators (1–10).
+    pub moderator_arns: Option<Vec<String>>,
+    /// Whether ElasticChannelConfiguration was given (Belfry does not support elastic channels).
+    pub elastic: bool,
+    /// ExpirationSettings.
+    pub expiration: Option<ExpirationInput>,
+}
+
+/// UpdateChannel input; omitted members are left unchanged.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateChannel {
+    /// Name.
+    pub name: Option<String>,
+    /// Mode.
+    pub mode: Option<String>,
+    /// Metadata.
+    pub metadata: Option<String>,
+}
+
+/// A channel as the bearer sees it.
+pub(crate) struct ChannelAccess {
+    pub channel: Channel,
+    pub bearer: UserKey,
+    pub roles: Roles,
+}
+
+fn refused(refusal: Refusal, what: &str, arn: &str) -> CoreError {
+    match refusal {
+        Refusal::Forbidden => CoreError::forbidden(format!(
+            "The bearer is not allowed to {what} on channel {arn}."
+        )),
+        Refusal::NotFound => CoreError::not_found(format!("The channel {arn} does not exist.")),
+    }
+}
+
+impl Services {
+    /// Parses a channel ARN from a path, resolves the bearer and loads the channel and the
+    /// bearer's roles: 400 bad ARN, 401 bad bearer, 404 missing channel.
+    pub(crate) async fn channel_access(
+        &self,
+        caller: &Caller,
+        bearer: Option<&str>,
+        arn: &str,
+    ) -> CoreResult<ChannelAccess> {
+        let parsed = self.arns.parse_channel("ChannelArn", arn)?;
+        let missing = || CoreError::not_found(format!("The channel {arn} does not exist."));
+        if !parsed.local {
+            return Err(missing());
+        }
+        let bearer = self
+            .bearer(caller, bearer, &parsed.id.app_instance_id)
+            .await?;
+        let channel = self
+            .store
+            .get_channel(&parsed.id)
+            .await?
+            .ok_or_else(missing)?;
+        let roles = self.store.roles(&channel.key, &bearer).await?;
+        Ok(ChannelAccess {
+            channel,
+            bearer,
+            roles,
+        })
+    }
+
+    fn check(
+        &self,
+        access: &ChannelAccess,
+        action: Action,
+        what: &str,
+        arn: &str,
+    ) -> CoreResult<()> {
+        let c = &access.channel;
+        authorize(&access.roles, c.mode, c.privacy, action).map_err(|r| refused(r, what, arn))
+    }
+
+    /// Resolves a list of user ARNs from the request body to users of `app_instance_id`;
+    /// unknown users are a BadRequest. Duplicates are dropped.
+    async fn body_users(
+        &self,
+        field: &str,
+        app_instance_id: &str,
+        arns: Option<Vec<String>>,
+    ) -> CoreResult<Vec<UserKey>> {
+        let Some(arns) = arns else {
+            return Ok(Vec::new());
+        };
+        validate::count(field, arns.len(), 1, 10)?;
+        let mut out: Vec<UserKey> = Vec::new();
+        for arn in arns {
+            let parsed = self.arns.parse_user(field, &arn)?;
+            let exists = parsed.local
+                && parsed.id.app_instance_id == app_instance_id
+                && self.store.get_user(&parsed.id).await?.is_some();
+            if !exists {
+                return Err(CoreError::bad(format!(
+                    "{field}: the AppInstanceUser {arn} does not exist in this AppInstance."
+                )));
+            }
+            if !out.contains(&parsed.id) {
+                out.push(parsed.id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// CreateChannel: the creator becomes its first moderator (not a member).
+    pub async fn create_channel(
+        &self,
+        caller: &Caller,
+        bearer: Option<&str>,
+        input: CreateChannel,
+    ) -> CoreResult<String> {
+        let app_arn = validate::required("AppInstanceArn", input.app_instance_arn)?;
+        let app = self.arns.parse_app_instance("AppInstanceArn", &app_arn)?;
+        let name = validate::required("Name", input.name)?;
+        validate::resource_name("Name", &name)?;
+        let mode = match &input.mode {
+            Some(m) => ChannelMode::parse("Mode", m)?,
+            None => ChannelMode::Unrestricted,
+        };
+        let privacy = match &input.privacy {
+            Some(p) => ChannelPrivacy::parse("Privacy", p)?,
+            None => ChannelPrivacy::Public,
+        };
+        if let Some(m) = &input.metadata {
+            validate::metadata("Metadata", m)?;
+        }
+        let token = validate::required("ClientRequestToken", input.client_request_token)?;
+        validate::client_request_token("ClientRequestToken", &token)?;
+        let tags = check_tags("Tags", input.tags)?;
+        if let Some(id) = &input.channel_id {
+            validate::resource_id("ChannelId", id)?;
+        }
+        let expiration = check_expiration(
+            input.expiration,
+            &[
+                ExpirationCriterion::CreatedTimestamp,
+                ExpirationCriterion::LastMessageTimestamp,
+            ],
+        )?;
+        if input.elastic {
+            return Err(CoreError::bad(
+                "ElasticChannelConfiguration: elastic channels are not supported by this server.",
+            ));
+        }
+        let creator = self.bearer(caller, bearer, &app.id).await?;
+        let mut moderators = vec![creator.clone()];
+        for m in self
+            .body_users("ModeratorArns", &app.id, input.moderator_arns)
+            .await?
+        {
+            if !moderators.contains(&m) {
+                moderators.push(m);
+            }
+        }
+        let members = self
+            .body_users("MemberArns", &app.id, input.member_arns)
+            .await?;
+        let now = self.clock.now();
+        let idem = Idempotency {
+            scope: format!("CreateChannel/{}/{}", app.id, creator.user_id),
+            fingerprint: fingerprint(&[
+                &name,
+                mode.as_str(),
+                privacy.as_str(),
+                input.metadata.as_deref().unwrap_or(""),
+                input.channel_id.as_deref().unwrap_or(""),
+            ]),
+            token,
+        };
+        let key = ChannelKey {
+            app_instance_id: app.id.clone(),
+            channel_id: input.channel_id.unwrap_or_else(crate::ids::channel_id),
+        };
+        let channel = Channel {
+            key,
+            name,
+            mode,
+            privacy,
+            metadata: input.metadata,
+            created_by: UserRef {
+                key: creator,
+                name: None,
+            },
+            created: now,
+            updated: now,
+            last_message: None,
+            expiration,
+        };
+        let new = NewChannel {
+            channel,
+            moderators,
+            members,
+            tags,
+        };
+        let created = self
+            .store
+            .create_channel(new, idem, self.limits.channels_per_app_instance)
+            .await?;
+        Ok(self.arns.channel(&app.id, &created.id))
+    }
+
+    /// DescribeChannel.
+    pub async fn describe_channel(
+        &self,
+        caller: &Caller,
+        bearer: Option<&str>,
+        arn: &str,
+    ) -> CoreResult<Channel> {
+        let access = self.channel_access(caller, bearer, arn).await?;
+        self.check(&access, Action::Describe, "describe", arn)?;
+        Ok(access.channel)
+    }
+
+    /// UpdateChannel: admins and moderators; omitted members stay as they are.
+    pub async fn update_channel(
+        &self,
+        caller: &Caller,
+        bearer: Option<&str>,
+        arn: &str,
+        input: UpdateChannel,
+    ) -> CoreResult<String> {
+        if let Some(n) = &input.name {
+            validate::resource_name("Name", n)?;
+        }
+        let mode = input
+            .mode
+            .as_deref()
+            .map(|m| ChannelMode::parse("Mode", m))
+            .transpose()?;
+        if let Some(m) = &input.metadata {
+            validate::metadata("Metadata", m)?;
+        }
+        let access = self.channel_access(caller, bearer, arn).await?;
+        self.check(&access, Action::Update, "update", arn)?;
+        let update = ChannelUpdate {
+            name: input.name,
+            mode,
+            metadata: input.metadata,
+        };
+        let channel = self
+            .store
+            .update_channel(&access.channel.key, update, self.clock.now())
+            .await?;
+        self.events.publish(DomainEvent::ChannelUpdated(channel));
+        Ok(arn.to_string())
+    }
+
+    /// DeleteChannel: admins and moderators; everything in the channel goes with it.
+    pub async fn delete_channel(
+        &self,
+        caller: &Caller,
+        bearer: Option<&str>,
+        arn: &str,
+    ) -> CoreResult<()> {
+        let access = self.channel_access(caller, bearer, arn).await?;
+        self.check(&access, Action::Delete, "delete", arn)?;
+        let channel = self.store.delete_channel(&access.channel.key).await?;
+        self.events.publish(DomainEvent::ChannelDeleted(channel));
+        Ok(())
+    }
+
+    /// ListChannels: PUBLIC for everyone in the AppInstance, PRIVATE for AppInstanceAdmins only.
+    pub async fn list_channels(
+        &self,
+        caller: &Caller,
+        bearer: Option<&str>,
+        app_arn: Option<&str>,
+        privacy: Option<&str>,
+        max_results: Option<i64>,
+        next_token: Option<&str>,
+    ) -> CoreResult<Page<Channel>> {
+        let app_arn = validate::required("AppInstanceArn", app_arn)?;
+        let app = self.arns.parse_app_instance("AppInstanceArn", app_arn)?;
+        let privacy = match privacy {
+            Some(p) => ChannelPrivacy::parse("Privacy", p)?,
+            None => ChannelPrivacy::Public,
+        };
+        let bearer = self.bearer(caller, bearer, &app.id).await?;
+        let binding = Binding::new(&["ListChannels", &app.id, privacy.as_str(), &bearer.user_id]);
+        let req = self.pages.request(&binding, max_results, next_token)?;
+        if privacy == ChannelPrivacy::Private && !self.store.is_admin(&bearer).await? {
+            return Err(CoreError::forbidden(
+                "Only an AppInstanceAdmin may list PRIVATE channels.",
+            ));
+        }
+        let rows = self
+            .store
+            .list_channels(
+                &app.id,
+                privacy,
+                seq_cursor(req.after.as_deref())?,
+                req.limit + 1,
+            )
+            .await?;
+        let page = self
+            .pages
+            .page(&binding, req.limit, rows, |r| r.seq.to_string());
+        Ok(Page {
+            items: page.items.into_iter().map(|r| r.value).collect(),
+            next_token: page.next_token,
+        })
+    }
+}

@@ -1,0 +1,142 @@
+//! Services: one module per resource family. Each operation validates its input, resolves the
+//! bearer, checks that the addressed resources exist, applies the permission table, then calls
+//! the Store — in that order, so errors take AWS's precedence (SEMANTICS.md §1.6).
+
+mod app_instance;
+mod channel;
+mod tags;
+mod user;
+
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+pub use app_instance::{CreateAppInstance, UpdateAppInstance};
+pub use channel::{CreateChannel, UpdateChannel};
+pub use tags::TagInput;
+pub use user::{CreateAppInstanceUser, ExpirationInput, UpdateAppInstanceUser};
+
+use crate::arn::{ArnContext, UserKey};
+use crate::auth::Caller;
+use crate::error::{CoreError, CoreResult};
+use crate::events::EventBus;
+use crate::paging::PageSigner;
+use crate::store::Store;
+use crate::time::Clock;
+
+/// Quotas. AWS publishes the names of its quotas but not all values; these defaults follow
+/// SEMANTICS.md §8 and are configurable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// AppInstances per account.
+    pub app_instances: u64,
+    /// AppInstanceUsers per AppInstance.
+    pub users_per_app_instance: u64,
+    /// AppInstanceAdmins per AppInstance.
+    pub admins_per_app_instance: u64,
+    /// Channels per AppInstance.
+    pub channels_per_app_instance: u64,
+    /// Tags per resource.
+    pub tags_per_resource: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            app_instances: 100,
+            users_per_app_instance: 1_000_000,
+            admins_per_app_instance: 100,
+            channels_per_app_instance: 10_000_000,
+            tags_per_resource: 50,
+        }
+    }
+}
+
+/// Everything the services need, passed in explicitly.
+pub struct Services {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    events: Arc<dyn EventBus>,
+    arns: ArnContext,
+    pages: PageSigner,
+    limits: Limits,
+}
+
+impl Services {
+    /// Wires the services to their adapters.
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        events: Arc<dyn EventBus>,
+        arns: ArnContext,
+        pages: PageSigner,
+        limits: Limits,
+    ) -> Self {
+        Services {
+            store,
+            clock,
+            events,
+            arns,
+            pages,
+            limits,
+        }
+    }
+
+    /// How this server formats ARNs.
+    pub fn arns(&self) -> &ArnContext {
+        &self.arns
+    }
+
+    /// The store, for shutdown.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Resolves the `x-amz-chime-bearer` header against the addressed AppInstance: it must name
+    /// an existing user of that AppInstance (else 401), whom the caller may act as (else 403).
+    async fn bearer(
+        &self,
+        caller: &Caller,
+        header: Option<&str>,
+        app_instance_id: &str,
+    ) -> CoreResult<UserKey> {
+        let invalid = || {
+            CoreError::Unauthorized(
+                "An invalid app instance user ARN was supplied for the x-amz-chime-bearer HTTP header."
+                    .into(),
+            )
+        };
+        let Some(header) = header else {
+            return Err(CoreError::Unauthorized(
+                "The x-amz-chime-bearer HTTP header is required.".into(),
+            ));
+        };
+        let parsed = self
+            .arns
+            .parse_user("x-amz-chime-bearer", header)
+            .map_err(|_| invalid())?;
+        if !parsed.local || parsed.id.app_instance_id != app_instance_id {
+            return Err(invalid());
+        }
+        if self.store.get_user(&parsed.id).await?.is_none() {
+            return Err(invalid());
+        }
+        if !caller.may_act_as(header) {
+            return Err(CoreError::forbidden(format!(
+                "The access key {} is not allowed to act as {header}.",
+                caller.access_key_id
+            )));
+        }
+        Ok(parsed.id)
+    }
+}
+
+/// A digest of a request's parameters, for idempotency checks.
+fn fingerprint(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p.as_bytes());
+    }
+    hex::encode(h.finalize())
+}

@@ -1,0 +1,162 @@
+//! The Store port: persistence in domain terms. Adapters (SQLite, PostgreSQL) implement it and
+//! must pass the same conformance suite. Adapters turn constraint violations into `Conflict` /
+//! `NotFound` and driver failures into `Internal`; no driver type crosses this boundary.
+//!
+//! Every write method is atomic and durable when it returns `Ok`.
+
+use async_trait::async_trait;
+
+use crate::arn::{ChannelKey, UserKey};
+use crate::error::CoreResult;
+use crate::model::{
+    AppInstance, AppInstanceAdmin, AppInstanceUser, Channel, ChannelPrivacy, ChannelUpdate,
+    Created, Idempotency, NewChannel, Tag, TagTarget,
+};
+use crate::perm::Roles;
+use crate::time::Timestamp;
+
+/// A row of a keyset-paged listing: its position and the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seq<T> {
+    /// Monotonic position (creation order).
+    pub seq: i64,
+    /// The row.
+    pub value: T,
+}
+
+/// Persistence of Belfry's resources.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // --- AppInstances -------------------------------------------------------------------------
+
+    /// Creates an AppInstance with its tags, or replays an earlier identical create.
+    /// Same token, different request: `Conflict`; more than `max_app_instances`: `ResourceLimitExceeded`.
+    async fn create_app_instance(
+        &self,
+        app: AppInstance,
+        tags: Vec<Tag>,
+        idem: Idempotency,
+        max_app_instances: u64,
+    ) -> CoreResult<Created>;
+    /// One AppInstance.
+    async fn get_app_instance(&self, id: &str) -> CoreResult<Option<AppInstance>>;
+    /// AppInstances in creation order, after `after`, at most `limit`.
+    async fn list_app_instances(
+        &self,
+        after: Option<i64>,
+        limit: usize,
+    ) -> CoreResult<Vec<Seq<AppInstance>>>;
+    /// Sets name and metadata. Missing: `NotFound`.
+    async fn update_app_instance(
+        &self,
+        id: &str,
+        name: String,
+        metadata: String,
+        now: Timestamp,
+    ) -> CoreResult<()>;
+    /// Deletes an AppInstance and everything in it. Missing: `NotFound`.
+    async fn delete_app_instance(&self, id: &str) -> CoreResult<()>;
+
+    // --- AppInstanceUsers ---------------------------------------------------------------------
+
+    /// Creates a user with its tags, or replays an earlier identical create. The id already
+    /// taken: `Conflict`; AppInstance missing: `NotFound`.
+    async fn create_user(
+        &self,
+        user: AppInstanceUser,
+        tags: Vec<Tag>,
+        idem: Idempotency,
+        max_users: u64,
+    ) -> CoreResult<Created>;
+    /// One user.
+    async fn get_user(&self, key: &UserKey) -> CoreResult<Option<AppInstanceUser>>;
+    /// Users of an AppInstance in creation order.
+    async fn list_users(
+        &self,
+        app_instance_id: &str,
+        after: Option<i64>,
+        limit: usize,
+    ) -> CoreResult<Vec<Seq<AppInstanceUser>>>;
+    /// Sets name and metadata. Missing: `NotFound`.
+    async fn update_user(
+        &self,
+        key: &UserKey,
+        name: String,
+        metadata: String,
+        now: Timestamp,
+    ) -> CoreResult<()>;
+    /// Deletes a user with their admin role, memberships, moderator roles, bans and tags.
+    /// Missing: `NotFound`.
+    async fn delete_user(&self, key: &UserKey) -> CoreResult<()>;
+
+    // --- AppInstanceAdmins --------------------------------------------------------------------
+
+    /// Grants the admin role. Already admin: `Conflict`; more than `max_admins`:
+    /// `ResourceLimitExceeded`; user missing: `NotFound`.
+    async fn create_admin(&self, key: &UserKey, now: Timestamp, max_admins: u64) -> CoreResult<()>;
+    /// One admin role.
+    async fn get_admin(&self, key: &UserKey) -> CoreResult<Option<AppInstanceAdmin>>;
+    /// Admins of an AppInstance in grant order.
+    async fn list_admins(
+        &self,
+        app_instance_id: &str,
+        after: Option<i64>,
+        limit: usize,
+    ) -> CoreResult<Vec<Seq<AppInstanceAdmin>>>;
+    /// Revokes the admin role. Not admin: `NotFound`.
+    async fn delete_admin(&self, key: &UserKey) -> CoreResult<()>;
+
+    // --- Channels -----------------------------------------------------------------------------
+
+    /// Creates a channel with its moderators, members and tags, or replays an earlier identical
+    /// create. Channel id taken: `Conflict`.
+    async fn create_channel(
+        &self,
+        new: NewChannel,
+        idem: Idempotency,
+        max_channels: u64,
+    ) -> CoreResult<Created>;
+    /// One channel, with its creator's current name.
+    async fn get_channel(&self, key: &ChannelKey) -> CoreResult<Option<Channel>>;
+    /// Applies an update and returns the channel as it now is. Missing: `NotFound`.
+    async fn update_channel(
+        &self,
+        key: &ChannelKey,
+        update: ChannelUpdate,
+        now: Timestamp,
+    ) -> CoreResult<Channel>;
+    /// Deletes a channel with its memberships, moderators, bans, messages and tags; returns it
+    /// as it was. Missing: `NotFound`.
+    async fn delete_channel(&self, key: &ChannelKey) -> CoreResult<Channel>;
+    /// Channels of an AppInstance with the given privacy, in creation order.
+    async fn list_channels(
+        &self,
+        app_instance_id: &str,
+        privacy: ChannelPrivacy,
+        after: Option<i64>,
+        limit: usize,
+    ) -> CoreResult<Vec<Seq<Channel>>>;
+    /// The user's roles relative to the channel (admin, moderator, membership, ban).
+    async fn roles(&self, channel: &ChannelKey, user: &UserKey) -> CoreResult<Roles>;
+    /// Whether the user is an AppInstanceAdmin.
+    async fn is_admin(&self, user: &UserKey) -> CoreResult<bool>;
+
+    // --- Tags ---------------------------------------------------------------------------------
+
+    /// Tags of a resource, by key.
+    async fn list_tags(&self, target: &TagTarget) -> CoreResult<Vec<Tag>>;
+    /// Adds or overwrites tags. More than `max_tags` afterwards: `ResourceLimitExceeded`.
+    async fn tag_resource(
+        &self,
+        target: &TagTarget,
+        tags: Vec<Tag>,
+        max_tags: usize,
+    ) -> CoreResult<()>;
+    /// Removes tags by key (absent keys are ignored).
+    async fn untag_resource(&self, target: &TagTarget, keys: Vec<String>) -> CoreResult<()>;
+
+    // --- Lifecycle ----------------------------------------------------------------------------
+
+    /// Waits for every acknowledged write to be on disk and releases the store.
+    async fn close(&self) -> CoreResult<()>;
+}

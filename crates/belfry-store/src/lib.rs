@@ -1,0 +1,11 @@
+//! Store adapters for belfry-core. SQLite is the embedded default; every adapter must pass
+//! [`conformance`], the one suite that defines what a Store does.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod conformance;
+pub mod sqlite;
+
+pub use sqlite::SqliteStore;

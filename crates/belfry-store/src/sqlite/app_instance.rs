@@ -1,0 +1,229 @@
+//! AppInstances and AppInstanceAdmins in SQLite.
+
+use belfry_core::arn::UserKey;
+use belfry_core::model::{AppInstance, AppInstanceAdmin, Created, Idempotency, Tag, UserRef};
+use belfry_core::store::Seq;
+use belfry_core::time::Timestamp;
+use belfry_core::{CoreError, CoreResult};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::{count, db, remember, replay, tags};
+
+const COLUMNS: &str = "seq, id, name, metadata, created_ms, updated_ms";
+
+fn from_row(r: &Row) -> rusqlite::Result<Seq<AppInstance>> {
+    Ok(Seq {
+        seq: r.get(0)?,
+        value: AppInstance {
+            id: r.get(1)?,
+            name: r.get(2)?,
+            metadata: r.get(3)?,
+            created: Timestamp(r.get(4)?),
+            updated: Timestamp(r.get(5)?),
+        },
+    })
+}
+
+pub(crate) fn create(
+    c: &Connection,
+    app: AppInstance,
+    tag_list: Vec<Tag>,
+    idem: Idempotency,
+    max: u64,
+) -> CoreResult<Created> {
+    if let Some(done) = replay(c, &idem)? {
+        return Ok(done);
+    }
+    if count(c, "SELECT COUNT(*) FROM app_instances", [])? >= max {
+        return Err(CoreError::ResourceLimitExceeded(format!(
+            "The account already has the maximum of {max} AppInstances."
+        )));
+    }
+    c.execute(
+        "INSERT INTO app_instances (id, name, metadata, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![app.id, app.name, app.metadata, app.created.0, app.updated.0],
+    )
+    .map_err(db)?;
+    let target = belfry_core::model::TagTarget {
+        app_instance_id: app.id.clone(),
+        kind: belfry_core::model::TagKind::AppInstance,
+        id: app.id.clone(),
+    };
+    tags::put(c, &target, &tag_list)?;
+    remember(c, &idem, &app.id, app.created.0)?;
+    Ok(Created {
+        id: app.id,
+        replayed: false,
+    })
+}
+
+pub(crate) fn get(c: &Connection, id: &str) -> CoreResult<Option<AppInstance>> {
+    c.query_row(
+        &format!("SELECT {COLUMNS} FROM app_instances WHERE id = ?1"),
+        [id],
+        from_row,
+    )
+    .optional()
+    .map_err(db)
+    .map(|r| r.map(|s| s.value))
+}
+
+pub(crate) fn list(
+    c: &Connection,
+    after: Option<i64>,
+    limit: usize,
+) -> CoreResult<Vec<Seq<AppInstance>>> {
+    let mut stmt = c
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM app_instances WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+        ))
+        .map_err(db)?;
+    let rows = stmt
+        .query_map(params![after.unwrap_or(0), limit as i64], from_row)
+        .map_err(db)?;
+    rows.collect::<Result<_, _>>().map_err(db)
+}
+
+pub(crate) fn update(
+    c: &Connection,
+    id: &str,
+    name: &str,
+    metadata: &str,
+    now: Timestamp,
+) -> CoreResult<()> {
+    let n = c
+        .execute(
+            "UPDATE app_instances SET name = ?2, metadata = ?3, updated_ms = ?4 WHERE id = ?1",
+            params![id, name, metadata, now.0],
+        )
+        .map_err(db)?;
+    if n == 0 {
+        return Err(CoreError::not_found(format!(
+            "AppInstance {id} does not exist."
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn delete(c: &Connection, id: &str) -> CoreResult<()> {
+    // Foreign keys cascade to users, admins, channels, roles, memberships and tags.
+    let n = c
+        .execute("DELETE FROM app_instances WHERE id = ?1", [id])
+        .map_err(db)?;
+    if n == 0 {
+        return Err(CoreError::not_found(format!(
+            "AppInstance {id} does not exist."
+        )));
+    }
+    Ok(())
+}
+
+const ADMIN_QUERY: &str = "SELECT a.seq, a.app_instance_id, a.user_id, u.name, a.created_ms
+    FROM admins a LEFT JOIN users u ON u.app_instance_id = a.app_instance_id AND u.user_id = a.user_id";
+
+fn admin_row(r: &Row) -> rusqlite::Result<Seq<AppInstanceAdmin>> {
+    Ok(Seq {
+        seq: r.get(0)?,
+        value: AppInstanceAdmin {
+            admin: UserRef {
+                key: UserKey {
+                    app_instance_id: r.get(1)?,
+                    user_id: r.get(2)?,
+                },
+                name: r.get(3)?,
+            },
+            created: Timestamp(r.get(4)?),
+        },
+    })
+}
+
+pub(crate) fn create_admin(
+    c: &Connection,
+    key: &UserKey,
+    now: Timestamp,
+    max: u64,
+) -> CoreResult<()> {
+    if super::user::get(c, key)?.is_none() {
+        return Err(CoreError::not_found(format!(
+            "AppInstanceUser {} does not exist.",
+            key.user_id
+        )));
+    }
+    if get_admin(c, key)?.is_some() {
+        return Err(CoreError::conflict(format!(
+            "AppInstanceUser {} is already an AppInstanceAdmin.",
+            key.user_id
+        )));
+    }
+    if count(
+        c,
+        "SELECT COUNT(*) FROM admins WHERE app_instance_id = ?1",
+        [&key.app_instance_id],
+    )? >= max
+    {
+        return Err(CoreError::ResourceLimitExceeded(format!(
+            "The AppInstance already has the maximum of {max} AppInstanceAdmins."
+        )));
+    }
+    c.execute(
+        "INSERT INTO admins (app_instance_id, user_id, created_ms) VALUES (?1, ?2, ?3)",
+        params![key.app_instance_id, key.user_id, now.0],
+    )
+    .map_err(db)?;
+    Ok(())
+}
+
+pub(crate) fn get_admin(c: &Connection, key: &UserKey) -> CoreResult<Option<AppInstanceAdmin>> {
+    c.query_row(
+        &format!("{ADMIN_QUERY} WHERE a.app_instance_id = ?1 AND a.user_id = ?2"),
+        params![key.app_instance_id, key.user_id],
+        admin_row,
+    )
+    .optional()
+    .map_err(db)
+    .map(|r| r.map(|s| s.value))
+}
+
+pub(crate) fn list_admins(
+    c: &Connection,
+    app_instance_id: &str,
+    after: Option<i64>,
+    limit: usize,
+) -> CoreResult<Vec<Seq<AppInstanceAdmin>>> {
+    let mut stmt = c
+        .prepare_cached(&format!(
+            "{ADMIN_QUERY} WHERE a.app_instance_id = ?1 AND a.seq > ?2 ORDER BY a.seq LIMIT ?3"
+        ))
+        .map_err(db)?;
+    let rows = stmt
+        .query_map(
+            params![app_instance_id, after.unwrap_or(0), limit as i64],
+            admin_row,
+        )
+        .map_err(db)?;
+    rows.collect::<Result<_, _>>().map_err(db)
+}
+
+pub(crate) fn delete_admin(c: &Connection, key: &UserKey) -> CoreResult<()> {
+    let n = c
+        .execute(
+            "DELETE FROM admins WHERE app_instance_id = ?1 AND user_id = ?2",
+            params![key.app_instance_id, key.user_id],
+        )
+        .map_err(db)?;
+    if n == 0 {
+        return Err(CoreError::not_found(format!(
+            "AppInstanceUser {} is not an AppInstanceAdmin.",
+            key.user_id
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn is_admin(c: &Connection, key: &UserKey) -> CoreResult<bool> {
+    Ok(count(
+        c,
+        "SELECT COUNT(*) FROM admins WHERE app_instance_id = ?1 AND user_id = ?2",
+        params![key.app_instance_id, key.user_id],
+    )? > 0)
+}

@@ -1,0 +1,251 @@
+//! Channels and the roles held in them, in SQLite.
+
+use belfry_core::arn::{ChannelKey, UserKey};
+use belfry_core::model::{
+    Channel, ChannelMode, ChannelPrivacy, ChannelUpdate, Created, Idempotency, MembershipType,
+    NewChannel, TagKind, TagTarget, UserRef,
+};
+use belfry_core::perm::Roles;
+use belfry_core::store::Seq;
+use belfry_core::time::Timestamp;
+use belfry_core::{CoreError, CoreResult};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::user::expiration;
+use super::{count, db, remember, replay, tags};
+
+const QUERY: &str = "SELECT c.seq, c.app_instance_id, c.channel_id, c.name, c.mode, c.privacy, c.metadata,
+        c.created_by, u.name, c.created_ms, c.updated_ms, c.last_message_ms, c.expiration_days, c.expiration_criterion
+    FROM channels c LEFT JOIN users u ON u.app_instance_id = c.app_instance_id AND u.user_id = c.created_by";
+
+fn bad_column(what: &str, value: &str) -> rusqlite::Error {
+    rusqlite::Error::InvalidColumnType(0, format!("{what}={value}"), rusqlite::types::Type::Text)
+}
+
+fn from_row(r: &Row) -> rusqlite::Result<Seq<Channel>> {
+    let app_instance_id: String = r.get(1)?;
+    let mode: String = r.get(4)?;
+    let privacy: String = r.get(5)?;
+    Ok(Seq {
+        seq: r.get(0)?,
+        value: Channel {
+            key: ChannelKey {
+                app_instance_id: app_instance_id.clone(),
+                channel_id: r.get(2)?,
+            },
+            name: r.get(3)?,
+            mode: ChannelMode::parse("mode", &mode).map_err(|_| bad_column("mode", &mode))?,
+            privacy: ChannelPrivacy::parse("privacy", &privacy)
+                .map_err(|_| bad_column("privacy", &privacy))?,
+            metadata: r.get(6)?,
+            created_by: UserRef {
+                key: UserKey {
+                    app_instance_id,
+                    user_id: r.get(7)?,
+                },
+                name: r.get(8)?,
+            },
+            created: Timestamp(r.get(9)?),
+            updated: Timestamp(r.get(10)?),
+            last_message: r.get::<_, Option<i64>>(11)?.map(Timestamp),
+            expiration: expiration(r.get(12)?, r.get(13)?),
+        },
+    })
+}
+
+fn tag_target(key: &ChannelKey) -> TagTarget {
+    TagTarget {
+        app_instance_id: key.app_instance_id.clone(),
+        kind: TagKind::Channel,
+        id: key.channel_id.clone(),
+    }
+}
+
+pub(crate) fn create(
+    c: &Connection,
+    new: NewChannel,
+    idem: Idempotency,
+    max: u64,
+) -> CoreResult<Created> {
+    if let Some(done) = replay(c, &idem)? {
+        return Ok(done);
+    }
+    let ch = &new.channel;
+    let key = &ch.key;
+    if get(c, key)?.is_some() {
+        return Err(CoreError::conflict(format!(
+            "A channel with the id {} already exists.",
+            key.channel_id
+        )));
+    }
+    if count(
+        c,
+        "SELECT COUNT(*) FROM channels WHERE app_instance_id = ?1",
+        [&key.app_instance_id],
+    )? >= max
+    {
+        return Err(CoreError::ResourceLimitExceeded(format!(
+            "The AppInstance already has the maximum of {max} channels."
+        )));
+    }
+    c.execute(
+        "INSERT INTO channels (app_instance_id, channel_id, name, mode, privacy, metadata, created_by,
+            created_ms, updated_ms, expiration_days, expiration_criterion)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![
+            key.app_instance_id,
+            key.channel_id,
+            ch.name,
+            ch.mode.as_str(),
+            ch.privacy.as_str(),
+            ch.metadata,
+            ch.created_by.key.user_id,
+            ch.created.0,
+            ch.updated.0,
+            ch.expiration.map(|e| e.days),
+            ch.expiration.map(|e| e.criterion.as_str()),
+        ],
+    )
+    .map_err(db)?;
+    let creator = &ch.created_by.key.user_id;
+    for m in &new.moderators {
+        c.execute(
+            "INSERT INTO moderators (app_instance_id, channel_id, user_id, created_by, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![key.app_instance_id, key.channel_id, m.user_id, creator, ch.created.0],
+        )
+        .map_err(db)?;
+    }
+    for m in &new.members {
+        c.execute(
+            "INSERT INTO memberships (app_instance_id, channel_id, user_id, type, invited_by, created_ms, updated_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+            params![
+                key.app_instance_id,
+                key.channel_id,
+                m.user_id,
+                MembershipType::Default.as_str(),
+                creator,
+                ch.created.0
+            ],
+        )
+        .map_err(db)?;
+    }
+    tags::put(c, &tag_target(key), &new.tags)?;
+    remember(c, &idem, &key.channel_id, ch.created.0)?;
+    Ok(Created {
+        id: key.channel_id.clone(),
+        replayed: false,
+    })
+}
+
+pub(crate) fn get(c: &Connection, key: &ChannelKey) -> CoreResult<Option<Channel>> {
+    c.prepare_cached(&format!(
+        "{QUERY} WHERE c.app_instance_id = ?1 AND c.channel_id = ?2"
+    ))
+    .map_err(db)?
+    .query_row(params![key.app_instance_id, key.channel_id], from_row)
+    .optional()
+    .map_err(db)
+    .map(|r| r.map(|s| s.value))
+}
+
+fn missing(key: &ChannelKey) -> CoreError {
+    CoreError::not_found(format!("Channel {} does not exist.", key.channel_id))
+}
+
+pub(crate) fn update(
+    c: &Connection,
+    key: &ChannelKey,
+    u: &ChannelUpdate,
+    now: Timestamp,
+) -> CoreResult<Channel> {
+    let n = c
+        .execute(
+            "UPDATE channels SET name = COALESCE(?3, name), mode = COALESCE(?4, mode),
+                metadata = COALESCE(?5, metadata), updated_ms = ?6
+             WHERE app_instance_id = ?1 AND channel_id = ?2",
+            params![
+                key.app_instance_id,
+                key.channel_id,
+                u.name,
+                u.mode.map(|m| m.as_str()),
+                u.metadata,
+                now.0
+            ],
+        )
+        .map_err(db)?;
+    if n == 0 {
+        return Err(missing(key));
+    }
+    get(c, key)?.ok_or_else(|| missing(key))
+}
+
+pub(crate) fn delete(c: &Connection, key: &ChannelKey) -> CoreResult<Channel> {
+    let channel = get(c, key)?.ok_or_else(|| missing(key))?;
+    // Foreign keys cascade to memberships, moderators and bans.
+    c.execute(
+        "DELETE FROM channels WHERE app_instance_id = ?1 AND channel_id = ?2",
+        params![key.app_instance_id, key.channel_id],
+    )
+    .map_err(db)?;
+    tags::delete_all(c, &tag_target(key))?;
+    Ok(channel)
+}
+
+pub(crate) fn list(
+    c: &Connection,
+    app_instance_id: &str,
+    privacy: ChannelPrivacy,
+    after: Option<i64>,
+    limit: usize,
+) -> CoreResult<Vec<Seq<Channel>>> {
+    let mut stmt = c
+        .prepare_cached(&format!(
+            "{QUERY} WHERE c.app_instance_id = ?1 AND c.privacy = ?2 AND c.seq > ?3 ORDER BY c.seq LIMIT ?4"
+        ))
+        .map_err(db)?;
+    let rows = stmt
+        .query_map(
+            params![
+                app_instance_id,
+                privacy.as_str(),
+                after.unwrap_or(0),
+                limit as i64
+            ],
+            from_row,
+        )
+        .map_err(db)?;
+    rows.collect::<Result<_, _>>().map_err(db)
+}
+
+pub(crate) fn roles(c: &Connection, ch: &ChannelKey, user: &UserKey) -> CoreResult<Roles> {
+    if ch.app_instance_id != user.app_instance_id {
+        return Ok(Roles::default());
+    }
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT
+                EXISTS (SELECT 1 FROM admins WHERE app_instance_id = ?1 AND user_id = ?3),
+                EXISTS (SELECT 1 FROM moderators WHERE app_instance_id = ?1 AND channel_id = ?2 AND user_id = ?3),
+                (SELECT type FROM memberships WHERE app_instance_id = ?1 AND channel_id = ?2 AND user_id = ?3),
+                EXISTS (SELECT 1 FROM bans WHERE app_instance_id = ?1 AND channel_id = ?2 AND user_id = ?3)",
+        )
+        .map_err(db)?;
+    stmt.query_row(
+        params![ch.app_instance_id, ch.channel_id, user.user_id],
+        |r| {
+            let member: Option<String> = r.get(2)?;
+            Ok(Roles {
+                admin: r.get(0)?,
+                moderator: r.get(1)?,
+                member: match member.as_deref() {
+                    Some("HIDDEN") => Some(MembershipType::Hidden),
+                    Some(_) => Some(MembershipType::Default),
+                    None => None,
+                },
+                banned: r.get(3)?,
+            })
+        },
+    )
+    .map_err(db)
+}

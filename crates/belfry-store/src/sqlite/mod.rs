@@ -1,0 +1,172 @@
+//! The SQLite adapter: one database file in the data directory, WAL mode, `synchronous=FULL`
+//! (a commit is on disk before it returns), a single group-committing writer thread and a small
+//! pool of reader connections on the blocking thread pool.
+
+mod app_instance;
+mod channel;
+mod schema;
+mod store_impl;
+mod tags;
+mod user;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use belfry_core::model::{Created, Idempotency};
+use belfry_core::{CoreError, CoreResult};
+use rusqlite::{params, Connection, OptionalExtension};
+use tokio::sync::Semaphore;
+
+use writer::Writer;
+
+/// Reader connections open at most at once.
+const MAX_READERS: usize = 8;
+
+/// Belfry's embedded store.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    writer: Writer,
+    readers: Readers,
+}
+
+struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+    permits: Arc<Semaphore>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `belfry.db` in `dir` and applies pending migrations.
+    pub fn open(dir: &Path) -> CoreResult<Self> {
+        std::fs::create_dir_all(dir).map_err(CoreError::internal)?;
+        let path = dir.join("belfry.db");
+        let mut conn = Connection::open(&path).map_err(CoreError::internal)?;
+        configure(&conn)?;
+        schema::migrate(&mut conn)?;
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                writer: Writer::start(conn)?,
+                readers: Readers {
+                    path,
+                    idle: Mutex::new(Vec::new()),
+                    permits: Arc::new(Semaphore::new(MAX_READERS)),
+                },
+            }),
+        })
+    }
+
+    /// Runs a write in the next group commit.
+    async fn write<T, F>(&self, f: F) -> CoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> CoreResult<T> + Send + 'static,
+    {
+        self.inner.writer.write(f).await
+    }
+
+    /// Runs a read on a pooled connection, off the async threads.
+    async fn read<T, F>(&self, f: F) -> CoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> CoreResult<T> + Send + 'static,
+    {
+        let permit = self
+            .inner
+            .readers
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(CoreError::internal)?;
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let conn = inner.readers.take()?;
+            let result = f(&conn);
+            inner.readers.put(conn);
+            result
+        })
+        .await
+        .map_err(CoreError::internal)?
+    }
+}
+
+impl Readers {
+    fn take(&self) -> CoreResult<Connection> {
+        if let Some(c) = self.idle.lock().map_err(CoreError::internal)?.pop() {
+            return Ok(c);
+        }
+        let conn = Connection::open(&self.path).map_err(CoreError::internal)?;
+        conn.execute_batch("PRAGMA query_only = ON; PRAGMA busy_timeout = 5000;")
+            .map_err(CoreError::internal)?;
+        Ok(conn)
+    }
+
+    fn put(&self, conn: Connection) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push(conn);
+        }
+    }
+}
+
+fn configure(conn: &Connection) -> CoreResult<()> {
+    // FULL: in WAL mode every COMMIT syncs the log, so an acknowledged write survives a crash
+    // or power loss; group commit is what keeps that affordable.
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA busy_timeout = 5000;",
+    )
+    .map_err(CoreError::internal)
+}
+
+/// Maps a driver error to the core's internal error.
+pub(crate) fn db(e: rusqlite::Error) -> CoreError {
+    CoreError::internal(format!("sqlite: {e}"))
+}
+
+/// An earlier create with the same token: its result, or a conflict if the request differed.
+pub(crate) fn replay(conn: &Connection, idem: &Idempotency) -> CoreResult<Option<Created>> {
+    let row: Option<(String, String)> = conn
+        .query_row(
+            "SELECT fingerprint, resource_id FROM idempotency WHERE scope = ?1 AND token = ?2",
+            params![idem.scope, idem.token],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(db)?;
+    match row {
+        None => Ok(None),
+        Some((fp, id)) if fp == idem.fingerprint => Ok(Some(Created { id, replayed: true })),
+        Some(_) => Err(CoreError::conflict(
+            "The ClientRequestToken was already used for a different request.",
+        )),
+    }
+}
+
+/// Records a create for later replays.
+pub(crate) fn remember(
+    conn: &Connection,
+    idem: &Idempotency,
+    resource_id: &str,
+    now_ms: i64,
+) -> CoreResult<()> {
+    conn.execute(
+        "INSERT INTO idempotency (scope, token, fingerprint, resource_id, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![idem.scope, idem.token, idem.fingerprint, resource_id, now_ms],
+    )
+    .map_err(db)?;
+    Ok(())
+}
+
+/// `SELECT COUNT(*)` with parameters.
+pub(crate) fn count(conn: &Connection, sql: &str, p: impl rusqlite::Params) -> CoreResult<u64> {
+    let n: i64 = conn.query_row(sql, p, |r| r.get(0)).map_err(db)?;
+    Ok(n.max(0) as u64)
+}

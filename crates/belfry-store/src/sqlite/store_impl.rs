@@ -1,0 +1,202 @@
+//! `Store` for `SqliteStore`: each method sends one closure to the writer or a reader.
+
+use async_trait::async_trait;
+use belfry_core::arn::{ChannelKey, UserKey};
+use belfry_core::model::{
+    AppInstance, AppInstanceAdmin, AppInstanceUser, Channel, ChannelPrivacy, ChannelUpdate,
+    Created, Idempotency, NewChannel, Tag, TagTarget,
+};
+use belfry_core::perm::Roles;
+use belfry_core::store::{Seq, Store};
+use belfry_core::time::Timestamp;
+use belfry_core::CoreResult;
+
+use super::{app_instance, channel, tags, user, SqliteStore};
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_app_instance(
+        &self,
+        app: AppInstance,
+        tags: Vec<Tag>,
+        idem: Idempotency,
+        max: u64,
+    ) -> CoreResult<Created> {
+        self.write(move |c| app_instance::create(c, app, tags, idem, max))
+            .await
+    }
+
+    async fn get_app_instance(&self, id: &str) -> CoreResult<Option<AppInstance>> {
+        let id = id.to_string();
+        self.read(move |c| app_instance::get(c, &id)).await
+    }
+
+    async fn list_app_instances(
+        &self,
+        after: Option<i64>,
+        limit: usize,
+    ) -> CoreResult<Vec<Seq<AppInstance>>> {
+        self.read(move |c| app_instance::list(c, after, limit))
+            .await
+    }
+
+    async fn update_app_instance(
+        &self,
+        id: &str,
+        name: String,
+        metadata: String,
+        now: Timestamp,
+    ) -> CoreResult<()> {
+        let id = id.to_string();
+        self.write(move |c| app_instance::update(c, &id, &name, &metadata, now))
+            .await
+    }
+
+    async fn delete_app_instance(&self, id: &str) -> CoreResult<()> {
+        let id = id.to_string();
+        self.write(move |c| app_instance::delete(c, &id)).await
+    }
+
+    async fn create_user(
+        &self,
+        u: AppInstanceUser,
+        tags: Vec<Tag>,
+        idem: Idempotency,
+        max: u64,
+    ) -> CoreResult<Created> {
+        self.write(move |c| user::create(c, u, tags, idem, max))
+            .await
+    }
+
+    async fn get_user(&self, key: &UserKey) -> CoreResult<Option<AppInstanceUser>> {
+        let key = key.clone();
+        self.read(move |c| user::get(c, &key)).await
+    }
+
+    async fn list_users(
+        &self,
+        app: &str,
+        after: Option<i64>,
+        limit: usize,
+    ) -> CoreResult<Vec<Seq<AppInstanceUser>>> {
+        let app = app.to_string();
+        self.read(move |c| user::list(c, &app, after, limit)).await
+    }
+
+    async fn update_user(
+        &self,
+        key: &UserKey,
+        name: String,
+        metadata: String,
+        now: Timestamp,
+    ) -> CoreResult<()> {
+        let key = key.clone();
+        self.write(move |c| user::update(c, &key, &name, &metadata, now))
+            .await
+    }
+
+    async fn delete_user(&self, key: &UserKey) -> CoreResult<()> {
+        let key = key.clone();
+        self.write(move |c| user::delete(c, &key)).await
+    }
+
+    async fn create_admin(&self, key: &UserKey, now: Timestamp, max: u64) -> CoreResult<()> {
+        let key = key.clone();
+        self.write(move |c| app_instance::create_admin(c, &key, now, max))
+            .await
+    }
+
+    async fn get_admin(&self, key: &UserKey) -> CoreResult<Option<AppInstanceAdmin>> {
+        let key = key.clone();
+        self.read(move |c| app_instance::get_admin(c, &key)).await
+    }
+
+    async fn list_admins(
+        &self,
+        app: &str,
+        after: Option<i64>,
+        limit: usize,
+    ) -> CoreResult<Vec<Seq<AppInstanceAdmin>>> {
+        let app = app.to_string();
+        self.read(move |c| app_instance::list_admins(c, &app, after, limit))
+            .await
+    }
+
+    async fn delete_admin(&self, key: &UserKey) -> CoreResult<()> {
+        let key = key.clone();
+        self.write(move |c| app_instance::delete_admin(c, &key))
+            .await
+    }
+
+    async fn create_channel(
+        &self,
+        new: NewChannel,
+        idem: Idempotency,
+        max: u64,
+    ) -> CoreResult<Created> {
+        self.write(move |c| channel::create(c, new, idem, max))
+            .await
+    }
+
+    async fn get_channel(&self, key: &ChannelKey) -> CoreResult<Option<Channel>> {
+        let key = key.clone();
+        self.read(move |c| channel::get(c, &key)).await
+    }
+
+    async fn update_channel(
+        &self,
+        key: &ChannelKey,
+        update: ChannelUpdate,
+        now: Timestamp,
+    ) -> CoreResult<Channel> {
+        let key = key.clone();
+        self.write(move |c| channel::update(c, &key, &update, now))
+            .await
+    }
+
+    async fn delete_channel(&self, key: &ChannelKey) -> CoreResult<Channel> {
+        let key = key.clone();
+        self.write(move |c| channel::delete(c, &key)).await
+    }
+
+    async fn list_channels(
+        &self,
+        app: &str,
+        privacy: ChannelPrivacy,
+        after: Option<i64>,
+        limit: usize,
+    ) -> CoreResult<Vec<Seq<Channel>>> {
+        let app = app.to_string();
+        self.read(move |c| channel::list(c, &app, privacy, after, limit))
+            .await
+    }
+
+    async fn roles(&self, ch: &ChannelKey, u: &UserKey) -> CoreResult<Roles> {
+        let (ch, u) = (ch.clone(), u.clone());
+        self.read(move |c| channel::roles(c, &ch, &u)).await
+    }
+
+    async fn is_admin(&self, key: &UserKey) -> CoreResult<bool> {
+        let key = key.clone();
+        self.read(move |c| app_instance::is_admin(c, &key)).await
+    }
+
+    async fn list_tags(&self, t: &TagTarget) -> CoreResult<Vec<Tag>> {
+        let t = t.clone();
+        self.read(move |c| tags::list(c, &t)).await
+    }
+
+    async fn tag_resource(&self, t: &TagTarget, list: Vec<Tag>, max: usize) -> CoreResult<()> {
+        let t = t.clone();
+        self.write(move |c| tags::tag(c, &t, &list, max)).await
+    }
+
+    async fn untag_resource(&self, t: &TagTarget, keys: Vec<String>) -> CoreResult<()> {
+        let t = t.clone();
+        self.write(move |c| tags::untag(c, &t, &keys)).await
+    }
+
+    async fn close(&self) -> CoreResult<()> {
+        self.inner.writer.close().await
+    }
+}

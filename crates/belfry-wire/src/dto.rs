@@ -1,0 +1,267 @@
+//! REST-JSON shapes shared by several operations, and their conversion from core types.
+//! Absent optional members are omitted, never `null`. Timestamps are epoch seconds with
+//! millisecond precision (restJson1's default for the model's `Timestamp`).
+
+use belfry_core::arn::ArnContext;
+use belfry_core::model::{
+    AppInstance, AppInstanceAdmin, AppInstanceUser, Channel, ExpirationSettings, Tag, UserRef,
+};
+use belfry_core::service::{ExpirationInput, TagInput};
+use belfry_core::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_with::skip_serializing_none;
+
+/// Epoch seconds as a JSON number.
+pub fn ts(t: Timestamp) -> f64 {
+    t.epoch_seconds()
+}
+
+/// `Identity`.
+#[skip_serializing_none]
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Identity {
+    pub arn: String,
+    pub name: Option<String>,
+}
+
+impl Identity {
+    /// From a user reference.
+    pub fn of(arns: &ArnContext, u: &UserRef) -> Self {
+        Identity {
+            arn: arns.user(&u.key.app_instance_id, &u.key.user_id),
+            name: u.name.clone(),
+        }
+    }
+}
+
+/// `Tag`, both ways.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TagDto {
+    pub key: Option<String>,
+    pub value: Option<String>,
+}
+
+impl TagDto {
+    /// Into the core's input.
+    pub fn input(self) -> TagInput {
+        TagInput {
+            key: self.key,
+            value: self.value,
+        }
+    }
+    /// From a stored tag.
+    pub fn of(t: Tag) -> Self {
+        TagDto {
+            key: Some(t.key),
+            value: Some(t.value),
+        }
+    }
+}
+
+/// Converts an optional list of received tags.
+pub fn tag_inputs(tags: Option<Vec<TagDto>>) -> Option<Vec<TagInput>> {
+    tags.map(|v| v.into_iter().map(TagDto::input).collect())
+}
+
+/// `ExpirationSettings`, both ways.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ExpirationDto {
+    pub expiration_days: Option<i64>,
+    pub expiration_criterion: Option<String>,
+}
+
+impl ExpirationDto {
+    /// Into the core's input.
+    pub fn input(self) -> ExpirationInput {
+        ExpirationInput {
+            days: self.expiration_days,
+            criterion: self.expiration_criterion,
+        }
+    }
+    /// From stored settings.
+    pub fn of(e: ExpirationSettings) -> Self {
+        ExpirationDto {
+            expiration_days: Some(e.days),
+            expiration_criterion: Some(e.criterion.as_str().to_string()),
+        }
+    }
+}
+
+/// `AppInstance`.
+#[skip_serializing_none]
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AppInstanceDto {
+    pub app_instance_arn: String,
+    pub name: String,
+    pub metadata: Option<String>,
+    pub created_timestamp: f64,
+    pub last_updated_timestamp: f64,
+}
+
+impl AppInstanceDto {
+    /// From the core type.
+    pub fn of(arns: &ArnContext, a: AppInstance) -> Self {
+        AppInstanceDto {
+            app_instance_arn: arns.app_instance(&a.id),
+            name: a.name,
+            metadata: a.metadata,
+            created_timestamp: ts(a.created),
+            last_updated_timestamp: ts(a.updated),
+        }
+    }
+}
+
+/// `AppInstanceSummary`.
+#[skip_serializing_none]
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AppInstanceSummaryDto {
+    pub app_instance_arn: String,
+    pub name: String,
+    pub metadata: Option<String>,
+}
+
+impl AppInstanceSummaryDto {
+    /// From the core type.
+    pub fn of(arns: &ArnContext, a: AppInstance) -> Self {
+        AppInstanceSummaryDto {
+            app_instance_arn: arns.app_instance(&a.id),
+            name: a.name,
+            metadata: a.metadata,
+        }
+    }
+}
+
+/// `AppInstanceUser`.
+#[skip_serializing_none]
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AppInstanceUserDto {
+    pub app_instance_user_arn: String,
+    pub name: String,
+    pub metadata: Option<String>,
+    pub created_timestamp: f64,
+    pub last_updated_timestamp: f64,
+    pub expiration_settings: Option<ExpirationDto>,
+}
+
+impl AppInstanceUserDto {
+    /// From the core type.
+    pub fn of(arns: &ArnContext, u: AppInstanceUser) -> Self {
+        AppInstanceUserDto {
+            app_instance_user_arn: arns.user(&u.key.app_instance_id, &u.key.user_id),
+            name: u.name,
+            metadata: u.metadata,
+            created_timestamp: ts(u.created),
+            last_updated_timestamp: ts(u.updated),
+            expiration_settings: u.expiration.map(ExpirationDto::of),
+        }
+    }
+}
+
+/// `AppInstanceUserSummary`.
+#[skip_serializing_none]
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AppInstanceUserSummaryDto {
+    pub app_instance_user_arn: String,
+    pub name: String,
+    pub metadata: Option<String>,
+}
+
+impl AppInstanceUserSummaryDto {
+    /// From the core type.
+    pub fn of(arns: &ArnContext, u: AppInstanceUser) -> Self {
+        AppInstanceUserSummaryDto {
+            app_instance_user_arn: arns.user(&u.key.app_instance_id, &u.key.user_id),
+            name: u.name,
+            metadata: u.metadata,
+        }
+    }
+}
+
+/// `AppInstanceAdmin`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AppInstanceAdminDto {
+    pub admin: Identity,
+    pub app_instance_arn: String,
+    pub created_timestamp: f64,
+}
+
+impl AppInstanceAdminDto {
+    /// From the core type.
+    pub fn of(arns: &ArnContext, a: AppInstanceAdmin) -> Self {
+        AppInstanceAdminDto {
+            app_instance_arn: arns.app_instance(&a.admin.key.app_instance_id),
+            admin: Identity::of(arns, &a.admin),
+            created_timestamp: ts(a.created),
+        }
+    }
+}
+
+/// `Channel`.
+#[skip_serializing_none]
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChannelDto {
+    pub name: String,
+    pub channel_arn: String,
+    pub mode: &'static str,
+    pub privacy: &'static str,
+    pub metadata: Option<String>,
+    pub created_by: Identity,
+    pub created_timestamp: f64,
+    pub last_message_timestamp: Option<f64>,
+    pub last_updated_timestamp: f64,
+    pub expiration_settings: Option<ExpirationDto>,
+}
+
+impl ChannelDto {
+    /// From the core type.
+    pub fn of(arns: &ArnContext, c: Channel) -> Self {
+        ChannelDto {
+            channel_arn: arns.channel(&c.key.app_instance_id, &c.key.channel_id),
+            name: c.name,
+            mode: c.mode.as_str(),
+            privacy: c.privacy.as_str(),
+            metadata: c.metadata,
+            created_by: Identity::of(arns, &c.created_by),
+            created_timestamp: ts(c.created),
+            last_message_timestamp: c.last_message.map(ts),
+            last_updated_timestamp: ts(c.updated),
+            expiration_settings: c.expiration.map(ExpirationDto::of),
+        }
+    }
+}
+
+/// `ChannelSummary`.
+#[skip_serializing_none]
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChannelSummaryDto {
+    pub name: String,
+    pub channel_arn: String,
+    pub mode: &'static str,
+    pub privacy: &'static str,
+    pub metadata: Option<String>,
+    pub last_message_timestamp: Option<f64>,
+}
+
+impl ChannelSummaryDto {
+    /// From the core type.
+    pub fn of(arns: &ArnContext, c: Channel) -> Self {
+        ChannelSummaryDto {
+            channel_arn: arns.channel(&c.key.app_instance_id, &c.key.channel_id),
+            name: c.name,
+            mode: c.mode.as_str(),
+            privacy: c.privacy.as_str(),
+            metadata: c.metadata,
+            last_message_timestamp: c.last_message.map(ts),
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! The wire layer's errors and their one exhaustive mapping to AWS: HTTP status, the
+//! `x-amzn-ErrorType` header SDKs choose the exception class from, and the `{"Code","Message"}`
+//! body.
+
+use belfry_core::CoreError;
+use belfry_sigv4::SigV4Error;
+use http::StatusCode;
+
+/// Everything a request can fail with.
+#[derive(Debug)]
+pub enum ApiError {
+    /// A refusal or failure from the core.
+    Core(CoreError),
+    /// The signature was missing, malformed or wrong.
+    Signature(SigV4Error),
+    /// The access key id is not known.
+    UnknownAccessKey,
+    /// No operation at this method, path and query.
+    UnknownOperation(String),
+    /// The body is larger than the server accepts.
+    BodyTooLarge(usize),
+}
+
+impl From<CoreError> for ApiError {
+    fn from(e: CoreError) -> Self {
+        ApiError::Core(e)
+    }
+}
+
+/// An error ready to render.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// `x-amzn-ErrorType`, the exception shape name.
+    pub error_type: &'static str,
+    /// Body `Code`: the model's short ErrorCode.
+    pub code: &'static str,
+    /// Body `Message`.
+    pub message: String,
+    /// Detail for the log only (internal errors).
+    pub log_detail: Option<String>,
+}
+
+fn r(status: u16, error_type: &'static str, code: &'static str, message: String) -> Rendered {
+    Rendered {
+        status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        error_type,
+        code,
+        message,
+        log_detail: None,
+    }
+}
+
+impl ApiError {
+    /// The AWS rendering of this error.
+    pub fn render(&self) -> Rendered {
+        match self {
+            ApiError::Core(e) => match e {
+                CoreError::BadRequest(m) => r(400, "BadRequestException", "BadRequest", m.clone()),
+                CoreError::Unauthorized(m) => r(
+                    401,
+                    "UnauthorizedClientException",
+                    "Unauthorized",
+                    m.clone(),
+                ),
+                CoreError::Forbidden(m) => r(403, "ForbiddenException", "Forbidden", m.clone()),
+                CoreError::NotFound(m) => r(404, "NotFoundException", "NotFound", m.clone()),
+                CoreError::Conflict(m) => r(409, "ConflictException", "Conflict", m.clone()),
+                CoreError::ResourceLimitExceeded(m) => r(
+                    400,
+                    "ResourceLimitExceededException",
+                    "ResourceLimitExceeded",
+                    m.clone(),
+                ),
+                CoreError::Throttled(m) => {
+                    r(429, "ThrottledClientException", "Throttled", m.clone())
+                }
+                CoreError::ServiceUnavailable(m) => r(
+                    503,
+                    "ServiceUnavailableException",
+                    "ServiceUnavailable",
+                    m.clone(),
+                ),
+                CoreError::Internal(detail) => Rendered {
+                    log_detail: Some(detail.clone()),
+                    ..r(
+                        500,
+                        "ServiceFailureException",
+                        "ServiceFailure",
+                        "The service encountered an internal error.".into(),
+                    )
+                },
+            },
+            ApiError::Signature(e) => {
+                let code = match e {
+                    SigV4Error::Missing => "MissingAuthenticationToken",
+                    SigV4Error::Incomplete(_) => "IncompleteSignature",
+                    SigV4Error::Invalid(_) => "InvalidSignature",
+                };
+                r(403, e.aws_error_type(), code, e.message())
+            }
+            ApiError::UnknownAccessKey => r(
+                403,
+                "UnrecognizedClientException",
+                "UnrecognizedClient",
+                "The security token included in the request is invalid.".into(),
+            ),
+            ApiError::UnknownOperation(what) => r(
+                404,
+                "UnknownOperationException",
+                "UnknownOperation",
+                format!("No operation matches {what}."),
+            ),
+            ApiError::BodyTooLarge(limit) => r(
+                413,
+                "RequestEntityTooLargeException",
+                "RequestEntityTooLarge",
+                format!("The request body exceeds the limit of {limit} bytes."),
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mapping() {
+        let cases: &[(ApiError, u16, &str)] = &[
+            (
+                ApiError::Core(CoreError::bad("x")),
+                400,
+                "BadRequestException",
+            ),
+            (
+                ApiError::Core(CoreError::Unauthorized("x".into())),
+                401,
+                "UnauthorizedClientException",
+            ),
+            (
+                ApiError::Core(CoreError::forbidden("x")),
+                403,
+                "ForbiddenException",
+            ),
+            (
+                ApiError::Core(CoreError::not_found("x")),
+                404,
+                "NotFoundException",
+            ),
+            (
+                ApiError::Core(CoreError::conflict("x")),
+                409,
+                "ConflictException",
+            ),
+            (
+                ApiError::Core(CoreError::ResourceLimitExceeded("x".into())),
+                400,
+                "ResourceLimitExceededException",
+            ),
+            (
+                ApiError::Core(CoreError::Throttled("x".into())),
+                429,
+                "ThrottledClientException",
+            ),
+            (
+                ApiError::Core(CoreError::ServiceUnavailable("x".into())),
+                503,
+                "ServiceUnavailableException",
+            ),
+            (
+                ApiError::Core(CoreError::internal("secret detail")),
+                500,
+                "ServiceFailureException",
+            ),
+            (
+                ApiError::Signature(SigV4Error::Missing),
+                403,
+                "MissingAuthenticationTokenException",
+            ),
+            (
+                ApiError::UnknownAccessKey,
+                403,
+                "UnrecognizedClientException",
+            ),
+            (
+                ApiError::UnknownOperation("x".into()),
+                404,
+                "UnknownOperationException",
+            ),
+            (
+                ApiError::BodyTooLarge(1),
+                413,
+                "RequestEntityTooLargeException",
+            ),
+        ];
+        for (e, status, ty) in cases {
+            let r = e.render();
+            assert_eq!((r.status.as_u16(), r.error_type), (*status, *ty));
+            assert!(!r.message.contains("secret detail"));
+        }
+    }
+}

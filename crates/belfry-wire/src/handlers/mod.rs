@@ -1,0 +1,61 @@
+//! Handlers, one module per resource family. Each turns the wire request into core input,
+//! calls one service method, and shapes the reply. The match below is exhaustive, so a new
+//! operation in the table cannot go unhandled.
+
+mod app_instance;
+mod channel;
+mod tags;
+mod user;
+
+use belfry_core::{CoreError, Services};
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::ops::Op;
+use crate::request::ApiRequest;
+
+/// A successful reply body; the status comes from the operation table.
+#[derive(Debug)]
+pub enum Reply {
+    /// A JSON document.
+    Json(Vec<u8>),
+    /// No body (204 operations).
+    Empty,
+}
+
+impl Reply {
+    /// Serializes `value` as the reply.
+    pub fn json<T: Serialize>(value: &T) -> Result<Reply, ApiError> {
+        serde_json::to_vec(value)
+            .map(Reply::Json)
+            .map_err(|e| ApiError::Core(CoreError::internal(e)))
+    }
+}
+
+/// Runs the handler of `op`.
+pub async fn handle(op: Op, s: &Services, req: &ApiRequest) -> Result<Reply, ApiError> {
+    match op {
+        Op::CreateAppInstance => app_instance::create(s, req).await,
+        Op::DescribeAppInstance => app_instance::describe(s, req).await,
+        Op::ListAppInstances => app_instance::list(s, req).await,
+        Op::UpdateAppInstance => app_instance::update(s, req).await,
+        Op::DeleteAppInstance => app_instance::delete(s, req).await,
+        Op::CreateAppInstanceAdmin => app_instance::create_admin(s, req).await,
+        Op::DescribeAppInstanceAdmin => app_instance::describe_admin(s, req).await,
+        Op::ListAppInstanceAdmins => app_instance::list_admins(s, req).await,
+        Op::DeleteAppInstanceAdmin => app_instance::delete_admin(s, req).await,
+        Op::CreateAppInstanceUser => user::create(s, req).await,
+        Op::DescribeAppInstanceUser => user::describe(s, req).await,
+        Op::ListAppInstanceUsers => user::list(s, req).await,
+        Op::UpdateAppInstanceUser => user::update(s, req).await,
+        Op::DeleteAppInstanceUser => user::delete(s, req).await,
+        Op::CreateChannel => channel::create(s, req).await,
+        Op::DescribeChannel => channel::describe(s, req).await,
+        Op::UpdateChannel => channel::update(s, req).await,
+        Op::DeleteChannel => channel::delete(s, req).await,
+        Op::ListChannels => channel::list(s, req).await,
+        Op::ListTagsForResource => tags::list(s, req).await,
+        Op::TagResource => tags::tag(s, req).await,
+        Op::UntagResource => tags::untag(s, req).await,
+    }
+}

@@ -1,0 +1,18 @@
+//! Belfry's AWS face: the operation table, restJson1 decoding and encoding, the SigV4 gate and
+//! the AWS error mapping. Only this crate knows HTTP and JSON.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod auth;
+pub mod dto;
+pub mod error;
+pub mod handlers;
+pub mod ops;
+pub mod request;
+pub mod router;
+pub mod server;
+
+pub use auth::{AccessKey, Authenticator};
+pub use server::{router as app, AppState, DEFAULT_MAX_SKEW};

@@ -1,0 +1,191 @@
+//! Matching a request against the operation table, on the raw path: the path is split on `/`
+//! first and each segment percent-decoded afterwards, so ARNs sent with `%2F` stay one label.
+
+use http::Method;
+use percent_encoding::percent_decode_str;
+
+use crate::ops::{Route, ROUTES};
+
+/// Query keys whose literal value selects an operation.
+const DISPATCH_KEYS: &[&str] = &["scope", "operation"];
+
+/// A matched route with its decoded path labels.
+#[derive(Debug)]
+pub struct Matched {
+    /// The route.
+    pub route: &'static Route,
+    /// `(label name, decoded value)`.
+    pub labels: Vec<(&'static str, String)>,
+}
+
+/// Why no route matched.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NoRoute {
+    /// No path template matches (or a segment is not valid percent-encoded UTF-8).
+    UnknownPath,
+    /// The path exists, but not with this method.
+    MethodNotAllowed,
+    /// The path and method exist, but the `scope`/`operation` value selects nothing.
+    UnknownOperation(String),
+}
+
+/// Decodes one path segment or query component. `+` stays `+`: SDKs never encode a space so.
+pub fn decode(s: &str) -> Option<String> {
+    percent_decode_str(s)
+        .decode_utf8()
+        .ok()
+        .map(|c| c.into_owned())
+}
+
+/// Parses a raw query string into decoded pairs, in order.
+pub fn parse_query(raw: &str) -> Option<Vec<(String, String)>> {
+    raw.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            Some((decode(k)?, decode(v)?))
+        })
+        .collect()
+}
+
+fn match_path(template: &'static str, segments: &[&str]) -> Option<Vec<(&'static str, String)>> {
+    let parts: Vec<&'static str> = template.trim_start_matches('/').split('/').collect();
+    if parts.len() != segments.len() {
+        return None;
+    }
+    let mut labels = Vec::new();
+    for (part, seg) in parts.iter().zip(segments) {
+        if let Some(name) = part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+            let value = decode(seg)?;
+            if value.is_empty() {
+                return None;
+            }
+            labels.push((name, value));
+        } else if *part != *seg {
+            return None;
+        }
+    }
+    Some(labels)
+}
+
+/// Finds the operation for `method`, the raw path and the decoded query.
+pub fn find(
+    method: &Method,
+    raw_path: &str,
+    query: &[(String, String)],
+) -> Result<Matched, NoRoute> {
+    let segments: Vec<&str> = raw_path.trim_start_matches('/').split('/').collect();
+    let mut path_known = false;
+    let mut plain: Option<Matched> = None;
+    for route in ROUTES {
+        let Some(labels) = match_path(route.path, &segments) else {
+            continue;
+        };
+        path_known = true;
+        if route.method != method {
+            continue;
+        }
+        match route.literal {
+            Some((k, v)) => {
+                if query.iter().any(|(qk, qv)| qk == k && qv == v) {
+                    return Ok(Matched { route, labels });
+                }
+            }
+            None => {
+                if plain.is_none() {
+                    plain = Some(Matched { route, labels });
+                }
+            }
+        }
+    }
+    // A dispatch key with a value no route knows must not fall through to the plain route.
+    if let Some((k, v)) = query
+        .iter()
+        .find(|(k, _)| DISPATCH_KEYS.contains(&k.as_str()))
+    {
+        if path_known {
+            return Err(NoRoute::UnknownOperation(format!("{k}={v}")));
+        }
+    }
+    match plain {
+        Some(m) => Ok(m),
+        None if path_known => Err(NoRoute::MethodNotAllowed),
+        None => Err(NoRoute::UnknownPath),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::Op;
+
+    fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn encoded_arns_stay_one_label() {
+        let arn = "arn%3Aaws%3Achime%3Aus-east-1%3A000000000000%3Aapp-instance%2Fa%2Fchannel%2Fc";
+        let m = find(&Method::GET, &format!("/channels/{arn}"), &[]).unwrap();
+        assert_eq!(m.route.op, Op::DescribeChannel);
+        assert_eq!(
+            m.labels[0].1,
+            "arn:aws:chime:us-east-1:000000000000:app-instance/a/channel/c"
+        );
+    }
+
+    #[test]
+    fn literal_query_dispatch() {
+        let cases: &[(Method, &str, &[(&str, &str)], Result<Op, NoRoute>)] = &[
+            (
+                Method::POST,
+                "/tags",
+                &[("operation", "tag-resource")],
+                Ok(Op::TagResource),
+            ),
+            (
+                Method::POST,
+                "/tags",
+                &[("x", "1"), ("operation", "untag-resource")],
+                Ok(Op::UntagResource),
+            ),
+            (
+                Method::GET,
+                "/tags",
+                &[("arn", "a")],
+                Ok(Op::ListTagsForResource),
+            ),
+            (Method::POST, "/tags", &[], Err(NoRoute::MethodNotAllowed)),
+            (
+                Method::GET,
+                "/channels",
+                &[("scope", "nope")],
+                Err(NoRoute::UnknownOperation("scope=nope".into())),
+            ),
+            (Method::GET, "/channels", &[], Ok(Op::ListChannels)),
+            (Method::GET, "/nothing", &[], Err(NoRoute::UnknownPath)),
+            (
+                Method::PATCH,
+                "/channels",
+                &[],
+                Err(NoRoute::MethodNotAllowed),
+            ),
+        ];
+        for (method, path, query, want) in cases {
+            let got = find(method, path, &q(query)).map(|m| m.route.op);
+            assert_eq!(&got, want, "{method} {path} {query:?}");
+        }
+    }
+
+    #[test]
+    fn query_decoding_keeps_plus() {
+        assert_eq!(
+            parse_query("a=x+y&b=%2B&c").unwrap(),
+            q(&[("a", "x+y"), ("b", "+"), ("c", "")])
+        );
+        assert!(parse_query("a=%FF").is_none());
+    }
+}

@@ -1,0 +1,198 @@
+//! The HTTP face: `/health`, and one dispatcher for every AWS operation. The dispatcher reads
+//! the bounded body, verifies SigV4, routes on the raw path, runs the handler and renders the
+//! reply or the AWS error, stamping `x-amzn-RequestId` and `Date` on every response and logging
+//! one line per request.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use belfry_core::{CoreError, Services};
+use belfry_sigv4::RequestParts;
+use http::header::{CONTENT_TYPE, DATE};
+use http::{HeaderValue, StatusCode};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::auth::Authenticator;
+use crate::error::{ApiError, Rendered};
+use crate::handlers::{self, Reply};
+use crate::ops::Op;
+use crate::request::ApiRequest;
+use crate::router::{self, NoRoute};
+
+/// Everything a request needs, shared by all requests.
+pub struct AppState {
+    /// The domain services.
+    pub services: Services,
+    /// Who may call.
+    pub auth: Authenticator,
+    /// Largest accepted request body, in bytes.
+    pub max_body: usize,
+}
+
+/// The axum router for the whole API.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .fallback(dispatch)
+        .with_state(state)
+        .layer(CatchPanicLayer::custom(panic_response))
+}
+
+async fn health() -> Response {
+    let mut res = Response::new(Body::from("{\"status\":\"ok\"}"));
+    res.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    res
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("handler panicked");
+    let rendered = ApiError::Core(CoreError::internal("panic")).render();
+    error_response(&rendered, &uuid::Uuid::new_v4().to_string())
+}
+
+async fn dispatch(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    let started = Instant::now();
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let method = req.method().clone();
+    let (op, result) = process(&state, req).await;
+    let response = match &result {
+        Ok((status, Reply::Json(body))) => {
+            let mut res = Response::new(Body::from(body.clone()));
+            *res.status_mut() = *status;
+            res.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            res
+        }
+        Ok((status, Reply::Empty)) => {
+            let mut res = Response::new(Body::empty());
+            *res.status_mut() = *status;
+            res
+        }
+        Err(e) => {
+            let rendered = e.render();
+            if let Some(detail) = &rendered.log_detail {
+                tracing::error!(request_id = %request_id, detail = %detail, "internal error");
+            }
+            error_response(&rendered, &request_id)
+        }
+    };
+    let mut response = response;
+    stamp(&mut response, &request_id);
+    let op_name = op.map(Op::name).unwrap_or("-");
+    let error_type = result
+        .as_ref()
+        .err()
+        .map(|e| e.render().error_type)
+        .unwrap_or("");
+    tracing::info!(
+        request_id = %request_id,
+        operation = op_name,
+        method = %method,
+        status = response.status().as_u16(),
+        error = error_type,
+        latency_us = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    response
+}
+
+type Outcome = Result<(StatusCode, Reply), ApiError>;
+
+async fn process(state: &AppState, req: Request) -> (Option<Op>, Outcome) {
+    let (parts, body) = req.into_parts();
+    let body = match Limited::new(body, state.max_body).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            return (None, Err(ApiError::BodyTooLarge(state.max_body)))
+        }
+        Err(e) => {
+            return (
+                None,
+                Err(ApiError::Core(CoreError::bad(format!(
+                    "Could not read the request body: {e}"
+                )))),
+            )
+        }
+    };
+    let raw_path = parts.uri.path();
+    let raw_query = parts.uri.query().unwrap_or("");
+    let header_pairs: Vec<(&str, &str)> = parts
+        .headers
+        .iter()
+        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v)))
+        .collect();
+    let signed = RequestParts {
+        method: parts.method.as_str(),
+        raw_path,
+        raw_query,
+        headers: &header_pairs,
+        body: &body,
+    };
+    let caller = match state.auth.authenticate(&signed, SystemTime::now()) {
+        Ok(c) => c,
+        Err(e) => return (None, Err(e)),
+    };
+    let Some(query) = router::parse_query(raw_query) else {
+        return (
+            None,
+            Err(CoreError::bad("The query string is not valid percent-encoded UTF-8.").into()),
+        );
+    };
+    let matched = match router::find(&parts.method, raw_path, &query) {
+        Ok(m) => m,
+        Err(NoRoute::UnknownOperation(what)) => {
+            return (None, Err(ApiError::UnknownOperation(what)))
+        }
+        Err(NoRoute::UnknownPath | NoRoute::MethodNotAllowed) => {
+            return (
+                None,
+                Err(ApiError::UnknownOperation(format!(
+                    "{} {}",
+                    parts.method, raw_path
+                ))),
+            )
+        }
+    };
+    let op = matched.route.op;
+    let status = StatusCode::from_u16(matched.route.status).unwrap_or(StatusCode::OK);
+    let api = ApiRequest {
+        labels: matched.labels,
+        query,
+        headers: parts.headers,
+        body,
+        caller,
+    };
+    let result = handlers::handle(op, &state.services, &api).await;
+    (Some(op), result.map(|reply| (status, reply)))
+}
+
+fn error_response(r: &Rendered, request_id: &str) -> Response {
+    let body = serde_json::json!({ "Code": r.code, "Message": r.message });
+    let mut res = Response::new(Body::from(body.to_string()));
+    *res.status_mut() = r.status;
+    let headers = res.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert("x-amzn-ErrorType", HeaderValue::from_static(r.error_type));
+    stamp(&mut res, request_id);
+    res
+}
+
+fn stamp(res: &mut Response, request_id: &str) {
+    let headers = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        headers.insert("x-amzn-RequestId", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(SystemTime::now())) {
+        headers.insert(DATE, v);
+    }
+}
+
+/// Default clock skew a signature may have (AWS's five minutes).
+pub const DEFAULT_MAX_SKEW: Duration = Duration::from_secs(300);
