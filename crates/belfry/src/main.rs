@@ -61,6 +61,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         println!("export AWS_ACCESS_KEY_ID={}", admin.access_key_id);
         println!("export AWS_SECRET_ACCESS_KEY={}", admin.secret_access_key);
         println!("export AWS_REGION={}", config.region);
+        println!("export AWS_DEFAULT_REGION={}", config.region);
         println!("export AWS_ENDPOINT_URL=http://{addr}");
     }
     tracing::info!(%addr, data_dir = %config.data_dir.display(), region = %config.region, "belfry listening");

@@ -1,0 +1,11 @@
+//! The one integration-test binary: every test starts a real Belfry server on 127.0.0.1:0 (or
+//! the built binary) and talks to it with the official AWS SDK crates, so the wire format and
+//! SigV4 are exercised exactly as users exercise them.
+
+mod auth;
+mod binary;
+mod channels;
+mod harness;
+mod identity;
+mod tags;
+mod wire;
