@@ -99,8 +99,16 @@ mod tests {
     const OK: Result<(), Refusal> = Ok(());
     const FORBIDDEN: Result<(), Refusal> = Err(Refusal::Forbidden);
 
+    type Row = (
+        Roles,
+        ChannelMode,
+        ChannelPrivacy,
+        Action,
+        Result<(), Refusal>,
+    );
+
     #[rustfmt::skip]
-    const TABLE: &[(Roles, ChannelMode, ChannelPrivacy, Action, Result<(), Refusal>)] = &[
+    const TABLE: &[Row] = &[
         (ADMIN, U, Prv, Describe, OK),
         (MOD,   R, Prv, Describe, OK),
         (MEM,   U, Prv, Describe, OK),

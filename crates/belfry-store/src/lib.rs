@@ -5,6 +5,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 pub mod sqlite;
 

@@ -69,6 +69,12 @@ impl ApiRequest {
         } else {
             &self.body
         };
+        // serde would also read a struct from a JSON array; the protocol only allows objects.
+        if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::Core(CoreError::bad(
+                "The request body must be a JSON object.",
+            )));
+        }
         let de = &mut serde_json::Deserializer::from_slice(body);
         serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();

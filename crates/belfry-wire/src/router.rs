@@ -137,9 +137,16 @@ mod tests {
         );
     }
 
+    type Case<'a> = (
+        Method,
+        &'a str,
+        &'a [(&'a str, &'a str)],
+        Result<Op, NoRoute>,
+    );
+
     #[test]
     fn literal_query_dispatch() {
-        let cases: &[(Method, &str, &[(&str, &str)], Result<Op, NoRoute>)] = &[
+        let cases: &[Case] = &[
             (
                 Method::POST,
                 "/tags",

@@ -57,7 +57,6 @@ pub struct UpdateChannel {
 /// A channel as the bearer sees it.
 pub(crate) struct ChannelAccess {
     pub channel: Channel,
-    pub bearer: UserKey,
     pub roles: Roles,
 }
 
@@ -93,11 +92,7 @@ impl Services {
             .await?
             .ok_or_else(missing)?;
         let roles = self.store.roles(&channel.key, &bearer).await?;
-        Ok(ChannelAccess {
-            channel,
-            bearer,
-            roles,
-        })
+        Ok(ChannelAccess { channel, roles })
     }
 
     fn check(

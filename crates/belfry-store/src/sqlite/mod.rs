@@ -7,6 +7,8 @@ mod channel;
 mod schema;
 mod store_impl;
 mod tags;
+#[cfg(test)]
+mod tests;
 mod user;
 mod writer;
 

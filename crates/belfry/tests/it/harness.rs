@@ -34,7 +34,9 @@ impl TestServer {
         config.access_keys = vec![KeyConfig {
             id: ALICE_KEY.into(),
             secret: ALICE_SECRET.into(),
-            bearers: Some(vec!["arn:aws:chime:us-east-1:000000000000:app-instance/*/user/alice".into()]),
+            bearers: Some(vec![
+                "arn:aws:chime:us-east-1:000000000000:app-instance/*/user/alice".into(),
+            ]),
         }];
         let (state, _, _) = belfry::build_state(&config).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -71,7 +73,9 @@ impl TestServer {
             .behavior_version(identity::config::BehaviorVersion::latest())
             .region(identity::config::Region::new(REGION))
             .endpoint_url(&self.endpoint)
-            .credentials_provider(identity::config::Credentials::new(key, secret, None, None, "test"))
+            .credentials_provider(identity::config::Credentials::new(
+                key, secret, None, None, "test",
+            ))
             .retry_config(identity::config::retry::RetryConfig::disabled())
             .build();
         identity::Client::from_conf(conf)
@@ -82,12 +86,20 @@ impl TestServer {
     }
 
     /// A messaging client with chosen credentials, region and (optionally) a fixed clock.
-    pub fn messaging_with(&self, key: &str, secret: &str, region: &str, at: Option<SystemTime>) -> messaging::Client {
+    pub fn messaging_with(
+        &self,
+        key: &str,
+        secret: &str,
+        region: &str,
+        at: Option<SystemTime>,
+    ) -> messaging::Client {
         let mut b = messaging::Config::builder()
             .behavior_version(messaging::config::BehaviorVersion::latest())
             .region(messaging::config::Region::new(region.to_string()))
             .endpoint_url(&self.endpoint)
-            .credentials_provider(messaging::config::Credentials::new(key, secret, None, None, "test"))
+            .credentials_provider(messaging::config::Credentials::new(
+                key, secret, None, None, "test",
+            ))
             .retry_config(messaging::config::retry::RetryConfig::disabled());
         if let Some(t) = at {
             b = b.time_source(aws_smithy_async::time::StaticTimeSource::new(t));
@@ -111,7 +123,10 @@ where
 {
     match r {
         Ok(v) => panic!("expected an error, got {v:?}"),
-        Err(e) => e.code().unwrap_or_else(|| panic!("no error code in {e:?}")).to_string(),
+        Err(e) => e
+            .code()
+            .unwrap_or_else(|| panic!("no error code in {e:?}"))
+            .to_string(),
     }
 }
 
