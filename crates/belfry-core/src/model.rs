@@ -222,3 +222,59 @@ pub struct Created {
     /// True when an earlier call with the same token made it.
     pub replayed: bool,
 }
+
+/// A channel membership.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    /// The channel.
+    pub channel: ChannelKey,
+    /// The member, with current name.
+    pub member: UserRef,
+    /// Who added the member, with current name.
+    pub invited_by: UserRef,
+    /// DEFAULT or HIDDEN.
+    pub kind: MembershipType,
+    /// When the membership was created.
+    pub created: Timestamp,
+    /// When it last changed.
+    pub updated: Timestamp,
+    /// The member's read marker, once set.
+    pub read_marker: Option<Timestamp>,
+}
+
+/// One of a user's memberships, with the channel it is in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserMembership {
+    /// The channel.
+    pub channel: Channel,
+    /// DEFAULT or HIDDEN.
+    pub kind: MembershipType,
+    /// The user's read marker in the channel, once set.
+    pub read_marker: Option<Timestamp>,
+}
+
+/// A channel moderator role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Moderator {
+    /// The channel.
+    pub channel: ChannelKey,
+    /// The moderator, with current name.
+    pub moderator: UserRef,
+    /// Who granted the role.
+    pub created_by: UserRef,
+    /// When.
+    pub created: Timestamp,
+}
+
+/// A channel ban.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ban {
+    /// The channel.
+    pub channel: ChannelKey,
+    /// The banned user, with current name.
+    pub member: UserRef,
+    /// Who banned them.
+    pub created_by: UserRef,
+    /// When.
+    pub created: Timestamp,
+}

@@ -9,8 +9,9 @@ use async_trait::async_trait;
 use crate::arn::{ChannelKey, UserKey};
 use crate::error::CoreResult;
 use crate::model::{
-    AppInstance, AppInstanceAdmin, AppInstanceUser, Channel, ChannelPrivacy, ChannelUpdate,
-    Created, Idempotency, NewChannel, Tag, TagTarget,
+    AppInstance, AppInstanceAdmin, AppInstanceUser, Ban, Channel, ChannelPrivacy, ChannelUpdate,
+    Created, Idempotency, Membership, MembershipType, Moderator, NewChannel, Tag, TagTarget,
+    UserMembership, UserRef,
 };
 use crate::perm::Roles;
 use crate::time::Timestamp;
@@ -22,6 +23,15 @@ pub struct Seq<T> {
     pub seq: i64,
     /// The row.
     pub value: T,
+}
+
+/// Membership quotas, checked atomically with the insert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MembershipLimits {
+    /// Memberships in one channel.
+    pub per_channel: u64,
+    /// Memberships of one user.
+    pub per_user: u64,
 }
 
 /// Persistence of Belfry's resources.
@@ -140,6 +150,117 @@ pub trait Store: Send + Sync + 'static {
     async fn roles(&self, channel: &ChannelKey, user: &UserKey) -> CoreResult<Roles>;
     /// Whether the user is an AppInstanceAdmin.
     async fn is_admin(&self, user: &UserKey) -> CoreResult<bool>;
+
+    // --- Memberships --------------------------------------------------------------------------
+
+    /// Adds a member. Banned: `Forbidden`; already a member: `Conflict`; user missing:
+    /// `NotFound`; channel full or user in too many channels: `ResourceLimitExceeded`.
+    async fn create_membership(
+        &self,
+        channel: &ChannelKey,
+        member: &UserKey,
+        kind: MembershipType,
+        invited_by: &UserKey,
+        now: Timestamp,
+        limits: MembershipLimits,
+    ) -> CoreResult<Membership>;
+    /// Adds several members in one transaction; each gets its own outcome, as
+    /// `create_membership` would report it.
+    async fn batch_create_memberships(
+        &self,
+        channel: &ChannelKey,
+        members: Vec<UserKey>,
+        kind: MembershipType,
+        invited_by: &UserKey,
+        now: Timestamp,
+        limits: MembershipLimits,
+    ) -> CoreResult<Vec<CoreResult<Membership>>>;
+    /// One membership.
+    async fn get_membership(
+        &self,
+        channel: &ChannelKey,
+        member: &UserKey,
+    ) -> CoreResult<Option<Membership>>;
+    /// Members of one type in creation order.
+    async fn list_memberships(
+        &self,
+        channel: &ChannelKey,
+        kind: MembershipType,
+        after: Option<i64>,
+        limit: usize,
+    ) -> CoreResult<Vec<Seq<UserRef>>>;
+    /// Removes a membership and returns it as it was. Not a member: `NotFound`.
+    async fn delete_membership(
+        &self,
+        channel: &ChannelKey,
+        member: &UserKey,
+    ) -> CoreResult<Membership>;
+    /// A user's memberships with their channels, in membership creation order.
+    async fn list_user_memberships(
+        &self,
+        user: &UserKey,
+        after: Option<i64>,
+        limit: usize,
+    ) -> CoreResult<Vec<Seq<UserMembership>>>;
+
+    // --- Moderators ---------------------------------------------------------------------------
+
+    /// Grants the moderator role. Already moderator: `Conflict`; banned: `BadRequest`; user
+    /// missing: `NotFound`; too many moderators: `ResourceLimitExceeded`.
+    async fn create_moderator(
+        &self,
+        channel: &ChannelKey,
+        user: &UserKey,
+        created_by: &UserKey,
+        now: Timestamp,
+        max_moderators: u64,
+    ) -> CoreResult<()>;
+    /// One moderator role.
+    async fn get_moderator(
+        &self,
+        channel: &ChannelKey,
+        user: &UserKey,
+    ) -> CoreResult<Option<Moderator>>;
+    /// Moderators in grant order.
+    async fn list_moderators(
+        &self,
+        channel: &ChannelKey,
+        after: Option<i64>,
+        limit: usize,
+    ) -> CoreResult<Vec<Seq<UserRef>>>;
+    /// Revokes the moderator role. Not a moderator: `NotFound`.
+    async fn delete_moderator(&self, channel: &ChannelKey, user: &UserKey) -> CoreResult<()>;
+    /// Channels a user moderates, in grant order.
+    async fn list_moderated_channels(
+        &self,
+        user: &UserKey,
+        after: Option<i64>,
+        limit: usize,
+    ) -> CoreResult<Vec<Seq<Channel>>>;
+
+    // --- Bans ---------------------------------------------------------------------------------
+
+    /// Bans a user and, in the same transaction, removes their membership (returned if there
+    /// was one). Admin or moderator: `BadRequest`; already banned: `Conflict`; user missing:
+    /// `NotFound`.
+    async fn create_ban(
+        &self,
+        channel: &ChannelKey,
+        user: &UserKey,
+        created_by: &UserKey,
+        now: Timestamp,
+    ) -> CoreResult<Option<Membership>>;
+    /// One ban.
+    async fn get_ban(&self, channel: &ChannelKey, user: &UserKey) -> CoreResult<Option<Ban>>;
+    /// Bans in creation order.
+    async fn list_bans(
+        &self,
+        channel: &ChannelKey,
+        after: Option<i64>,
+        limit: usize,
+    ) -> CoreResult<Vec<Seq<UserRef>>>;
+    /// Lifts a ban (the membership is not restored). Not banned: `NotFound`.
+    async fn delete_ban(&self, channel: &ChannelKey, user: &UserKey) -> CoreResult<()>;
 
     // --- Tags ---------------------------------------------------------------------------------
 

@@ -4,7 +4,8 @@
 
 use belfry_core::arn::ArnContext;
 use belfry_core::model::{
-    AppInstance, AppInstanceAdmin, AppInstanceUser, Channel, ExpirationSettings, Tag, UserRef,
+    AppInstance, AppInstanceAdmin, AppInstanceUser, Ban, Channel, ExpirationSettings, Membership,
+    Moderator, Tag, UserMembership, UserRef,
 };
 use belfry_core::service::{ExpirationInput, TagInput};
 use belfry_core::time::Timestamp;
@@ -264,4 +265,112 @@ impl ChannelSummaryDto {
             last_message_timestamp: c.last_message.map(ts),
         }
     }
+}
+
+/// `ChannelMembership`.
+#[skip_serializing_none]
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChannelMembershipDto {
+    pub invited_by: Identity,
+    #[serde(rename = "Type")]
+    pub kind: &'static str,
+    pub member: Identity,
+    pub channel_arn: String,
+    pub created_timestamp: f64,
+    pub last_updated_timestamp: f64,
+}
+
+impl ChannelMembershipDto {
+    /// From the core type.
+    pub fn of(arns: &ArnContext, m: Membership) -> Self {
+        ChannelMembershipDto {
+            invited_by: Identity::of(arns, &m.invited_by),
+            kind: m.kind.as_str(),
+            member: Identity::of(arns, &m.member),
+            channel_arn: arns.channel(&m.channel.app_instance_id, &m.channel.channel_id),
+            created_timestamp: ts(m.created),
+            last_updated_timestamp: ts(m.updated),
+        }
+    }
+}
+
+/// `AppInstanceUserMembershipSummary`.
+#[skip_serializing_none]
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AppInstanceUserMembershipSummaryDto {
+    #[serde(rename = "Type")]
+    pub kind: &'static str,
+    pub read_marker_timestamp: Option<f64>,
+}
+
+/// `ChannelMembershipForAppInstanceUserSummary`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChannelMembershipForAppInstanceUserSummaryDto {
+    pub channel_summary: ChannelSummaryDto,
+    pub app_instance_user_membership_summary: AppInstanceUserMembershipSummaryDto,
+}
+
+impl ChannelMembershipForAppInstanceUserSummaryDto {
+    /// From the core type.
+    pub fn of(arns: &ArnContext, m: UserMembership) -> Self {
+        ChannelMembershipForAppInstanceUserSummaryDto {
+            channel_summary: ChannelSummaryDto::of(arns, m.channel),
+            app_instance_user_membership_summary: AppInstanceUserMembershipSummaryDto {
+                kind: m.kind.as_str(),
+                read_marker_timestamp: m.read_marker.map(ts),
+            },
+        }
+    }
+}
+
+/// `ChannelModerator` and `ChannelBan` share a shape but for the name of the user member.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChannelModeratorDto {
+    pub moderator: Identity,
+    pub channel_arn: String,
+    pub created_timestamp: f64,
+    pub created_by: Identity,
+}
+
+impl ChannelModeratorDto {
+    /// From the core type.
+    pub fn of(arns: &ArnContext, m: Moderator) -> Self {
+        ChannelModeratorDto {
+            moderator: Identity::of(arns, &m.moderator),
+            channel_arn: arns.channel(&m.channel.app_instance_id, &m.channel.channel_id),
+            created_timestamp: ts(m.created),
+            created_by: Identity::of(arns, &m.created_by),
+        }
+    }
+}
+
+/// `ChannelBan`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChannelBanDto {
+    pub member: Identity,
+    pub channel_arn: String,
+    pub created_timestamp: f64,
+    pub created_by: Identity,
+}
+
+impl ChannelBanDto {
+    /// From the core type.
+    pub fn of(arns: &ArnContext, b: Ban) -> Self {
+        ChannelBanDto {
+            member: Identity::of(arns, &b.member),
+            channel_arn: arns.channel(&b.channel.app_instance_id, &b.channel.channel_id),
+            created_timestamp: ts(b.created),
+            created_by: Identity::of(arns, &b.created_by),
+        }
+    }
+}
+
+/// The `{Member}` / `{Moderator}` summaries of list operations.
+pub fn identities(arns: &ArnContext, users: &[UserRef]) -> Vec<Identity> {
+    users.iter().map(|u| Identity::of(arns, u)).collect()
 }

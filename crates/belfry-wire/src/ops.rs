@@ -5,35 +5,42 @@
 
 use http::Method;
 
-/// Every operation Belfry answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[allow(clippy::enum_variant_names)]
-pub enum Op {
+/// Declares the operation enum with each variant's AWS name.
+macro_rules! operations {
+    ($($(#[$doc:meta])* $op:ident),+ $(,)?) => {
+        /// Every operation Belfry answers.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[allow(clippy::enum_variant_names)]
+        pub enum Op { $($(#[$doc])* $op),+ }
+
+        impl Op {
+            /// The operation's AWS name, for logs.
+            pub fn name(self) -> &'static str {
+                match self { $(Op::$op => stringify!($op)),+ }
+            }
+        }
+    };
+}
+
+operations! {
     // Identity
-    CreateAppInstance,
-    DescribeAppInstance,
-    ListAppInstances,
-    UpdateAppInstance,
-    DeleteAppInstance,
-    CreateAppInstanceUser,
-    DescribeAppInstanceUser,
-    ListAppInstanceUsers,
-    UpdateAppInstanceUser,
-    DeleteAppInstanceUser,
-    CreateAppInstanceAdmin,
-    DescribeAppInstanceAdmin,
-    ListAppInstanceAdmins,
+    CreateAppInstance, DescribeAppInstance, ListAppInstances, UpdateAppInstance, DeleteAppInstance,
+    CreateAppInstanceUser, DescribeAppInstanceUser, ListAppInstanceUsers, UpdateAppInstanceUser,
+    DeleteAppInstanceUser, CreateAppInstanceAdmin, DescribeAppInstanceAdmin, ListAppInstanceAdmins,
     DeleteAppInstanceAdmin,
     // Messaging: channels
-    CreateChannel,
-    DescribeChannel,
-    UpdateChannel,
-    DeleteChannel,
-    ListChannels,
+    CreateChannel, DescribeChannel, UpdateChannel, DeleteChannel, ListChannels,
+    // Messaging: memberships
+    CreateChannelMembership, BatchCreateChannelMembership, DescribeChannelMembership,
+    ListChannelMemberships, DeleteChannelMembership, DescribeChannelMembershipForAppInstanceUser,
+    ListChannelMembershipsForAppInstanceUser,
+    // Messaging: moderators
+    CreateChannelModerator, DescribeChannelModerator, ListChannelModerators, DeleteChannelModerator,
+    DescribeChannelModeratedByAppInstanceUser, ListChannelsModeratedByAppInstanceUser,
+    // Messaging: bans
+    CreateChannelBan, DescribeChannelBan, ListChannelBans, DeleteChannelBan,
     // Both: tags
-    ListTagsForResource,
-    TagResource,
-    UntagResource,
+    ListTagsForResource, TagResource, UntagResource,
 }
 
 /// One line of the table.
@@ -94,37 +101,24 @@ pub const ROUTES: &[Route] = &[
     r(Op::DescribeChannel,          GET,    "/channels/{channelArn}",                                None, 200),
     r(Op::UpdateChannel,            PUT,    "/channels/{channelArn}",                                None, 200),
     r(Op::DeleteChannel,            DELETE, "/channels/{channelArn}",                                None, 204),
+    r(Op::DescribeChannelMembershipForAppInstanceUser, GET, "/channels/{channelArn}", Some(("scope", "app-instance-user-membership")), 200),
+    r(Op::DescribeChannelModeratedByAppInstanceUser,   GET, "/channels/{channelArn}", Some(("scope", "app-instance-user-moderated-channel")), 200),
+    r(Op::ListChannelMembershipsForAppInstanceUser,    GET, "/channels", Some(("scope", "app-instance-user-memberships")), 200),
+    r(Op::ListChannelsModeratedByAppInstanceUser,      GET, "/channels", Some(("scope", "app-instance-user-moderated-channels")), 200),
+    r(Op::CreateChannelMembership,  POST,   "/channels/{channelArn}/memberships",                    None, 201),
+    r(Op::BatchCreateChannelMembership, POST, "/channels/{channelArn}/memberships", Some(("operation", "batch-create")), 200),
+    r(Op::ListChannelMemberships,   GET,    "/channels/{channelArn}/memberships",                    None, 200),
+    r(Op::DescribeChannelMembership, GET,   "/channels/{channelArn}/memberships/{memberArn}",        None, 200),
+    r(Op::DeleteChannelMembership,  DELETE, "/channels/{channelArn}/memberships/{memberArn}",        None, 204),
+    r(Op::CreateChannelModerator,   POST,   "/channels/{channelArn}/moderators",                     None, 201),
+    r(Op::ListChannelModerators,    GET,    "/channels/{channelArn}/moderators",                     None, 200),
+    r(Op::DescribeChannelModerator, GET,    "/channels/{channelArn}/moderators/{channelModeratorArn}", None, 200),
+    r(Op::DeleteChannelModerator,   DELETE, "/channels/{channelArn}/moderators/{channelModeratorArn}", None, 204),
+    r(Op::CreateChannelBan,         POST,   "/channels/{channelArn}/bans",                           None, 201),
+    r(Op::ListChannelBans,          GET,    "/channels/{channelArn}/bans",                           None, 200),
+    r(Op::DescribeChannelBan,       GET,    "/channels/{channelArn}/bans/{memberArn}",               None, 200),
+    r(Op::DeleteChannelBan,         DELETE, "/channels/{channelArn}/bans/{memberArn}",               None, 204),
     r(Op::ListTagsForResource,      GET,    "/tags",                                                 None, 200),
     r(Op::TagResource,              POST,   "/tags", Some(("operation", "tag-resource")),                  204),
     r(Op::UntagResource,            POST,   "/tags", Some(("operation", "untag-resource")),                204),
 ];
-
-impl Op {
-    /// The operation's AWS name, for logs.
-    pub fn name(self) -> &'static str {
-        match self {
-            Op::CreateAppInstance => "CreateAppInstance",
-            Op::DescribeAppInstance => "DescribeAppInstance",
-            Op::ListAppInstances => "ListAppInstances",
-            Op::UpdateAppInstance => "UpdateAppInstance",
-            Op::DeleteAppInstance => "DeleteAppInstance",
-            Op::CreateAppInstanceUser => "CreateAppInstanceUser",
-            Op::DescribeAppInstanceUser => "DescribeAppInstanceUser",
-            Op::ListAppInstanceUsers => "ListAppInstanceUsers",
-            Op::UpdateAppInstanceUser => "UpdateAppInstanceUser",
-            Op::DeleteAppInstanceUser => "DeleteAppInstanceUser",
-            Op::CreateAppInstanceAdmin => "CreateAppInstanceAdmin",
-            Op::DescribeAppInstanceAdmin => "DescribeAppInstanceAdmin",
-            Op::ListAppInstanceAdmins => "ListAppInstanceAdmins",
-            Op::DeleteAppInstanceAdmin => "DeleteAppInstanceAdmin",
-            Op::CreateChannel => "CreateChannel",
-            Op::DescribeChannel => "DescribeChannel",
-            Op::UpdateChannel => "UpdateChannel",
-            Op::DeleteChannel => "DeleteChannel",
-            Op::ListChannels => "ListChannels",
-            Op::ListTagsForResource => "ListTagsForResource",
-            Op::TagResource => "TagResource",
-            Op::UntagResource => "UntagResource",
-        }
-    }
-}

@@ -11,7 +11,7 @@ use crate::model::{
     NewChannel, UserRef,
 };
 use crate::paging::{seq_cursor, Binding, Page};
-use crate::perm::{authorize, Action, Refusal, Roles};
+use crate::perm::{authorize, Action, Refusal, Roles, Target};
 use crate::validate;
 
 /// CreateChannel input.
@@ -57,15 +57,62 @@ pub struct UpdateChannel {
 /// A channel as the bearer sees it.
 pub(crate) struct ChannelAccess {
     pub channel: Channel,
+    pub arn: String,
+    pub bearer: UserKey,
     pub roles: Roles,
 }
 
-fn refused(refusal: Refusal, what: &str, arn: &str) -> CoreError {
-    match refusal {
-        Refusal::Forbidden => CoreError::forbidden(format!(
-            "The bearer is not allowed to {what} on channel {arn}."
+/// What a refused action tells the client.
+fn denial(action: &Action, refusal: Refusal, arn: &str, target: &str) -> CoreError {
+    use Action as A;
+    match (refusal, action) {
+        (Refusal::Forbidden, A::AddMember { target: t, .. }) if t.roles.banned => {
+            CoreError::forbidden(format!("{target} is banned from channel {arn}."))
+        }
+        (Refusal::Forbidden, _) => {
+            let verb = match action {
+                A::Describe => "describe",
+                A::Update => "update",
+                A::Delete => "delete",
+                A::AddMember { hidden: true, .. } => "add HIDDEN members to",
+                A::AddMember { .. } => "add this member to",
+                A::ListMembers { hidden: true } => "list HIDDEN members of",
+                A::ListMembers { .. } | A::DescribeMember { .. } => "see the members of",
+                A::RemoveMember { .. } => "remove this member from",
+                A::ListModerators | A::DescribeModerator { .. } => "see the moderators of",
+                A::AddModerator { .. } | A::RemoveModerator { .. } => "manage the moderators of",
+                A::Ban { .. } | A::Unban { .. } | A::ListBans | A::DescribeBan { .. } => {
+                    "manage the bans of"
+                }
+            };
+            CoreError::forbidden(format!(
+                "The bearer is not allowed to {verb} channel {arn}."
+            ))
+        }
+        (Refusal::NotFound, A::DescribeModerator { .. } | A::RemoveModerator { .. }) => {
+            CoreError::not_found(format!("{target} is not a moderator of channel {arn}."))
+        }
+        (Refusal::NotFound, A::DescribeBan { .. } | A::Unban { .. }) => {
+            CoreError::not_found(format!("{target} is not banned from channel {arn}."))
+        }
+        (Refusal::NotFound, _) => {
+            CoreError::not_found(format!("{target} is not a member of channel {arn}."))
+        }
+        (Refusal::BadRequest, A::Ban { .. }) => CoreError::bad(format!(
+            "{target} is an AppInstanceAdmin or a moderator of channel {arn} and cannot be banned."
         )),
-        Refusal::NotFound => CoreError::not_found(format!("The channel {arn} does not exist.")),
+        (Refusal::BadRequest, _) => CoreError::bad(format!(
+            "{target} is banned from channel {arn}; delete the ban first."
+        )),
+        (Refusal::Conflict, A::AddModerator { .. }) => {
+            CoreError::conflict(format!("{target} is already a moderator of channel {arn}."))
+        }
+        (Refusal::Conflict, A::Ban { .. }) => {
+            CoreError::conflict(format!("{target} is already banned from channel {arn}."))
+        }
+        (Refusal::Conflict, _) => {
+            CoreError::conflict(format!("{target} is already a member of channel {arn}."))
+        }
     }
 }
 
@@ -92,18 +139,51 @@ impl Services {
             .await?
             .ok_or_else(missing)?;
         let roles = self.store.roles(&channel.key, &bearer).await?;
-        Ok(ChannelAccess { channel, roles })
+        Ok(ChannelAccess {
+            channel,
+            arn: arn.to_string(),
+            bearer,
+            roles,
+        })
     }
 
-    fn check(
+    /// Applies the permission table; `target` names the user the action aims at, if any.
+    pub(crate) fn check(
         &self,
         access: &ChannelAccess,
         action: Action,
-        what: &str,
-        arn: &str,
+        target: &str,
     ) -> CoreResult<()> {
         let c = &access.channel;
-        authorize(&access.roles, c.mode, c.privacy, action).map_err(|r| refused(r, what, arn))
+        authorize(&access.roles, c.mode, c.privacy, action)
+            .map_err(|r| denial(&action, r, &access.arn, target))
+    }
+
+    /// Resolves the user an action aims at to its key and its roles in the channel. A
+    /// malformed ARN is a BadRequest; a user that does not exist in the channel's AppInstance
+    /// is `missing(message)` (NotFound for path labels, BadRequest for some body members).
+    pub(crate) async fn target(
+        &self,
+        access: &ChannelAccess,
+        field: &str,
+        arn: &str,
+        missing: fn(String) -> CoreError,
+    ) -> CoreResult<(UserKey, Target)> {
+        let parsed = self.arns.parse_user(field, arn)?;
+        let exists = parsed.local
+            && parsed.id.app_instance_id == access.channel.key.app_instance_id
+            && self.store.get_user(&parsed.id).await?.is_some();
+        if !exists {
+            return Err(missing(format!(
+                "{field}: the AppInstanceUser {arn} does not exist in this AppInstance."
+            )));
+        }
+        let roles = self.store.roles(&access.channel.key, &parsed.id).await?;
+        let target = Target {
+            is_self: parsed.id == access.bearer,
+            roles,
+        };
+        Ok((parsed.id, target))
     }
 
     /// Resolves a list of user ARNs from the request body to users of `app_instance_id`;
@@ -241,7 +321,7 @@ impl Services {
         arn: &str,
     ) -> CoreResult<Channel> {
         let access = self.channel_access(caller, bearer, arn).await?;
-        self.check(&access, Action::Describe, "describe", arn)?;
+        self.check(&access, Action::Describe, "")?;
         Ok(access.channel)
     }
 
@@ -265,7 +345,7 @@ impl Services {
             validate::metadata("Metadata", m)?;
         }
         let access = self.channel_access(caller, bearer, arn).await?;
-        self.check(&access, Action::Update, "update", arn)?;
+        self.check(&access, Action::Update, "")?;
         let update = ChannelUpdate {
             name: input.name,
             mode,
@@ -287,7 +367,7 @@ impl Services {
         arn: &str,
     ) -> CoreResult<()> {
         let access = self.channel_access(caller, bearer, arn).await?;
-        self.check(&access, Action::Delete, "delete", arn)?;
+        self.check(&access, Action::Delete, "")?;
         let channel = self.store.delete_channel(&access.channel.key).await?;
         self.events.publish(DomainEvent::ChannelDeleted(channel));
         Ok(())

@@ -3,7 +3,10 @@
 //! the Store — in that order, so errors take AWS's precedence (SEMANTICS.md §1.6).
 
 mod app_instance;
+mod ban;
 mod channel;
+mod membership;
+mod moderator;
 mod tags;
 mod user;
 
@@ -13,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 pub use app_instance::{CreateAppInstance, UpdateAppInstance};
 pub use channel::{CreateChannel, UpdateChannel};
+pub use membership::{BatchError, BatchOutcome};
 pub use tags::TagInput;
 pub use user::{CreateAppInstanceUser, ExpirationInput, UpdateAppInstanceUser};
 
@@ -38,6 +42,12 @@ pub struct Limits {
     pub channels_per_app_instance: u64,
     /// Tags per resource.
     pub tags_per_resource: usize,
+    /// Memberships per channel.
+    pub members_per_channel: u64,
+    /// Memberships per user.
+    pub memberships_per_user: u64,
+    /// Moderators per channel.
+    pub moderators_per_channel: u64,
 }
 
 impl Default for Limits {
@@ -48,6 +58,9 @@ impl Default for Limits {
             admins_per_app_instance: 100,
             channels_per_app_instance: 10_000_000,
             tags_per_resource: 50,
+            members_per_channel: 100_000,
+            memberships_per_user: 10_000,
+            moderators_per_channel: 100,
         }
     }
 }

@@ -14,7 +14,20 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use super::user::expiration;
 use super::{count, db, remember, replay, tags};
 
-const QUERY: &str = "SELECT c.seq, c.app_instance_id, c.channel_id, c.name, c.mode, c.privacy, c.metadata,
+/// The channel columns plus membership seq, type and read marker (joined by the caller as `m`).
+pub(crate) const QUERY_WITH_MEMBERSHIP: &str = "SELECT c.seq, c.app_instance_id, c.channel_id, c.name, c.mode, c.privacy, c.metadata,
+        c.created_by, u.name, c.created_ms, c.updated_ms, c.last_message_ms, c.expiration_days, c.expiration_criterion,
+        m.seq, m.type, m.read_marker_ms
+    FROM channels c LEFT JOIN users u ON u.app_instance_id = c.app_instance_id AND u.user_id = c.created_by";
+
+/// The channel columns plus the seq of a role row joined by the caller as `r`.
+pub(crate) const QUERY_WITH_SEQ_OF_R: &str = "SELECT c.seq, c.app_instance_id, c.channel_id, c.name, c.mode, c.privacy, c.metadata,
+        c.created_by, u.name, c.created_ms, c.updated_ms, c.last_message_ms, c.expiration_days, c.expiration_criterion,
+        r.seq
+    FROM channels c LEFT JOIN users u ON u.app_instance_id = c.app_instance_id AND u.user_id = c.created_by";
+
+/// The channel columns with the creator's current name.
+pub(crate) const QUERY: &str = "SELECT c.seq, c.app_instance_id, c.channel_id, c.name, c.mode, c.privacy, c.metadata,
         c.created_by, u.name, c.created_ms, c.updated_ms, c.last_message_ms, c.expiration_days, c.expiration_criterion
     FROM channels c LEFT JOIN users u ON u.app_instance_id = c.app_instance_id AND u.user_id = c.created_by";
 
@@ -22,7 +35,7 @@ fn bad_column(what: &str, value: &str) -> rusqlite::Error {
     rusqlite::Error::InvalidColumnType(0, format!("{what}={value}"), rusqlite::types::Type::Text)
 }
 
-fn from_row(r: &Row) -> rusqlite::Result<Seq<Channel>> {
+pub(crate) fn from_row(r: &Row) -> rusqlite::Result<Seq<Channel>> {
     let app_instance_id: String = r.get(1)?;
     let mode: String = r.get(4)?;
     let privacy: String = r.get(5)?;

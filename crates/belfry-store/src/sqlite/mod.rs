@@ -4,6 +4,8 @@
 
 mod app_instance;
 mod channel;
+mod membership;
+mod moderation;
 mod schema;
 mod store_impl;
 mod tags;

@@ -3,15 +3,16 @@
 use async_trait::async_trait;
 use belfry_core::arn::{ChannelKey, UserKey};
 use belfry_core::model::{
-    AppInstance, AppInstanceAdmin, AppInstanceUser, Channel, ChannelPrivacy, ChannelUpdate,
-    Created, Idempotency, NewChannel, Tag, TagTarget,
+    AppInstance, AppInstanceAdmin, AppInstanceUser, Ban, Channel, ChannelPrivacy, ChannelUpdate,
+    Created, Idempotency, Membership, MembershipType, Moderator, NewChannel, Tag, TagTarget,
+    UserMembership, UserRef,
 };
 use belfry_core::perm::Roles;
-use belfry_core::store::{Seq, Store};
+use belfry_core::store::{MembershipLimits, Seq, Store};
 use belfry_core::time::Timestamp;
 use belfry_core::CoreResult;
 
-use super::{app_instance, channel, tags, user, SqliteStore};
+use super::{app_instance, channel, membership, moderation, tags, user, SqliteStore};
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -179,6 +180,160 @@ impl Store for SqliteStore {
     async fn is_admin(&self, key: &UserKey) -> CoreResult<bool> {
         let key = key.clone();
         self.read(move |c| app_instance::is_admin(c, &key)).await
+    }
+
+    async fn create_membership(
+        &self,
+        ch: &ChannelKey,
+        member: &UserKey,
+        kind: MembershipType,
+        by: &UserKey,
+        now: Timestamp,
+        limits: MembershipLimits,
+    ) -> CoreResult<Membership> {
+        let (ch, member, by) = (ch.clone(), member.clone(), by.clone());
+        self.write(move |c| membership::create(c, &ch, &member, kind, &by, now, limits))
+            .await
+    }
+
+    async fn batch_create_memberships(
+        &self,
+        ch: &ChannelKey,
+        members: Vec<UserKey>,
+        kind: MembershipType,
+        by: &UserKey,
+        now: Timestamp,
+        limits: MembershipLimits,
+    ) -> CoreResult<Vec<CoreResult<Membership>>> {
+        let (ch, by) = (ch.clone(), by.clone());
+        self.write(move |c| {
+            // Each member is refused or added on its own; the checks run before any insert, so
+            // a refusal leaves nothing to undo.
+            Ok(members
+                .iter()
+                .map(|m| membership::create(c, &ch, m, kind, &by, now, limits))
+                .collect())
+        })
+        .await
+    }
+
+    async fn get_membership(
+        &self,
+        ch: &ChannelKey,
+        member: &UserKey,
+    ) -> CoreResult<Option<Membership>> {
+        let (ch, member) = (ch.clone(), member.clone());
+        self.read(move |c| membership::get(c, &ch, &member)).await
+    }
+
+    async fn list_memberships(
+        &self,
+        ch: &ChannelKey,
+        kind: MembershipType,
+        after: Option<i64>,
+        limit: usize,
+    ) -> CoreResult<Vec<Seq<UserRef>>> {
+        let ch = ch.clone();
+        self.read(move |c| membership::list(c, &ch, kind, after, limit))
+            .await
+    }
+
+    async fn delete_membership(&self, ch: &ChannelKey, member: &UserKey) -> CoreResult<Membership> {
+        let (ch, member) = (ch.clone(), member.clone());
+        self.write(move |c| membership::delete(c, &ch, &member))
+            .await
+    }
+
+    async fn list_user_memberships(
+        &self,
+        u: &UserKey,
+        after: Option<i64>,
+        limit: usize,
+    ) -> CoreResult<Vec<Seq<UserMembership>>> {
+        let u = u.clone();
+        self.read(move |c| membership::list_for_user(c, &u, after, limit))
+            .await
+    }
+
+    async fn create_moderator(
+        &self,
+        ch: &ChannelKey,
+        u: &UserKey,
+        by: &UserKey,
+        now: Timestamp,
+        max: u64,
+    ) -> CoreResult<()> {
+        let (ch, u, by) = (ch.clone(), u.clone(), by.clone());
+        self.write(move |c| moderation::create_moderator(c, &ch, &u, &by, now, max))
+            .await
+    }
+
+    async fn get_moderator(&self, ch: &ChannelKey, u: &UserKey) -> CoreResult<Option<Moderator>> {
+        let (ch, u) = (ch.clone(), u.clone());
+        self.read(move |c| moderation::get_moderator(c, &ch, &u))
+            .await
+    }
+
+    async fn list_moderators(
+        &self,
+        ch: &ChannelKey,
+        after: Option<i64>,
+        limit: usize,
+    ) -> CoreResult<Vec<Seq<UserRef>>> {
+        let ch = ch.clone();
+        self.read(move |c| moderation::list_moderators(c, &ch, after, limit))
+            .await
+    }
+
+    async fn delete_moderator(&self, ch: &ChannelKey, u: &UserKey) -> CoreResult<()> {
+        let (ch, u) = (ch.clone(), u.clone());
+        self.write(move |c| moderation::delete_moderator(c, &ch, &u))
+            .await
+    }
+
+    async fn list_moderated_channels(
+        &self,
+        u: &UserKey,
+        after: Option<i64>,
+        limit: usize,
+    ) -> CoreResult<Vec<Seq<Channel>>> {
+        let u = u.clone();
+        self.read(move |c| moderation::list_moderated(c, &u, after, limit))
+            .await
+    }
+
+    async fn create_ban(
+        &self,
+        ch: &ChannelKey,
+        u: &UserKey,
+        by: &UserKey,
+        now: Timestamp,
+    ) -> CoreResult<Option<Membership>> {
+        let (ch, u, by) = (ch.clone(), u.clone(), by.clone());
+        self.write(move |c| moderation::create_ban(c, &ch, &u, &by, now))
+            .await
+    }
+
+    async fn get_ban(&self, ch: &ChannelKey, u: &UserKey) -> CoreResult<Option<Ban>> {
+        let (ch, u) = (ch.clone(), u.clone());
+        self.read(move |c| moderation::get_ban(c, &ch, &u)).await
+    }
+
+    async fn list_bans(
+        &self,
+        ch: &ChannelKey,
+        after: Option<i64>,
+        limit: usize,
+    ) -> CoreResult<Vec<Seq<UserRef>>> {
+        let ch = ch.clone();
+        self.read(move |c| moderation::list_bans(c, &ch, after, limit))
+            .await
+    }
+
+    async fn delete_ban(&self, ch: &ChannelKey, u: &UserKey) -> CoreResult<()> {
+        let (ch, u) = (ch.clone(), u.clone());
+        self.write(move |c| moderation::delete_ban(c, &ch, &u))
+            .await
     }
 
     async fn list_tags(&self, t: &TagTarget) -> CoreResult<Vec<Tag>> {

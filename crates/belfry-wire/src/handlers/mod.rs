@@ -4,6 +4,8 @@
 
 mod app_instance;
 mod channel;
+mod membership;
+mod moderation;
 mod tags;
 mod user;
 
@@ -54,6 +56,27 @@ pub async fn handle(op: Op, s: &Services, req: &ApiRequest) -> Result<Reply, Api
         Op::UpdateChannel => channel::update(s, req).await,
         Op::DeleteChannel => channel::delete(s, req).await,
         Op::ListChannels => channel::list(s, req).await,
+        Op::CreateChannelMembership => membership::create(s, req).await,
+        Op::BatchCreateChannelMembership => membership::batch_create(s, req).await,
+        Op::DescribeChannelMembership => membership::describe(s, req).await,
+        Op::ListChannelMemberships => membership::list(s, req).await,
+        Op::DeleteChannelMembership => membership::delete(s, req).await,
+        Op::DescribeChannelMembershipForAppInstanceUser => {
+            membership::describe_for_user(s, req).await
+        }
+        Op::ListChannelMembershipsForAppInstanceUser => membership::list_for_user(s, req).await,
+        Op::CreateChannelModerator => moderation::create_moderator(s, req).await,
+        Op::DescribeChannelModerator => moderation::describe_moderator(s, req).await,
+        Op::ListChannelModerators => moderation::list_moderators(s, req).await,
+        Op::DeleteChannelModerator => moderation::delete_moderator(s, req).await,
+        Op::DescribeChannelModeratedByAppInstanceUser => {
+            moderation::describe_moderated(s, req).await
+        }
+        Op::ListChannelsModeratedByAppInstanceUser => moderation::list_moderated(s, req).await,
+        Op::CreateChannelBan => moderation::create_ban(s, req).await,
+        Op::DescribeChannelBan => moderation::describe_ban(s, req).await,
+        Op::ListChannelBans => moderation::list_bans(s, req).await,
+        Op::DeleteChannelBan => moderation::delete_ban(s, req).await,
         Op::ListTagsForResource => tags::list(s, req).await,
         Op::TagResource => tags::tag(s, req).await,
         Op::UntagResource => tags::untag(s, req).await,

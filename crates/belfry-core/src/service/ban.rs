@@ -1,0 +1,102 @@
+//! Channel bans (SEMANTICS.md §4.4).
+
+use super::Services;
+use crate::auth::Caller;
+use crate::error::{CoreError, CoreResult};
+use crate::model::{Ban, UserRef};
+use crate::paging::{seq_cursor, Binding, Page};
+use crate::perm::Action;
+use crate::validate;
+
+impl Services {
+    /// CreateChannelBan: removes the user's membership at once. Returns the ban.
+    pub async fn create_channel_ban(
+        &self,
+        caller: &Caller,
+        bearer: Option<&str>,
+        arn: &str,
+        member_arn: Option<String>,
+    ) -> CoreResult<Ban> {
+        let member_arn = validate::required("MemberArn", member_arn)?;
+        validate::chime_arn("MemberArn", &member_arn)?;
+        let access = self.channel_access(caller, bearer, arn).await?;
+        let (user, target) = self
+            .target(&access, "MemberArn", &member_arn, CoreError::BadRequest)
+            .await?;
+        self.check(&access, Action::Ban { target }, &member_arn)?;
+        self.store
+            .create_ban(&access.channel.key, &user, &access.bearer, self.clock.now())
+            .await?;
+        self.store
+            .get_ban(&access.channel.key, &user)
+            .await?
+            .ok_or_else(|| CoreError::internal("ban vanished after create"))
+    }
+
+    /// DescribeChannelBan.
+    pub async fn describe_channel_ban(
+        &self,
+        caller: &Caller,
+        bearer: Option<&str>,
+        arn: &str,
+        member_arn: &str,
+    ) -> CoreResult<Ban> {
+        let access = self.channel_access(caller, bearer, arn).await?;
+        let (user, target) = self
+            .target(&access, "MemberArn", member_arn, CoreError::NotFound)
+            .await?;
+        self.check(&access, Action::DescribeBan { target }, member_arn)?;
+        self.store
+            .get_ban(&access.channel.key, &user)
+            .await?
+            .ok_or_else(|| {
+                CoreError::not_found(format!("{member_arn} is not banned from channel {arn}."))
+            })
+    }
+
+    /// ListChannelBans.
+    pub async fn list_channel_bans(
+        &self,
+        caller: &Caller,
+        bearer: Option<&str>,
+        arn: &str,
+        max_results: Option<i64>,
+        next_token: Option<&str>,
+    ) -> CoreResult<Page<UserRef>> {
+        let access = self.channel_access(caller, bearer, arn).await?;
+        let binding = Binding::new(&["ListChannelBans", arn, &access.bearer.user_id]);
+        let req = self.pages.request(&binding, max_results, next_token)?;
+        self.check(&access, Action::ListBans, "")?;
+        let rows = self
+            .store
+            .list_bans(
+                &access.channel.key,
+                seq_cursor(req.after.as_deref())?,
+                req.limit + 1,
+            )
+            .await?;
+        let page = self
+            .pages
+            .page(&binding, req.limit, rows, |r| r.seq.to_string());
+        Ok(Page {
+            items: page.items.into_iter().map(|r| r.value).collect(),
+            next_token: page.next_token,
+        })
+    }
+
+    /// DeleteChannelBan: the membership is not restored.
+    pub async fn delete_channel_ban(
+        &self,
+        caller: &Caller,
+        bearer: Option<&str>,
+        arn: &str,
+        member_arn: &str,
+    ) -> CoreResult<()> {
+        let access = self.channel_access(caller, bearer, arn).await?;
+        let (user, target) = self
+            .target(&access, "MemberArn", member_arn, CoreError::NotFound)
+            .await?;
+        self.check(&access, Action::Unban { target }, member_arn)?;
+        self.store.delete_ban(&access.channel.key, &user).await
+    }
+}

@@ -1,0 +1,185 @@
+//! Channel moderators (SEMANTICS.md §4.3).
+
+use super::Services;
+use crate::auth::Caller;
+use crate::error::{CoreError, CoreResult};
+use crate::model::{Channel, Moderator, UserRef};
+use crate::paging::{seq_cursor, Binding, Page};
+use crate::perm::Action;
+use crate::validate;
+
+impl Services {
+    /// CreateChannelModerator: returns the new moderator.
+    pub async fn create_channel_moderator(
+        &self,
+        caller: &Caller,
+        bearer: Option<&str>,
+        arn: &str,
+        moderator_arn: Option<String>,
+    ) -> CoreResult<Moderator> {
+        let moderator_arn = validate::required("ChannelModeratorArn", moderator_arn)?;
+        validate::chime_arn("ChannelModeratorArn", &moderator_arn)?;
+        let access = self.channel_access(caller, bearer, arn).await?;
+        let (user, target) = self
+            .target(
+                &access,
+                "ChannelModeratorArn",
+                &moderator_arn,
+                CoreError::BadRequest,
+            )
+            .await?;
+        self.check(&access, Action::AddModerator { target }, &moderator_arn)?;
+        self.store
+            .create_moderator(
+                &access.channel.key,
+                &user,
+                &access.bearer,
+                self.clock.now(),
+                self.limits.moderators_per_channel,
+            )
+            .await?;
+        self.store
+            .get_moderator(&access.channel.key, &user)
+            .await?
+            .ok_or_else(|| CoreError::internal("moderator vanished after create"))
+    }
+
+    /// DescribeChannelModerator.
+    pub async fn describe_channel_moderator(
+        &self,
+        caller: &Caller,
+        bearer: Option<&str>,
+        arn: &str,
+        moderator_arn: &str,
+    ) -> CoreResult<Moderator> {
+        let access = self.channel_access(caller, bearer, arn).await?;
+        let (user, target) = self
+            .target(
+                &access,
+                "ChannelModeratorArn",
+                moderator_arn,
+                CoreError::NotFound,
+            )
+            .await?;
+        self.check(&access, Action::DescribeModerator { target }, moderator_arn)?;
+        self.store
+            .get_moderator(&access.channel.key, &user)
+            .await?
+            .ok_or_else(|| {
+                CoreError::not_found(format!(
+                    "{moderator_arn} is not a moderator of channel {arn}."
+                ))
+            })
+    }
+
+    /// ListChannelModerators.
+    pub async fn list_channel_moderators(
+        &self,
+        caller: &Caller,
+        bearer: Option<&str>,
+        arn: &str,
+        max_results: Option<i64>,
+        next_token: Option<&str>,
+    ) -> CoreResult<Page<UserRef>> {
+        let access = self.channel_access(caller, bearer, arn).await?;
+        let binding = Binding::new(&["ListChannelModerators", arn, &access.bearer.user_id]);
+        let req = self.pages.request(&binding, max_results, next_token)?;
+        self.check(&access, Action::ListModerators, "")?;
+        let rows = self
+            .store
+            .list_moderators(
+                &access.channel.key,
+                seq_cursor(req.after.as_deref())?,
+                req.limit + 1,
+            )
+            .await?;
+        let page = self
+            .pages
+            .page(&binding, req.limit, rows, |r| r.seq.to_string());
+        Ok(Page {
+            items: page.items.into_iter().map(|r| r.value).collect(),
+            next_token: page.next_token,
+        })
+    }
+
+    /// DeleteChannelModerator: the membership, if any, stays.
+    pub async fn delete_channel_moderator(
+        &self,
+        caller: &Caller,
+        bearer: Option<&str>,
+        arn: &str,
+        moderator_arn: &str,
+    ) -> CoreResult<()> {
+        let access = self.channel_access(caller, bearer, arn).await?;
+        let (user, target) = self
+            .target(
+                &access,
+                "ChannelModeratorArn",
+                moderator_arn,
+                CoreError::NotFound,
+            )
+            .await?;
+        self.check(&access, Action::RemoveModerator { target }, moderator_arn)?;
+        self.store
+            .delete_moderator(&access.channel.key, &user)
+            .await
+    }
+
+    /// DescribeChannelModeratedByAppInstanceUser: 404 when the user does not moderate it.
+    pub async fn describe_channel_moderated_by_app_instance_user(
+        &self,
+        caller: &Caller,
+        bearer: Option<&str>,
+        arn: &str,
+        user_arn: Option<&str>,
+    ) -> CoreResult<Channel> {
+        let user_arn = validate::required("AppInstanceUserArn", user_arn)?;
+        let parsed = self.arns.parse_user("AppInstanceUserArn", user_arn)?;
+        let access = self.channel_access(caller, bearer, arn).await?;
+        if parsed.id != access.bearer && !access.roles.admin {
+            return Err(CoreError::forbidden(
+                "Only an AppInstanceAdmin may ask about another AppInstanceUser.",
+            ));
+        }
+        match self
+            .store
+            .get_moderator(&access.channel.key, &parsed.id)
+            .await?
+        {
+            Some(_) => Ok(access.channel),
+            None => Err(CoreError::not_found(format!(
+                "{user_arn} is not a moderator of channel {arn}."
+            ))),
+        }
+    }
+
+    /// ListChannelsModeratedByAppInstanceUser.
+    pub async fn list_channels_moderated_by_app_instance_user(
+        &self,
+        caller: &Caller,
+        bearer: Option<&str>,
+        user_arn: Option<&str>,
+        max_results: Option<i64>,
+        next_token: Option<&str>,
+    ) -> CoreResult<Page<Channel>> {
+        let (me, user) = self.user_scope(caller, bearer, user_arn).await?;
+        let binding = Binding::new(&[
+            "ListChannelsModeratedByAppInstanceUser",
+            &user.app_instance_id,
+            &user.user_id,
+            &me.user_id,
+        ]);
+        let req = self.pages.request(&binding, max_results, next_token)?;
+        let rows = self
+            .store
+            .list_moderated_channels(&user, seq_cursor(req.after.as_deref())?, req.limit + 1)
+            .await?;
+        let page = self
+            .pages
+            .page(&binding, req.limit, rows, |r| r.seq.to_string());
+        Ok(Page {
+            items: page.items.into_iter().map(|r| r.value).collect(),
+            next_token: page.next_token,
+        })
+    }
+}

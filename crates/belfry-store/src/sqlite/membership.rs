@@ -1,0 +1,246 @@
+//! Channel memberships in SQLite.
+
+use belfry_core::arn::{ChannelKey, UserKey};
+use belfry_core::model::{Membership, MembershipType, UserMembership, UserRef};
+use belfry_core::store::{MembershipLimits, Seq};
+use belfry_core::time::Timestamp;
+use belfry_core::{CoreError, CoreResult};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::{channel, count, db};
+
+const QUERY: &str =
+    "SELECT m.seq, m.app_instance_id, m.channel_id, m.user_id, u.name, m.invited_by, i.name,
+        m.type, m.created_ms, m.updated_ms, m.read_marker_ms
+    FROM memberships m
+    LEFT JOIN users u ON u.app_instance_id = m.app_instance_id AND u.user_id = m.user_id
+    LEFT JOIN users i ON i.app_instance_id = m.app_instance_id AND i.user_id = m.invited_by";
+
+fn kind(s: &str) -> MembershipType {
+    if s == "HIDDEN" {
+        MembershipType::Hidden
+    } else {
+        MembershipType::Default
+    }
+}
+
+fn from_row(r: &Row) -> rusqlite::Result<Membership> {
+    let app: String = r.get(1)?;
+    Ok(Membership {
+        channel: ChannelKey {
+            app_instance_id: app.clone(),
+            channel_id: r.get(2)?,
+        },
+        member: UserRef {
+            key: UserKey {
+                app_instance_id: app.clone(),
+                user_id: r.get(3)?,
+            },
+            name: r.get(4)?,
+        },
+        invited_by: UserRef {
+            key: UserKey {
+                app_instance_id: app,
+                user_id: r.get(5)?,
+            },
+            name: r.get(6)?,
+        },
+        kind: kind(&r.get::<_, String>(7)?),
+        created: Timestamp(r.get(8)?),
+        updated: Timestamp(r.get(9)?),
+        read_marker: r.get::<_, Option<i64>>(10)?.map(Timestamp),
+    })
+}
+
+pub(crate) fn get(
+    c: &Connection,
+    ch: &ChannelKey,
+    user: &UserKey,
+) -> CoreResult<Option<Membership>> {
+    c.prepare_cached(&format!(
+        "{QUERY} WHERE m.app_instance_id = ?1 AND m.channel_id = ?2 AND m.user_id = ?3"
+    ))
+    .map_err(db)?
+    .query_row(
+        params![ch.app_instance_id, ch.channel_id, user.user_id],
+        from_row,
+    )
+    .optional()
+    .map_err(db)
+}
+
+fn banned(c: &Connection, ch: &ChannelKey, user: &UserKey) -> CoreResult<bool> {
+    Ok(count(
+        c,
+        "SELECT COUNT(*) FROM bans WHERE app_instance_id = ?1 AND channel_id = ?2 AND user_id = ?3",
+        params![ch.app_instance_id, ch.channel_id, user.user_id],
+    )? > 0)
+}
+
+/// Adds one member, re-checking inside the transaction what the service checked before.
+pub(crate) fn create(
+    c: &Connection,
+    ch: &ChannelKey,
+    user: &UserKey,
+    kind: MembershipType,
+    invited_by: &UserKey,
+    now: Timestamp,
+    limits: MembershipLimits,
+) -> CoreResult<Membership> {
+    if channel::get(c, ch)?.is_none() {
+        return Err(CoreError::not_found(format!(
+            "Channel {} does not exist.",
+            ch.channel_id
+        )));
+    }
+    if super::user::get(c, user)?.is_none() {
+        return Err(CoreError::not_found(format!(
+            "AppInstanceUser {} does not exist.",
+            user.user_id
+        )));
+    }
+    if banned(c, ch, user)? {
+        return Err(CoreError::forbidden(format!(
+            "{} is banned from channel {}.",
+            user.user_id, ch.channel_id
+        )));
+    }
+    if get(c, ch, user)?.is_some() {
+        return Err(CoreError::conflict(format!(
+            "{} is already a member of channel {}.",
+            user.user_id, ch.channel_id
+        )));
+    }
+    let members = count(
+        c,
+        "SELECT COUNT(*) FROM memberships WHERE app_instance_id = ?1 AND channel_id = ?2",
+        params![ch.app_instance_id, ch.channel_id],
+    )?;
+    if members >= limits.per_channel {
+        return Err(CoreError::ResourceLimitExceeded(format!(
+            "Channel {} already has the maximum of {} members.",
+            ch.channel_id, limits.per_channel
+        )));
+    }
+    let mine = count(
+        c,
+        "SELECT COUNT(*) FROM memberships WHERE app_instance_id = ?1 AND user_id = ?2",
+        params![user.app_instance_id, user.user_id],
+    )?;
+    if mine >= limits.per_user {
+        return Err(CoreError::ResourceLimitExceeded(format!(
+            "{} is already a member of the maximum of {} channels.",
+            user.user_id, limits.per_user
+        )));
+    }
+    c.prepare_cached(
+        "INSERT INTO memberships (app_instance_id, channel_id, user_id, type, invited_by, created_ms, updated_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+    )
+    .map_err(db)?
+    .execute(params![
+        ch.app_instance_id,
+        ch.channel_id,
+        user.user_id,
+        kind.as_str(),
+        invited_by.user_id,
+        now.0
+    ])
+    .map_err(db)?;
+    get(c, ch, user)?.ok_or_else(|| CoreError::internal("membership vanished after insert"))
+}
+
+pub(crate) fn list(
+    c: &Connection,
+    ch: &ChannelKey,
+    kind: MembershipType,
+    after: Option<i64>,
+    limit: usize,
+) -> CoreResult<Vec<Seq<UserRef>>> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT m.seq, m.user_id, u.name FROM memberships m
+             LEFT JOIN users u ON u.app_instance_id = m.app_instance_id AND u.user_id = m.user_id
+             WHERE m.app_instance_id = ?1 AND m.channel_id = ?2 AND m.type = ?3 AND m.seq > ?4
+             ORDER BY m.seq LIMIT ?5",
+        )
+        .map_err(db)?;
+    let rows = stmt
+        .query_map(
+            params![
+                ch.app_instance_id,
+                ch.channel_id,
+                kind.as_str(),
+                after.unwrap_or(0),
+                limit as i64
+            ],
+            |r| {
+                Ok(Seq {
+                    seq: r.get(0)?,
+                    value: UserRef {
+                        key: UserKey {
+                            app_instance_id: ch.app_instance_id.clone(),
+                            user_id: r.get(1)?,
+                        },
+                        name: r.get(2)?,
+                    },
+                })
+            },
+        )
+        .map_err(db)?;
+    rows.collect::<Result<_, _>>().map_err(db)
+}
+
+pub(crate) fn delete(c: &Connection, ch: &ChannelKey, user: &UserKey) -> CoreResult<Membership> {
+    let m = get(c, ch, user)?.ok_or_else(|| {
+        CoreError::not_found(format!(
+            "{} is not a member of channel {}.",
+            user.user_id, ch.channel_id
+        ))
+    })?;
+    c.execute(
+        "DELETE FROM memberships WHERE app_instance_id = ?1 AND channel_id = ?2 AND user_id = ?3",
+        params![ch.app_instance_id, ch.channel_id, user.user_id],
+    )
+    .map_err(db)?;
+    Ok(m)
+}
+
+pub(crate) fn list_for_user(
+    c: &Connection,
+    user: &UserKey,
+    after: Option<i64>,
+    limit: usize,
+) -> CoreResult<Vec<Seq<UserMembership>>> {
+    // The channel columns come first, in the order `channel::from_row` reads them.
+    let mut stmt = c
+        .prepare_cached(&format!(
+            "{} JOIN memberships m ON m.app_instance_id = c.app_instance_id AND m.channel_id = c.channel_id
+             WHERE m.app_instance_id = ?1 AND m.user_id = ?2 AND m.seq > ?3
+             ORDER BY m.seq LIMIT ?4",
+            channel::QUERY_WITH_MEMBERSHIP
+        ))
+        .map_err(db)?;
+    let rows = stmt
+        .query_map(
+            params![
+                user.app_instance_id,
+                user.user_id,
+                after.unwrap_or(0),
+                limit as i64
+            ],
+            |r| {
+                let ch = channel::from_row(r)?;
+                Ok(Seq {
+                    seq: r.get(14)?,
+                    value: UserMembership {
+                        channel: ch.value,
+                        kind: kind(&r.get::<_, String>(15)?),
+                        read_marker: r.get::<_, Option<i64>>(16)?.map(Timestamp),
+                    },
+                })
+            },
+        )
+        .map_err(db)?;
+    rows.collect::<Result<_, _>>().map_err(db)
+}
