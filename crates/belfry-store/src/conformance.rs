@@ -11,9 +11,15 @@ use belfry_core::model::{
     AppInstance, AppInstanceUser, Channel, ChannelMode, ChannelPrivacy, ChannelUpdate, Idempotency,
     MembershipType, NewChannel, Tag, TagKind, TagTarget, UserRef,
 };
-use belfry_core::store::Store;
+use belfry_core::store::{MembershipLimits, Seq, Store};
 use belfry_core::time::Timestamp;
-use belfry_core::CoreError;
+use belfry_core::{CoreError, CoreResult};
+
+mod membership;
+mod moderation;
+
+pub use membership::{batch_memberships, memberships, user_memberships};
+pub use moderation::{bans, moderators, role_cascades};
 
 /// Runs every case, each on a new store from `make`.
 pub async fn run_all<F, Fut>(make: F)
@@ -28,6 +34,12 @@ where
     roles(make().await).await;
     tags(make().await).await;
     cascades(make().await).await;
+    memberships(make().await).await;
+    batch_memberships(make().await).await;
+    user_memberships(make().await).await;
+    moderators(make().await).await;
+    bans(make().await).await;
+    role_cascades(make().await).await;
     concurrent_writes_and_isolated_failures(make().await).await;
 }
 
@@ -106,6 +118,57 @@ async fn setup(s: &Arc<dyn Store>, app_id: &str, users: &[&str]) {
             .await
             .unwrap();
     }
+}
+
+/// Limits no case reaches unless it means to.
+const ROOMY: MembershipLimits = MembershipLimits {
+    per_channel: 1000,
+    per_user: 1000,
+};
+
+/// A user as a listing shows it: key and current name (`"<id> name"` as `user` makes it).
+fn uref(app: &str, id: &str) -> UserRef {
+    UserRef {
+        key: ukey(app, id),
+        name: Some(format!("{id} name")),
+    }
+}
+
+/// The user ids of a listing, in order.
+fn user_ids(rows: &[Seq<UserRef>]) -> Vec<String> {
+    rows.iter().map(|r| r.value.key.user_id.clone()).collect()
+}
+
+/// Walks a keyset-paged listing `page` rows at a time (`after` = the last seq of the previous
+/// page) and returns every row. Each page holds at most `page` rows, and positions only grow,
+/// so no row comes twice.
+async fn walk<T, F, Fut>(page: usize, mut list: F) -> Vec<Seq<T>>
+where
+    F: FnMut(Option<i64>, usize) -> Fut,
+    Fut: Future<Output = CoreResult<Vec<Seq<T>>>>,
+{
+    let mut all: Vec<Seq<T>> = Vec::new();
+    let mut after = None;
+    for _ in 0..1000 {
+        let rows = list(after, page).await.unwrap();
+        assert!(rows.len() <= page, "page longer than its limit");
+        let Some(last) = rows.last() else {
+            return all;
+        };
+        after = Some(last.seq);
+        for r in rows {
+            if let Some(prev) = all.last() {
+                assert!(
+                    r.seq > prev.seq,
+                    "positions must grow: {} then {}",
+                    prev.seq,
+                    r.seq
+                );
+            }
+            all.push(r);
+        }
+    }
+    panic!("listing did not end");
 }
 
 fn is<T: std::fmt::Debug>(r: Result<T, CoreError>, want: fn(&CoreError) -> bool) {

@@ -10,6 +10,8 @@ mod binary;
 mod channels;
 mod harness;
 mod identity;
+mod memberships;
+mod moderation;
 mod raw;
 mod tags;
 mod wire;
