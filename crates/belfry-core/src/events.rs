@@ -1,13 +1,37 @@
-//! The EventBus port: state changes published after commit, for realtime delivery.
+//! The EventBus port: state changes published after commit, as typed domain events, for the
+//! realtime sessions (websocket fan-out) to deliver.
 
-use crate::model::Channel;
+use crate::model::{Channel, ChannelMessage, Membership, MembershipType, UserRef};
 
 /// A committed state change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DomainEvent {
+    /// A message was sent (persistent or not: NON_PERSISTENT messages exist only as this event).
+    MessageCreated(ChannelMessage),
+    /// A message was edited.
+    MessageUpdated(ChannelMessage),
+    /// A message was redacted.
+    MessageRedacted(ChannelMessage),
+    /// A message was deleted (as it was before deletion).
+    MessageDeleted(ChannelMessage),
+    /// A member was added.
+    MembershipCreated(Membership),
+    /// Several members were added by one BatchCreateChannelMembership.
+    MembershipsBatchCreated {
+        /// The channel.
+        channel: Channel,
+        /// The bearer.
+        invited_by: UserRef,
+        /// Their membership type.
+        kind: MembershipType,
+        /// Who was added.
+        members: Vec<UserRef>,
+    },
+    /// A member left, was removed, or was banned (as the membership was).
+    MembershipDeleted(Membership),
     /// A channel's name, mode or metadata changed.
     ChannelUpdated(Channel),
-    /// A channel was deleted.
+    /// A channel was deleted (as it was).
     ChannelDeleted(Channel),
 }
 

@@ -278,3 +278,113 @@ pub struct Ban {
     /// When.
     pub created: Timestamp,
 }
+
+wire_enum!(
+    /// STANDARD or CONTROL.
+    MessageType { Standard = "STANDARD", Control = "CONTROL" }
+);
+wire_enum!(
+    /// Whether a message is stored.
+    Persistence { Persistent = "PERSISTENT", NonPersistent = "NON_PERSISTENT" }
+);
+wire_enum!(
+    /// A push notification's type.
+    PushType { Default = "DEFAULT", Voip = "VOIP" }
+);
+wire_enum!(
+    /// ListChannelMessages order.
+    SortOrder { Ascending = "ASCENDING", Descending = "DESCENDING" }
+);
+
+/// A message's push notification settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushNotification {
+    /// 1–50 characters.
+    pub title: Option<String>,
+    /// 1–150 characters.
+    pub body: Option<String>,
+    /// DEFAULT or VOIP.
+    pub kind: Option<PushType>,
+}
+
+/// A channel message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelMessage {
+    /// The channel.
+    pub channel: ChannelKey,
+    /// 64 lowercase hex characters.
+    pub message_id: String,
+    /// Absent once redacted.
+    pub content: Option<String>,
+    /// Absent once redacted.
+    pub metadata: Option<String>,
+    /// STANDARD or CONTROL.
+    pub kind: MessageType,
+    /// PERSISTENT or NON_PERSISTENT.
+    pub persistence: Persistence,
+    /// When it was sent.
+    pub created: Timestamp,
+    /// When it last changed (edit or redaction).
+    pub updated: Timestamp,
+    /// When it was last edited.
+    pub edited: Option<Timestamp>,
+    /// The sender, with current name.
+    pub sender: UserRef,
+    /// Redacted by its sender, a moderator or an admin.
+    pub redacted: bool,
+    /// Message attributes, by name (sorted).
+    pub attributes: Vec<(String, Vec<String>)>,
+    /// Up to 45 characters.
+    pub content_type: Option<String>,
+    /// The one member it is addressed to, if targeted.
+    pub target: Option<UserKey>,
+    /// Push notification settings.
+    pub push: Option<PushNotification>,
+}
+
+/// A message to send, with what makes its retry recognisable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    /// The message (sender name is ignored).
+    pub message: ChannelMessage,
+    /// The sender's ClientRequestToken.
+    pub client_request_token: String,
+    /// A digest of what was sent, to tell a retry from a different message.
+    pub fingerprint: String,
+}
+
+/// Changes to a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MessageChange {
+    /// UpdateChannelMessage: new content; metadata and content type replaced when given.
+    Edit {
+        /// New content.
+        content: String,
+        /// New metadata, if given.
+        metadata: Option<String>,
+        /// New content type, if given.
+        content_type: Option<String>,
+    },
+    /// RedactChannelMessage: content and metadata cleared.
+    Redact,
+}
+
+/// Time window and order of a message listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageQuery {
+    /// Oldest creation time, inclusive.
+    pub not_before: Option<Timestamp>,
+    /// Newest creation time, inclusive.
+    pub not_after: Option<Timestamp>,
+    /// Newest first (DESCENDING) or oldest first.
+    pub order: SortOrder,
+}
+
+/// Where a message listing continues: the (creation time, position) of the last row returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageCursor {
+    /// Creation time of the last row.
+    pub created: Timestamp,
+    /// Its position among rows of equal time.
+    pub seq: i64,
+}

@@ -97,6 +97,27 @@ pub enum Action {
         /// Whose ban.
         target: Target,
     },
+    /// SendChannelMessage (`target`: the member a targeted message is addressed to).
+    SendMessage {
+        /// The addressee of a targeted message.
+        target: Option<Target>,
+    },
+    /// GetChannelMessage, ListChannelMessages.
+    ReadMessages,
+    /// UpdateChannelMessage.
+    EditMessage {
+        /// The bearer sent the message.
+        is_sender: bool,
+    },
+    /// RedactChannelMessage.
+    RedactMessage {
+        /// The bearer sent the message.
+        is_sender: bool,
+    },
+    /// DeleteChannelMessage.
+    DeleteMessage,
+    /// UpdateChannelReadMarker.
+    UpdateReadMarker,
 }
 
 /// Why an action is refused; each is one AWS exception.
@@ -193,6 +214,20 @@ pub fn authorize(
             require(runs)?;
             refuse_if(!target.roles.banned, Refusal::NotFound)
         }
+        // Only DEFAULT members speak: not HIDDEN members, not admins or moderators without a
+        // membership of their own, not outsiders even of PUBLIC channels.
+        Action::SendMessage { target } => {
+            require(roles.member == Some(MembershipType::Default))?;
+            refuse_if(
+                target.is_some_and(|t| t.roles.member.is_none()),
+                Refusal::BadRequest,
+            )
+        }
+        Action::ReadMessages => require(visible),
+        Action::EditMessage { is_sender } => require(is_sender && member),
+        Action::RedactMessage { is_sender } => require(runs || (is_sender && member)),
+        Action::DeleteMessage => require(roles.admin),
+        Action::UpdateReadMarker => require(member),
     }
 }
 

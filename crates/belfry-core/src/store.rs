@@ -9,9 +9,9 @@ use async_trait::async_trait;
 use crate::arn::{ChannelKey, UserKey};
 use crate::error::CoreResult;
 use crate::model::{
-    AppInstance, AppInstanceAdmin, AppInstanceUser, Ban, Channel, ChannelPrivacy, ChannelUpdate,
-    Created, Idempotency, Membership, MembershipType, Moderator, NewChannel, Tag, TagTarget,
-    UserMembership, UserRef,
+    AppInstance, AppInstanceAdmin, AppInstanceUser, Ban, Channel, ChannelMessage, ChannelPrivacy,
+    ChannelUpdate, Created, Idempotency, Membership, MembershipType, MessageChange, MessageCursor,
+    MessageQuery, Moderator, NewChannel, NewMessage, Tag, TagTarget, UserMembership, UserRef,
 };
 use crate::perm::Roles;
 use crate::time::Timestamp;
@@ -32,6 +32,31 @@ pub struct MembershipLimits {
     pub per_channel: u64,
     /// Memberships of one user.
     pub per_user: u64,
+}
+
+/// What the send policy sees, read inside the write transaction that stores the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendContext {
+    /// The sender's current name, or `None` if the sender does not exist.
+    pub sender_name: Option<String>,
+    /// The channel, if it exists.
+    pub channel: Option<Channel>,
+    /// The sender's roles in the channel.
+    pub sender: Roles,
+    /// The target's roles, for a targeted message.
+    pub target: Option<Roles>,
+}
+
+/// Decides, inside the transaction, whether a message may be sent (the core's permission rules).
+pub type SendPolicy = Box<dyn FnOnce(&SendContext) -> CoreResult<()> + Send>;
+
+/// A sent message as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    /// The message, with the sender's name (for a replay: the message first stored).
+    pub message: ChannelMessage,
+    /// True when an earlier send with the same token stored it.
+    pub replayed: bool,
 }
 
 /// Persistence of Belfry's resources.
@@ -261,6 +286,52 @@ pub trait Store: Send + Sync + 'static {
     ) -> CoreResult<Vec<Seq<UserRef>>>;
     /// Lifts a ban (the membership is not restored). Not banned: `NotFound`.
     async fn delete_ban(&self, channel: &ChannelKey, user: &UserKey) -> CoreResult<()>;
+
+    // --- Messages -----------------------------------------------------------------------------
+
+    /// Reads the sender's and target's roles and the channel, runs `policy` on them, then (for a
+    /// PERSISTENT message) stores it and moves the channel's LastMessageTimestamp — all in one
+    /// transaction. A PERSISTENT message with the (channel, sender, ClientRequestToken) of a
+    /// stored one is a replay when its fingerprint matches, else `Conflict`.
+    async fn send_message(&self, new: NewMessage, policy: SendPolicy) -> CoreResult<Sent>;
+    /// One stored message, with the sender's current name.
+    async fn get_message(
+        &self,
+        channel: &ChannelKey,
+        message_id: &str,
+    ) -> CoreResult<Option<ChannelMessage>>;
+    /// Messages of a channel that `viewer` may see (untargeted, or sent by or to them), in
+    /// (creation time, position) order, within the query's window, after `after`.
+    async fn list_messages(
+        &self,
+        channel: &ChannelKey,
+        viewer: &UserKey,
+        query: MessageQuery,
+        after: Option<MessageCursor>,
+        limit: usize,
+    ) -> CoreResult<Vec<(MessageCursor, ChannelMessage)>>;
+    /// Edits or redacts a message and returns it as it now is. Missing: `NotFound`; editing a
+    /// redacted message: `Conflict`.
+    async fn change_message(
+        &self,
+        channel: &ChannelKey,
+        message_id: &str,
+        change: MessageChange,
+        now: Timestamp,
+    ) -> CoreResult<ChannelMessage>;
+    /// Deletes a message and returns it as it was. Missing: `NotFound`.
+    async fn delete_message(
+        &self,
+        channel: &ChannelKey,
+        message_id: &str,
+    ) -> CoreResult<ChannelMessage>;
+    /// Sets the member's read marker. Not a member: `NotFound`.
+    async fn update_read_marker(
+        &self,
+        channel: &ChannelKey,
+        user: &UserKey,
+        now: Timestamp,
+    ) -> CoreResult<()>;
 
     // --- Tags ---------------------------------------------------------------------------------
 

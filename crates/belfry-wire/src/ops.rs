@@ -39,6 +39,9 @@ operations! {
     DescribeChannelModeratedByAppInstanceUser, ListChannelsModeratedByAppInstanceUser,
     // Messaging: bans
     CreateChannelBan, DescribeChannelBan, ListChannelBans, DeleteChannelBan,
+    // Messaging: messages and read markers
+    SendChannelMessage, GetChannelMessage, ListChannelMessages, UpdateChannelMessage,
+    RedactChannelMessage, DeleteChannelMessage, UpdateChannelReadMarker,
     // Both: tags
     ListTagsForResource, TagResource, UntagResource,
 }
@@ -118,6 +121,13 @@ pub const ROUTES: &[Route] = &[
     r(Op::ListChannelBans,          GET,    "/channels/{channelArn}/bans",                           None, 200),
     r(Op::DescribeChannelBan,       GET,    "/channels/{channelArn}/bans/{memberArn}",               None, 200),
     r(Op::DeleteChannelBan,         DELETE, "/channels/{channelArn}/bans/{memberArn}",               None, 204),
+    r(Op::SendChannelMessage,       POST,   "/channels/{channelArn}/messages",                       None, 201),
+    r(Op::ListChannelMessages,      GET,    "/channels/{channelArn}/messages",                       None, 200),
+    r(Op::GetChannelMessage,        GET,    "/channels/{channelArn}/messages/{messageId}",           None, 200),
+    r(Op::UpdateChannelMessage,     PUT,    "/channels/{channelArn}/messages/{messageId}",           None, 200),
+    r(Op::RedactChannelMessage,     POST,   "/channels/{channelArn}/messages/{messageId}", Some(("operation", "redact")), 200),
+    r(Op::DeleteChannelMessage,     DELETE, "/channels/{channelArn}/messages/{messageId}",           None, 204),
+    r(Op::UpdateChannelReadMarker,  PUT,    "/channels/{channelArn}/readMarker",                     None, 200),
     r(Op::ListTagsForResource,      GET,    "/tags",                                                 None, 200),
     r(Op::TagResource,              POST,   "/tags", Some(("operation", "tag-resource")),                  204),
     r(Op::UntagResource,            POST,   "/tags", Some(("operation", "untag-resource")),                204),

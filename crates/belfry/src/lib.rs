@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::Context;
 use belfry_core::arn::ArnContext;
 use belfry_core::auth::Grant;
-use belfry_core::events::NoEvents;
+use belfry_core::events::{EventBus, NoEvents};
 use belfry_core::paging::PageSigner;
 use belfry_core::store::Store;
 use belfry_core::time::SystemClock;
@@ -29,6 +29,14 @@ pub use config::{AdminCredential, Config};
 /// Opens the store and builds the shared state. Returns the admin credential in use and
 /// whether it was generated just now.
 pub fn build_state(config: &Config) -> anyhow::Result<(Arc<AppState>, AdminCredential, bool)> {
+    build_state_with_events(config, Arc::new(NoEvents))
+}
+
+/// As [`build_state`], publishing domain events to `events`.
+pub fn build_state_with_events(
+    config: &Config,
+    events: Arc<dyn EventBus>,
+) -> anyhow::Result<(Arc<AppState>, AdminCredential, bool)> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let (admin, generated) = match &config.admin_key {
@@ -61,7 +69,7 @@ pub fn build_state(config: &Config) -> anyhow::Result<(Arc<AppState>, AdminCrede
     let services = Services::new(
         Arc::new(store),
         Arc::new(SystemClock),
-        Arc::new(NoEvents),
+        events,
         ArnContext {
             partition: "aws".into(),
             region: config.region.clone(),

@@ -158,6 +158,48 @@ const TABLE: &[Row] = &[
     (ADMIN, U, Pub, Unban { target: other(BANNED) },       OK),
     (ADMIN, U, Pub, Unban { target: other(NON) },          NOT_FOUND),
     (BANNED,U, Pub, Unban { target: me(BANNED) },          FORBIDDEN),
+    // SendChannelMessage: DEFAULT members only.
+    (MEM,   U, Pub, SendMessage { target: None },              OK),
+    (MEM,   R, Prv, SendMessage { target: None },              OK),
+    (HID,   U, Pub, SendMessage { target: None },              FORBIDDEN),
+    (NON,   U, Pub, SendMessage { target: None },              FORBIDDEN),
+    (ADMIN, U, Pub, SendMessage { target: None },              FORBIDDEN),
+    (MOD,   U, Pub, SendMessage { target: None },              FORBIDDEN),
+    (MOD_MEM, U, Pub, SendMessage { target: None },            OK),
+    (BANNED,U, Pub, SendMessage { target: None },              FORBIDDEN),
+    (MEM,   U, Pub, SendMessage { target: Some(other(MEM)) },  OK),
+    (MEM,   U, Pub, SendMessage { target: Some(other(HID)) },  OK),
+    (MEM,   U, Pub, SendMessage { target: Some(me(MEM)) },     OK),
+    (MEM,   U, Pub, SendMessage { target: Some(other(NON)) },  BAD),
+    (MEM,   U, Pub, SendMessage { target: Some(other(MOD)) },  BAD),
+    // Reading: whoever may see the channel.
+    (NON,   U, Pub, ReadMessages, OK),
+    (NON,   R, Prv, ReadMessages, FORBIDDEN),
+    (HID,   R, Prv, ReadMessages, OK),
+    (ADMIN, R, Prv, ReadMessages, OK),
+    (MOD,   R, Prv, ReadMessages, OK),
+    // UpdateChannelMessage: the sender, while a member.
+    (MEM,   U, Pub, EditMessage { is_sender: true },  OK),
+    (MEM,   U, Pub, EditMessage { is_sender: false }, FORBIDDEN),
+    (ADMIN, U, Pub, EditMessage { is_sender: false }, FORBIDDEN),
+    (MOD,   U, Pub, EditMessage { is_sender: false }, FORBIDDEN),
+    (NON,   U, Pub, EditMessage { is_sender: true },  FORBIDDEN),
+    // RedactChannelMessage: admins, moderators, or the sender.
+    (MEM,   U, Pub, RedactMessage { is_sender: true },  OK),
+    (MEM,   U, Pub, RedactMessage { is_sender: false }, FORBIDDEN),
+    (MOD,   U, Pub, RedactMessage { is_sender: false }, OK),
+    (ADMIN, R, Prv, RedactMessage { is_sender: false }, OK),
+    (NON,   U, Pub, RedactMessage { is_sender: false }, FORBIDDEN),
+    // DeleteChannelMessage: AppInstanceAdmins only.
+    (ADMIN, U, Pub, DeleteMessage, OK),
+    (MOD,   U, Pub, DeleteMessage, FORBIDDEN),
+    (MOD_MEM, U, Pub, DeleteMessage, FORBIDDEN),
+    (MEM,   U, Pub, DeleteMessage, FORBIDDEN),
+    // UpdateChannelReadMarker: members (HIDDEN ones too).
+    (MEM,   U, Pub, UpdateReadMarker, OK),
+    (HID,   U, Pub, UpdateReadMarker, OK),
+    (ADMIN, U, Pub, UpdateReadMarker, FORBIDDEN),
+    (NON,   U, Pub, UpdateReadMarker, FORBIDDEN),
 ];
 
 #[test]

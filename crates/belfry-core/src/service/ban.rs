@@ -3,6 +3,7 @@
 use super::Services;
 use crate::auth::Caller;
 use crate::error::{CoreError, CoreResult};
+use crate::events::DomainEvent;
 use crate::model::{Ban, UserRef};
 use crate::paging::{seq_cursor, Binding, Page};
 use crate::perm::Action;
@@ -24,9 +25,13 @@ impl Services {
             .target(&access, "MemberArn", &member_arn, CoreError::BadRequest)
             .await?;
         self.check(&access, Action::Ban { target }, &member_arn)?;
-        self.store
+        let kicked = self
+            .store
             .create_ban(&access.channel.key, &user, &access.bearer, self.clock.now())
             .await?;
+        if let Some(m) = kicked {
+            self.events.publish(DomainEvent::MembershipDeleted(m));
+        }
         self.store
             .get_ban(&access.channel.key, &user)
             .await?

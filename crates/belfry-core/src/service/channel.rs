@@ -8,7 +8,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::events::DomainEvent;
 use crate::model::{
     Channel, ChannelMode, ChannelPrivacy, ChannelUpdate, ExpirationCriterion, Idempotency,
-    NewChannel, UserRef,
+    Membership, MembershipType, NewChannel, UserRef,
 };
 use crate::paging::{seq_cursor, Binding, Page};
 use crate::perm::{authorize, Action, Refusal, Roles, Target};
@@ -63,7 +63,7 @@ pub(crate) struct ChannelAccess {
 }
 
 /// What a refused action tells the client.
-fn denial(action: &Action, refusal: Refusal, arn: &str, target: &str) -> CoreError {
+pub(crate) fn denial(action: &Action, refusal: Refusal, arn: &str, target: &str) -> CoreError {
     use Action as A;
     match (refusal, action) {
         (Refusal::Forbidden, A::AddMember { target: t, .. }) if t.roles.banned => {
@@ -84,6 +84,12 @@ fn denial(action: &Action, refusal: Refusal, arn: &str, target: &str) -> CoreErr
                 A::Ban { .. } | A::Unban { .. } | A::ListBans | A::DescribeBan { .. } => {
                     "manage the bans of"
                 }
+                A::SendMessage { .. } => "send messages to (only DEFAULT members may)",
+                A::ReadMessages => "read the messages of",
+                A::EditMessage { .. } => "edit this message (only its sender may) in",
+                A::RedactMessage { .. } => "redact this message in",
+                A::DeleteMessage => "delete messages (only AppInstanceAdmins may) in",
+                A::UpdateReadMarker => "set a read marker (only members may) in",
             };
             CoreError::forbidden(format!(
                 "The bearer is not allowed to {verb} channel {arn}."
@@ -98,6 +104,9 @@ fn denial(action: &Action, refusal: Refusal, arn: &str, target: &str) -> CoreErr
         (Refusal::NotFound, _) => {
             CoreError::not_found(format!("{target} is not a member of channel {arn}."))
         }
+        (Refusal::BadRequest, A::SendMessage { .. }) => CoreError::bad(format!(
+            "Target: {target} is not a member of channel {arn}."
+        )),
         (Refusal::BadRequest, A::Ban { .. }) => CoreError::bad(format!(
             "{target} is an AppInstanceAdmin or a moderator of channel {arn} and cannot be banned."
         )),
@@ -193,24 +202,29 @@ impl Services {
         field: &str,
         app_instance_id: &str,
         arns: Option<Vec<String>>,
-    ) -> CoreResult<Vec<UserKey>> {
+    ) -> CoreResult<Vec<UserRef>> {
         let Some(arns) = arns else {
             return Ok(Vec::new());
         };
         validate::count(field, arns.len(), 1, 10)?;
-        let mut out: Vec<UserKey> = Vec::new();
+        let mut out: Vec<UserRef> = Vec::new();
         for arn in arns {
             let parsed = self.arns.parse_user(field, &arn)?;
-            let exists = parsed.local
-                && parsed.id.app_instance_id == app_instance_id
-                && self.store.get_user(&parsed.id).await?.is_some();
-            if !exists {
+            let user = if parsed.local && parsed.id.app_instance_id == app_instance_id {
+                self.store.get_user(&parsed.id).await?
+            } else {
+                None
+            };
+            let Some(user) = user else {
                 return Err(CoreError::bad(format!(
                     "{field}: the AppInstanceUser {arn} does not exist in this AppInstance."
                 )));
-            }
-            if !out.contains(&parsed.id) {
-                out.push(parsed.id);
+            };
+            if !out.iter().any(|u| u.key == user.key) {
+                out.push(UserRef {
+                    key: user.key,
+                    name: Some(user.name),
+                });
             }
         }
         Ok(out)
@@ -262,13 +276,14 @@ impl Services {
             .body_users("ModeratorArns", &app.id, input.moderator_arns)
             .await?
         {
-            if !moderators.contains(&m) {
-                moderators.push(m);
+            if !moderators.contains(&m.key) {
+                moderators.push(m.key);
             }
         }
         let members = self
             .body_users("MemberArns", &app.id, input.member_arns)
             .await?;
+        let member_keys: Vec<UserKey> = members.iter().map(|m| m.key.clone()).collect();
         let now = self.clock.now();
         let idem = Idempotency {
             scope: format!("CreateChannel/{}/{}", app.id, creator.user_id),
@@ -301,15 +316,29 @@ impl Services {
             expiration,
         };
         let new = NewChannel {
-            channel,
+            channel: channel.clone(),
             moderators,
-            members,
+            members: member_keys,
             tags,
         };
         let created = self
             .store
             .create_channel(new, idem, self.limits.channels_per_app_instance)
             .await?;
+        if !created.replayed {
+            for member in members {
+                self.events
+                    .publish(DomainEvent::MembershipCreated(Membership {
+                        channel: channel.key.clone(),
+                        member,
+                        invited_by: channel.created_by.clone(),
+                        kind: MembershipType::Default,
+                        created: now,
+                        updated: now,
+                        read_marker: None,
+                    }));
+            }
+        }
         Ok(self.arns.channel(&app.id, &created.id))
     }
 

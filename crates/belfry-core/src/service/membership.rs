@@ -4,6 +4,7 @@ use super::Services;
 use crate::arn::UserKey;
 use crate::auth::Caller;
 use crate::error::{CoreError, CoreResult};
+use crate::events::DomainEvent;
 use crate::model::{Membership, MembershipType, UserMembership, UserRef};
 use crate::paging::{seq_cursor, Binding, Page};
 use crate::perm::{Action, Target};
@@ -111,7 +112,8 @@ impl Services {
             target,
         };
         self.check(&access, action, &member_arn)?;
-        self.store
+        let membership = self
+            .store
             .create_membership(
                 &access.channel.key,
                 &member,
@@ -120,7 +122,10 @@ impl Services {
                 self.clock.now(),
                 self.membership_limits(),
             )
-            .await
+            .await?;
+        self.events
+            .publish(DomainEvent::MembershipCreated(membership.clone()));
+        Ok(membership)
     }
 
     /// BatchCreateChannelMembership: the bearer's own permission is checked once for the whole
@@ -220,6 +225,14 @@ impl Services {
             name: self.store.get_user(&access.bearer).await?.map(|u| u.name),
             key: access.bearer,
         };
+        if !members.is_empty() {
+            self.events.publish(DomainEvent::MembershipsBatchCreated {
+                channel: access.channel,
+                invited_by: invited_by.clone(),
+                kind,
+                members: members.clone(),
+            });
+        }
         Ok(BatchOutcome {
             invited_by,
             kind,
@@ -308,9 +321,13 @@ impl Services {
             .target(&access, "MemberArn", member_arn, CoreError::NotFound)
             .await?;
         self.check(&access, Action::RemoveMember { target }, member_arn)?;
-        self.store
+        let removed = self
+            .store
             .delete_membership(&access.channel.key, &member)
-            .await
+            .await?;
+        self.events
+            .publish(DomainEvent::MembershipDeleted(removed.clone()));
+        Ok(removed)
     }
 
     /// Resolves the `app-instance-user-arn` of the ForAppInstanceUser operations: the bearer

@@ -6,6 +6,7 @@ mod app_instance;
 mod ban;
 mod channel;
 mod membership;
+mod message;
 mod moderator;
 mod tags;
 mod user;
@@ -17,6 +18,10 @@ use sha2::{Digest, Sha256};
 pub use app_instance::{CreateAppInstance, UpdateAppInstance};
 pub use channel::{CreateChannel, UpdateChannel};
 pub use membership::{BatchError, BatchOutcome};
+pub use message::{
+    ListChannelMessages, PushInput, SendChannelMessage, UpdateChannelMessage,
+    CONTROL_CONTENT_BYTES, STANDARD_CONTENT_BYTES,
+};
 pub use tags::TagInput;
 pub use user::{CreateAppInstanceUser, ExpirationInput, UpdateAppInstanceUser};
 
@@ -113,12 +118,7 @@ impl Services {
         header: Option<&str>,
         app_instance_id: &str,
     ) -> CoreResult<UserKey> {
-        let invalid = || {
-            CoreError::Unauthorized(
-                "An invalid app instance user ARN was supplied for the x-amz-chime-bearer HTTP header."
-                    .into(),
-            )
-        };
+        let invalid = message::invalid_bearer;
         let Some(header) = header else {
             return Err(CoreError::Unauthorized(
                 "The x-amz-chime-bearer HTTP header is required.".into(),

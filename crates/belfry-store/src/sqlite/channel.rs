@@ -152,6 +152,11 @@ pub(crate) fn create(
 }
 
 pub(crate) fn get(c: &Connection, key: &ChannelKey) -> CoreResult<Option<Channel>> {
+    Ok(get_seq(c, key)?.map(|s| s.value))
+}
+
+/// The channel with its row position (what messages reference).
+pub(crate) fn get_seq(c: &Connection, key: &ChannelKey) -> CoreResult<Option<Seq<Channel>>> {
     c.prepare_cached(&format!(
         "{QUERY} WHERE c.app_instance_id = ?1 AND c.channel_id = ?2"
     ))
@@ -159,7 +164,6 @@ pub(crate) fn get(c: &Connection, key: &ChannelKey) -> CoreResult<Option<Channel
     .query_row(params![key.app_instance_id, key.channel_id], from_row)
     .optional()
     .map_err(db)
-    .map(|r| r.map(|s| s.value))
 }
 
 fn missing(key: &ChannelKey) -> CoreError {

@@ -5,6 +5,7 @@
 mod app_instance;
 mod channel;
 mod membership;
+mod message;
 mod moderation;
 mod schema;
 mod store_impl;

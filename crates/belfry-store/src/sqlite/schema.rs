@@ -109,6 +109,31 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (scope, token)
     );
     "#,
+    // 2: messages. `channel_seq` ties a message to its channel row, so a channel's history is
+    // one index range and goes with the channel.
+    r#"
+    CREATE TABLE messages (
+        seq                  INTEGER PRIMARY KEY,
+        channel_seq          INTEGER NOT NULL REFERENCES channels(seq) ON DELETE CASCADE,
+        message_id           TEXT NOT NULL UNIQUE,
+        sender               TEXT NOT NULL,
+        type                 TEXT NOT NULL,
+        content              TEXT,
+        metadata             TEXT,
+        content_type         TEXT,
+        attributes           TEXT,
+        push                 TEXT,
+        target               TEXT,
+        created_ms           INTEGER NOT NULL,
+        updated_ms           INTEGER NOT NULL,
+        edited_ms            INTEGER,
+        redacted             INTEGER NOT NULL DEFAULT 0,
+        client_request_token TEXT NOT NULL,
+        fingerprint          TEXT NOT NULL
+    );
+    CREATE INDEX messages_by_time ON messages (channel_seq, created_ms, seq);
+    CREATE UNIQUE INDEX messages_by_token ON messages (channel_seq, sender, client_request_token);
+    "#,
 ];
 
 /// Applies the migrations not yet applied. A database newer than this binary is refused.

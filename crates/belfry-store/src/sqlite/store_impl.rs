@@ -3,16 +3,16 @@
 use async_trait::async_trait;
 use belfry_core::arn::{ChannelKey, UserKey};
 use belfry_core::model::{
-    AppInstance, AppInstanceAdmin, AppInstanceUser, Ban, Channel, ChannelPrivacy, ChannelUpdate,
-    Created, Idempotency, Membership, MembershipType, Moderator, NewChannel, Tag, TagTarget,
-    UserMembership, UserRef,
+    AppInstance, AppInstanceAdmin, AppInstanceUser, Ban, Channel, ChannelMessage, ChannelPrivacy,
+    ChannelUpdate, Created, Idempotency, Membership, MembershipType, MessageChange, MessageCursor,
+    MessageQuery, Moderator, NewChannel, NewMessage, Tag, TagTarget, UserMembership, UserRef,
 };
 use belfry_core::perm::Roles;
-use belfry_core::store::{MembershipLimits, Seq, Store};
+use belfry_core::store::{MembershipLimits, SendPolicy, Sent, Seq, Store};
 use belfry_core::time::Timestamp;
 use belfry_core::CoreResult;
 
-use super::{app_instance, channel, membership, moderation, tags, user, SqliteStore};
+use super::{app_instance, channel, membership, message, moderation, tags, user, SqliteStore};
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -333,6 +333,56 @@ impl Store for SqliteStore {
     async fn delete_ban(&self, ch: &ChannelKey, u: &UserKey) -> CoreResult<()> {
         let (ch, u) = (ch.clone(), u.clone());
         self.write(move |c| moderation::delete_ban(c, &ch, &u))
+            .await
+    }
+
+    async fn send_message(&self, new: NewMessage, policy: SendPolicy) -> CoreResult<Sent> {
+        self.write(move |c| message::send(c, new, policy)).await
+    }
+
+    async fn get_message(&self, ch: &ChannelKey, id: &str) -> CoreResult<Option<ChannelMessage>> {
+        let (ch, id) = (ch.clone(), id.to_string());
+        self.read(move |c| message::get(c, &ch, &id)).await
+    }
+
+    async fn list_messages(
+        &self,
+        ch: &ChannelKey,
+        viewer: &UserKey,
+        query: MessageQuery,
+        after: Option<MessageCursor>,
+        limit: usize,
+    ) -> CoreResult<Vec<(MessageCursor, ChannelMessage)>> {
+        let (ch, viewer) = (ch.clone(), viewer.clone());
+        self.read(move |c| message::list(c, &ch, &viewer, query, after, limit))
+            .await
+    }
+
+    async fn change_message(
+        &self,
+        ch: &ChannelKey,
+        id: &str,
+        change: MessageChange,
+        now: Timestamp,
+    ) -> CoreResult<ChannelMessage> {
+        let (ch, id) = (ch.clone(), id.to_string());
+        self.write(move |c| message::change(c, &ch, &id, &change, now))
+            .await
+    }
+
+    async fn delete_message(&self, ch: &ChannelKey, id: &str) -> CoreResult<ChannelMessage> {
+        let (ch, id) = (ch.clone(), id.to_string());
+        self.write(move |c| message::delete(c, &ch, &id)).await
+    }
+
+    async fn update_read_marker(
+        &self,
+        ch: &ChannelKey,
+        u: &UserKey,
+        now: Timestamp,
+    ) -> CoreResult<()> {
+        let (ch, u) = (ch.clone(), u.clone());
+        self.write(move |c| message::read_marker(c, &ch, &u, now))
             .await
     }
 

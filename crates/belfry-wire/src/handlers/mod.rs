@@ -5,6 +5,7 @@
 mod app_instance;
 mod channel;
 mod membership;
+mod message;
 mod moderation;
 mod tags;
 mod user;
@@ -77,6 +78,13 @@ pub async fn handle(op: Op, s: &Services, req: &ApiRequest) -> Result<Reply, Api
         Op::DescribeChannelBan => moderation::describe_ban(s, req).await,
         Op::ListChannelBans => moderation::list_bans(s, req).await,
         Op::DeleteChannelBan => moderation::delete_ban(s, req).await,
+        Op::SendChannelMessage => message::send(s, req).await,
+        Op::GetChannelMessage => message::get(s, req).await,
+        Op::ListChannelMessages => message::list(s, req).await,
+        Op::UpdateChannelMessage => message::update(s, req).await,
+        Op::RedactChannelMessage => message::redact(s, req).await,
+        Op::DeleteChannelMessage => message::delete(s, req).await,
+        Op::UpdateChannelReadMarker => message::read_marker(s, req).await,
         Op::ListTagsForResource => tags::list(s, req).await,
         Op::TagResource => tags::tag(s, req).await,
         Op::UntagResource => tags::untag(s, req).await,

@@ -1,12 +1,14 @@
 //! Starting servers and making clients for them.
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use aws_sdk_chimesdkidentity as identity;
 use aws_sdk_chimesdkmessaging as messaging;
 use belfry::config::KeyConfig;
 use belfry::Config;
+use belfry_core::events::{DomainEvent, EventBus, NoEvents};
 use tokio::sync::oneshot;
 
 pub const ADMIN_KEY: &str = "AKIDBELFRYADMIN00001";
@@ -27,6 +29,11 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start() -> Self {
+        Self::start_with_events(Arc::new(NoEvents)).await
+    }
+
+    /// A server whose domain events go to `events`.
+    pub async fn start_with_events(events: Arc<dyn EventBus>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::with_data_dir(dir.path().to_path_buf());
         config.admin_key = Some((ADMIN_KEY.into(), ADMIN_SECRET.into()));
@@ -38,7 +45,7 @@ impl TestServer {
                 "arn:aws:chime:us-east-1:000000000000:app-instance/*/user/alice".into(),
             ]),
         }];
-        let (state, _, _) = belfry::build_state(&config).unwrap();
+        let (state, _, _) = belfry::build_state_with_events(&config, events).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -185,4 +192,21 @@ impl World {
 
 pub fn uuid() -> String {
     uuid::Uuid::new_v4().to_string()
+}
+
+/// Records every published domain event.
+#[derive(Default)]
+pub struct Recorder(pub Mutex<Vec<DomainEvent>>);
+
+impl EventBus for Recorder {
+    fn publish(&self, event: DomainEvent) {
+        self.0.lock().unwrap().push(event);
+    }
+}
+
+impl Recorder {
+    /// Takes what was recorded so far.
+    pub fn take(&self) -> Vec<DomainEvent> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
 }

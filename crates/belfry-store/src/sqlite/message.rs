@@ -1,0 +1,366 @@
+//! Channel messages and read markers in SQLite.
+
+use belfry_core::arn::{ChannelKey, UserKey};
+use belfry_core::model::{
+    ChannelMessage, MessageChange, MessageCursor, MessageQuery, MessageType, NewMessage,
+    Persistence, PushNotification, PushType, SortOrder, UserRef,
+};
+use belfry_core::perm::Roles;
+use belfry_core::store::{SendContext, SendPolicy, Sent};
+use belfry_core::time::Timestamp;
+use belfry_core::{CoreError, CoreResult};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde_json::{json, Value};
+
+use super::{channel, db};
+
+const COLUMNS: &str =
+    "m.seq, m.message_id, m.sender, u.name, m.type, m.content, m.metadata, m.content_type,
+    m.attributes, m.push, m.target, m.created_ms, m.updated_ms, m.edited_ms, m.redacted";
+
+/// The channel's row position, by key (a scalar subquery: evaluated once per statement).
+const CHANNEL_SEQ: &str =
+    "(SELECT seq FROM channels WHERE app_instance_id = ?1 AND channel_id = ?2)";
+
+fn encode_attributes(attrs: &[(String, Vec<String>)]) -> Option<String> {
+    if attrs.is_empty() {
+        return None;
+    }
+    Some(Value::Array(attrs.iter().map(|(k, v)| json!([k, v])).collect()).to_string())
+}
+
+fn decode_attributes(text: Option<String>) -> Vec<(String, Vec<String>)> {
+    let Some(Ok(Value::Array(items))) = text.map(|t| serde_json::from_str::<Value>(&t)) else {
+        return Vec::new();
+    };
+    items
+        .into_iter()
+        .filter_map(|item| {
+            let name = item.get(0)?.as_str()?.to_string();
+            let values = item
+                .get(1)?
+                .as_array()?
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect();
+            Some((name, values))
+        })
+        .collect()
+}
+
+fn encode_push(p: &Option<PushNotification>) -> Option<String> {
+    p.as_ref()
+        .map(|p| json!({"t": p.title, "b": p.body, "y": p.kind.map(|k| k.as_str())}).to_string())
+}
+
+fn decode_push(text: Option<String>) -> Option<PushNotification> {
+    let v: Value = serde_json::from_str(&text?).ok()?;
+    let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+    Some(PushNotification {
+        title: s("t"),
+        body: s("b"),
+        kind: s("y").and_then(|y| PushType::parse("PushNotification.Type", &y).ok()),
+    })
+}
+
+fn from_row(ch: &ChannelKey, r: &Row) -> rusqlite::Result<(MessageCursor, ChannelMessage)> {
+    let user = |id: String| UserKey {
+        app_instance_id: ch.app_instance_id.clone(),
+        user_id: id,
+    };
+    let kind: String = r.get(4)?;
+    let created = Timestamp(r.get(11)?);
+    let message = ChannelMessage {
+        channel: ch.clone(),
+        message_id: r.get(1)?,
+        sender: UserRef {
+            key: user(r.get(2)?),
+            name: r.get(3)?,
+        },
+        kind: if kind == "CONTROL" {
+            MessageType::Control
+        } else {
+            MessageType::Standard
+        },
+        content: r.get(5)?,
+        metadata: r.get(6)?,
+        content_type: r.get(7)?,
+        attributes: decode_attributes(r.get(8)?),
+        push: decode_push(r.get(9)?),
+        target: r.get::<_, Option<String>>(10)?.map(user),
+        persistence: Persistence::Persistent,
+        created,
+        updated: Timestamp(r.get(12)?),
+        edited: r.get::<_, Option<i64>>(13)?.map(Timestamp),
+        redacted: r.get(14)?,
+    };
+    Ok((
+        MessageCursor {
+            created,
+            seq: r.get(0)?,
+        },
+        message,
+    ))
+}
+
+pub(crate) fn get(
+    c: &Connection,
+    ch: &ChannelKey,
+    message_id: &str,
+) -> CoreResult<Option<ChannelMessage>> {
+    c.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM messages m LEFT JOIN users u ON u.app_instance_id = ?1 AND u.user_id = m.sender
+         WHERE m.message_id = ?3 AND m.channel_seq = {CHANNEL_SEQ}"
+    ))
+    .map_err(db)?
+    .query_row(params![ch.app_instance_id, ch.channel_id, message_id], |r| from_row(ch, r))
+    .optional()
+    .map_err(db)
+    .map(|r| r.map(|(_, m)| m))
+}
+
+fn roles_of(c: &Connection, ch: &ChannelKey, user: &UserKey) -> CoreResult<Roles> {
+    channel::roles(c, ch, user)
+}
+
+/// The send path: context, policy, idempotency, insert, LastMessageTimestamp — one job.
+pub(crate) fn send(c: &Connection, new: NewMessage, policy: SendPolicy) -> CoreResult<Sent> {
+    let m = &new.message;
+    let sender_name: Option<String> = c
+        .prepare_cached("SELECT name FROM users WHERE app_instance_id = ?1 AND user_id = ?2")
+        .map_err(db)?
+        .query_row(
+            params![m.sender.key.app_instance_id, m.sender.key.user_id],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db)?;
+    let channel = channel::get_seq(c, &m.channel)?;
+    let (sender_roles, target_roles) = match &channel {
+        Some(_) => (
+            roles_of(c, &m.channel, &m.sender.key)?,
+            m.target
+                .as_ref()
+                .map(|t| roles_of(c, &m.channel, t))
+                .transpose()?,
+        ),
+        None => (
+            Roles::default(),
+            m.target.as_ref().map(|_| Roles::default()),
+        ),
+    };
+    let ctx = SendContext {
+        sender_name: sender_name.clone(),
+        channel: channel.as_ref().map(|s| s.value.clone()),
+        sender: sender_roles,
+        target: target_roles,
+    };
+    policy(&ctx)?;
+    let channel_seq = match (&channel, m.persistence) {
+        (Some(ch), Persistence::Persistent) => ch.seq,
+        // NON_PERSISTENT messages are delivered, never stored.
+        _ => {
+            let mut message = new.message;
+            message.sender.name = sender_name;
+            return Ok(Sent {
+                message,
+                replayed: false,
+            });
+        }
+    };
+    let earlier: Option<(String, String)> = c
+        .prepare_cached(
+            "SELECT message_id, fingerprint FROM messages
+             WHERE channel_seq = ?1 AND sender = ?2 AND client_request_token = ?3",
+        )
+        .map_err(db)?
+        .query_row(
+            params![channel_seq, m.sender.key.user_id, new.client_request_token],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(db)?;
+    if let Some((id, fp)) = earlier {
+        if fp != new.fingerprint {
+            return Err(CoreError::conflict(
+                "The ClientRequestToken was already used for a different message.",
+            ));
+        }
+        let message = get(c, &m.channel, &id)?
+            .ok_or_else(|| CoreError::internal("replayed message vanished"))?;
+        return Ok(Sent {
+            message,
+            replayed: true,
+        });
+    }
+    c.prepare_cached(
+        "INSERT INTO messages (channel_seq, message_id, sender, type, content, metadata, content_type,
+            attributes, push, target, created_ms, updated_ms, client_request_token, fingerprint)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?13)",
+    )
+    .map_err(db)?
+    .execute(params![
+        channel_seq,
+        m.message_id,
+        m.sender.key.user_id,
+        m.kind.as_str(),
+        m.content,
+        m.metadata,
+        m.content_type,
+        encode_attributes(&m.attributes),
+        encode_push(&m.push),
+        m.target.as_ref().map(|t| t.user_id.as_str()),
+        m.created.0,
+        new.client_request_token,
+        new.fingerprint,
+    ])
+    .map_err(db)?;
+    c.prepare_cached(
+        "UPDATE channels SET last_message_ms = MAX(COALESCE(last_message_ms, 0), ?2) WHERE seq = ?1",
+    )
+    .map_err(db)?
+    .execute(params![channel_seq, m.created.0])
+    .map_err(db)?;
+    let mut message = new.message;
+    message.sender.name = sender_name;
+    Ok(Sent {
+        message,
+        replayed: false,
+    })
+}
+
+pub(crate) fn list(
+    c: &Connection,
+    ch: &ChannelKey,
+    viewer: &UserKey,
+    q: MessageQuery,
+    after: Option<MessageCursor>,
+    limit: usize,
+) -> CoreResult<Vec<(MessageCursor, ChannelMessage)>> {
+    // Row-value comparison on (created_ms, seq) walks the messages_by_time index from the
+    // cursor, so a page costs the same however deep it is.
+    let (cmp, dir, start) = match q.order {
+        SortOrder::Descending => ("<", "DESC", (i64::MAX, i64::MAX)),
+        SortOrder::Ascending => (">", "ASC", (i64::MIN, i64::MIN)),
+    };
+    let (after_ms, after_seq) = after.map(|a| (a.created.0, a.seq)).unwrap_or(start);
+    let sql = format!(
+        "SELECT {COLUMNS} FROM messages m LEFT JOIN users u ON u.app_instance_id = ?1 AND u.user_id = m.sender
+         WHERE m.channel_seq = {CHANNEL_SEQ}
+           AND m.created_ms >= ?3 AND m.created_ms <= ?4
+           AND (m.created_ms, m.seq) {cmp} (?5, ?6)
+           AND (m.target IS NULL OR m.sender = ?7 OR m.target = ?7)
+         ORDER BY m.created_ms {dir}, m.seq {dir} LIMIT ?8"
+    );
+    let mut stmt = c.prepare_cached(&sql).map_err(db)?;
+    let rows = stmt
+        .query_map(
+            params![
+                ch.app_instance_id,
+                ch.channel_id,
+                q.not_before.map(|t| t.0).unwrap_or(i64::MIN),
+                q.not_after.map(|t| t.0).unwrap_or(i64::MAX),
+                after_ms,
+                after_seq,
+                viewer.user_id,
+                limit as i64
+            ],
+            |r| from_row(ch, r),
+        )
+        .map_err(db)?;
+    rows.collect::<Result<_, _>>().map_err(db)
+}
+
+fn missing(id: &str) -> CoreError {
+    CoreError::not_found(format!("The message {id} does not exist."))
+}
+
+pub(crate) fn change(
+    c: &Connection,
+    ch: &ChannelKey,
+    id: &str,
+    change: &MessageChange,
+    now: Timestamp,
+) -> CoreResult<ChannelMessage> {
+    let current = get(c, ch, id)?.ok_or_else(|| missing(id))?;
+    match change {
+        MessageChange::Edit {
+            content,
+            metadata,
+            content_type,
+        } => {
+            if current.redacted {
+                return Err(CoreError::conflict(format!(
+                    "The message {id} was redacted and cannot be edited."
+                )));
+            }
+            c.execute(
+                &format!(
+                    "UPDATE messages SET content = ?4, metadata = COALESCE(?5, metadata),
+                        content_type = COALESCE(?6, content_type), edited_ms = ?7, updated_ms = ?7
+                     WHERE message_id = ?3 AND channel_seq = {CHANNEL_SEQ}"
+                ),
+                params![
+                    ch.app_instance_id,
+                    ch.channel_id,
+                    id,
+                    content,
+                    metadata,
+                    content_type,
+                    now.0
+                ],
+            )
+            .map_err(db)?;
+        }
+        MessageChange::Redact => {
+            c.execute(
+                &format!(
+                    "UPDATE messages SET content = NULL, metadata = NULL, attributes = NULL, redacted = 1,
+                        updated_ms = ?4
+                     WHERE message_id = ?3 AND channel_seq = {CHANNEL_SEQ}"
+                ),
+                params![ch.app_instance_id, ch.channel_id, id, now.0],
+            )
+            .map_err(db)?;
+        }
+    }
+    get(c, ch, id)?.ok_or_else(|| missing(id))
+}
+
+pub(crate) fn delete(c: &Connection, ch: &ChannelKey, id: &str) -> CoreResult<ChannelMessage> {
+    let current = get(c, ch, id)?.ok_or_else(|| missing(id))?;
+    c.execute(
+        &format!("DELETE FROM messages WHERE message_id = ?3 AND channel_seq = {CHANNEL_SEQ}"),
+        params![ch.app_instance_id, ch.channel_id, id],
+    )
+    .map_err(db)?;
+    Ok(current)
+}
+
+pub(crate) fn read_marker(
+    c: &Connection,
+    ch: &ChannelKey,
+    user: &UserKey,
+    now: Timestamp,
+) -> CoreResult<()> {
+    let n = c
+        .prepare_cached(
+            "UPDATE memberships SET read_marker_ms = ?4
+             WHERE app_instance_id = ?1 AND channel_id = ?2 AND user_id = ?3",
+        )
+        .map_err(db)?
+        .execute(params![
+            ch.app_instance_id,
+            ch.channel_id,
+            user.user_id,
+            now.0
+        ])
+        .map_err(db)?;
+    if n == 0 {
+        return Err(CoreError::not_found(format!(
+            "{} is not a member of channel {}.",
+            user.user_id, ch.channel_id
+        )));
+    }
+    Ok(())
+}
