@@ -77,16 +77,76 @@ impl ApiRequest {
         }
         let de = &mut serde_json::Deserializer::from_slice(body);
         serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
+            let path = member_path(&e.path().to_string());
             let inner = e.into_inner();
+            let detail = plain_serde_message(&inner.to_string());
             let msg = if inner.is_syntax() || inner.is_eof() {
-                format!("The request body is not valid JSON: {inner}")
-            } else if path == "." || path.is_empty() {
-                format!("The request body must be a JSON object: {inner}")
+                format!("The request body is not valid JSON: {detail}")
+            } else if let Some(dup) = detail.strip_prefix("duplicate field ") {
+                format!(
+                    "The member {} appears more than once.",
+                    dup.replace('`', "'")
+                )
+            } else if path.is_empty() || path == "." {
+                format!("The request body does not match the operation's input: {detail}")
             } else {
-                format!("Invalid value for member '{path}': {inner}")
+                crate::validate_message(&path, &detail)
             };
             ApiError::Core(CoreError::BadRequest(msg))
         })
+    }
+}
+
+/// Rewrites serde's path (`Tags[0].Key`) in the model's member notation (`Tags.1.member.Key`).
+fn member_path(serde_path: &str) -> String {
+    let mut out = String::new();
+    let mut rest = serde_path;
+    while let Some(open) = rest.find('[') {
+        out.push_str(&rest[..open]);
+        let Some(close) = rest[open..].find(']') else {
+            break;
+        };
+        let index = &rest[open + 1..open + close];
+        match index.parse::<usize>() {
+            Ok(i) => out.push_str(&format!(".{}.member", i + 1)),
+            Err(_) => out.push_str(&rest[open..=open + close]),
+        }
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// serde's wording without Rust type names or source positions.
+fn plain_serde_message(message: &str) -> String {
+    let message = match message.find(" at line ") {
+        Some(i) => &message[..i],
+        None => message,
+    };
+    match message.find("expected struct ") {
+        Some(i) => format!("{}expected a JSON object", &message[..i]),
+        None => message
+            .replace("expected a sequence", "expected a JSON array")
+            .replace("expected a map", "expected a JSON object"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_and_messages_read_like_the_model() {
+        assert_eq!(member_path("Tags[0].Key"), "Tags.1.member.Key");
+        assert_eq!(member_path("Target[1]"), "Target.2.member");
+        assert_eq!(member_path("Name"), "Name");
+        assert_eq!(
+            plain_serde_message("invalid type: null, expected struct TagDto at line 1 column 40"),
+            "invalid type: null, expected a JSON object"
+        );
+        assert_eq!(
+            plain_serde_message("invalid type: integer `5`, expected a string at line 1 column 9"),
+            "invalid type: integer `5`, expected a string"
+        );
     }
 }

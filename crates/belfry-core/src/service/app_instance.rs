@@ -1,6 +1,6 @@
 //! AppInstances and their admins (Identity API).
 
-use super::{fingerprint, tags::check_tags, Services, TagInput};
+use super::{fingerprint, tags::check_tags, tags_part, Services, TagInput};
 use crate::arn::UserKey;
 use crate::auth::Caller;
 use crate::error::{CoreError, CoreResult};
@@ -66,7 +66,11 @@ impl Services {
         let now = self.clock.now();
         let idem = Idempotency {
             scope: "CreateAppInstance".into(),
-            fingerprint: fingerprint(&[&name, input.metadata.as_deref().unwrap_or("")]),
+            fingerprint: fingerprint(&[
+                &name,
+                input.metadata.as_deref().unwrap_or(""),
+                &tags_part(&tags),
+            ]),
             token,
         };
         let app = AppInstance {

@@ -1,7 +1,9 @@
 //! Channels: create, describe, update, delete, list (SEMANTICS.md §4.1).
 
 use super::user::check_expiration;
-use super::{fingerprint, tags::check_tags, ExpirationInput, Services, TagInput};
+use super::{
+    expiration_part, fingerprint, tags::check_tags, tags_part, ExpirationInput, Services, TagInput,
+};
 use crate::arn::{ChannelKey, UserKey};
 use crate::auth::Caller;
 use crate::error::{CoreError, CoreResult};
@@ -125,6 +127,15 @@ pub(crate) fn denial(action: &Action, refusal: Refusal, arn: &str, target: &str)
     }
 }
 
+/// The part of a fingerprint that stands for a list of users.
+fn users_part(users: &[UserKey]) -> String {
+    users
+        .iter()
+        .map(|u| u.user_id.as_str())
+        .collect::<Vec<_>>()
+        .join("\u{1}")
+}
+
 impl Services {
     /// Parses a channel ARN from a path, resolves the bearer and loads the channel and the
     /// bearer's roles: 400 bad ARN, 401 bad bearer, 404 missing channel.
@@ -136,12 +147,13 @@ impl Services {
     ) -> CoreResult<ChannelAccess> {
         let parsed = self.arns.parse_channel("ChannelArn", arn)?;
         let missing = || CoreError::not_found(format!("The channel {arn} does not exist."));
-        if !parsed.local {
-            return Err(missing());
-        }
+        // The bearer is checked first (401 before 404), against the AppInstance the ARN names.
         let bearer = self
             .bearer(caller, bearer, &parsed.id.app_instance_id)
             .await?;
+        if !parsed.local {
+            return Err(missing());
+        }
         let channel = self
             .store
             .get_channel(&parsed.id)
@@ -270,7 +282,23 @@ impl Services {
                 "ElasticChannelConfiguration: elastic channels are not supported by this server.",
             ));
         }
+        for (field, arns) in [
+            ("ModeratorArns", &input.moderator_arns),
+            ("MemberArns", &input.member_arns),
+        ] {
+            if let Some(arns) = arns {
+                validate::count(field, arns.len(), 1, 10)?;
+                for (i, a) in arns.iter().enumerate() {
+                    validate::chime_arn(&format!("{field}.{}.member", i + 1), a)?;
+                }
+            }
+        }
         let creator = self.bearer(caller, bearer, &app.id).await?;
+        if !app.local {
+            return Err(CoreError::bad(format!(
+                "The AppInstance {app_arn} does not exist."
+            )));
+        }
         let mut moderators = vec![creator.clone()];
         for m in self
             .body_users("ModeratorArns", &app.id, input.moderator_arns)
@@ -293,6 +321,10 @@ impl Services {
                 privacy.as_str(),
                 input.metadata.as_deref().unwrap_or(""),
                 input.channel_id.as_deref().unwrap_or(""),
+                &users_part(&moderators),
+                &users_part(&member_keys),
+                &tags_part(&tags),
+                &expiration_part(expiration),
             ]),
             token,
         };
@@ -419,6 +451,11 @@ impl Services {
             None => ChannelPrivacy::Public,
         };
         let bearer = self.bearer(caller, bearer, &app.id).await?;
+        if !app.local {
+            return Err(CoreError::bad(format!(
+                "The AppInstance {app_arn} does not exist."
+            )));
+        }
         let binding = Binding::new(&["ListChannels", &app.id, privacy.as_str(), &bearer.user_id]);
         let req = self.pages.request(&binding, max_results, next_token)?;
         if privacy == ChannelPrivacy::Private && !self.store.is_admin(&bearer).await? {

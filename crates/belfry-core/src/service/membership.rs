@@ -148,46 +148,46 @@ impl Services {
         no_sub_channel(sub_channel_id.as_deref())?;
         let access = self.channel_access(caller, bearer, arn).await?;
         let hidden = kind == MembershipType::Hidden;
+        // Whether the bearer may add members at all decides the whole call, before any member
+        // is looked at, so a refused caller learns nothing about which users exist.
+        let bearer_arn = self
+            .arns
+            .user(&access.bearer.app_instance_id, &access.bearer.user_id);
+        let as_new = Target {
+            is_self: member_arns.iter().all(|a| *a == bearer_arn),
+            roles: Default::default(),
+        };
+        self.check(
+            &access,
+            Action::AddMember {
+                hidden,
+                target: as_new,
+            },
+            arn,
+        )?;
 
         let mut errors = Vec::new();
         let mut candidates: Vec<(String, UserKey)> = Vec::new();
         for member_arn in member_arns {
-            if candidates.iter().any(|(a, _)| *a == member_arn)
+            let seen = candidates.iter().any(|(a, _)| *a == member_arn)
                 || errors
                     .iter()
-                    .any(|e: &BatchError| e.member_arn == member_arn)
-            {
+                    .any(|e: &BatchError| e.member_arn == member_arn);
+            if seen {
                 continue;
             }
-            let resolved = self
+            let checked = match self
                 .target(&access, "MemberArns", &member_arn, CoreError::NotFound)
-                .await;
-            let (key, target) = match resolved {
-                Ok(t) => t,
-                Err(e) => {
-                    errors.push(BatchError {
-                        member_arn,
-                        code: short_code(&e),
-                        message: e.to_string(),
-                    });
-                    continue;
-                }
+                .await
+            {
+                Ok((key, target)) => self
+                    .check(&access, Action::AddMember { hidden, target }, &member_arn)
+                    .map(|()| key),
+                Err(e) => Err(e),
             };
-            // Whether the bearer may add this user at all decides the whole call.
-            let as_if_new = Target {
-                is_self: target.is_self,
-                roles: Default::default(),
-            };
-            self.check(
-                &access,
-                Action::AddMember {
-                    hidden,
-                    target: as_if_new,
-                },
-                &member_arn,
-            )?;
-            match self.check(&access, Action::AddMember { hidden, target }, &member_arn) {
-                Ok(()) => candidates.push((member_arn, key)),
+            match checked {
+                Ok(key) => candidates.push((member_arn, key)),
+                Err(e @ CoreError::Internal(_)) => return Err(e),
                 Err(e) => errors.push(BatchError {
                     member_arn,
                     code: short_code(&e),
@@ -214,6 +214,7 @@ impl Services {
         for ((member_arn, _), outcome) in candidates.into_iter().zip(outcomes) {
             match outcome {
                 Ok(m) => members.push(m.member),
+                Err(e @ CoreError::Internal(_)) => return Err(e),
                 Err(e) => errors.push(BatchError {
                     member_arn,
                     code: short_code(&e),
@@ -383,10 +384,16 @@ impl Services {
         let user_arn = validate::required("AppInstanceUserArn", user_arn)?;
         let parsed = self.arns.parse_user("AppInstanceUserArn", user_arn)?;
         let access = self.channel_access(caller, bearer, arn).await?;
-        if parsed.id != access.bearer && !access.roles.admin {
+        let is_self = parsed.local && parsed.id == access.bearer;
+        if !is_self && !access.roles.admin {
             return Err(CoreError::forbidden(
                 "Only an AppInstanceAdmin may ask about another AppInstanceUser.",
             ));
+        }
+        if !parsed.local {
+            return Err(CoreError::not_found(format!(
+                "{user_arn} is not a member of channel {arn}."
+            )));
         }
         let m = self
             .store

@@ -240,13 +240,13 @@ impl Services {
         };
 
         let channel = self.arns.parse_channel("ChannelArn", arn)?;
+        let sender = self.bearer_key(bearer, &channel.id.app_instance_id)?;
         if !channel.local {
             return Err(CoreError::not_found(format!(
                 "The channel {arn} does not exist."
             )));
         }
         let channel = channel.id;
-        let sender = self.bearer_key(bearer, &channel.app_instance_id)?;
         let target = match &target_arn {
             None => None,
             Some(a) => {

@@ -144,6 +144,20 @@ impl Services {
     }
 }
 
+/// The part of a fingerprint that stands for a tag list.
+fn tags_part(tags: &[crate::model::Tag]) -> String {
+    tags.iter()
+        .map(|t| format!("{}\u{1}{}", t.key, t.value))
+        .collect::<Vec<_>>()
+        .join("\u{2}")
+}
+
+/// The part of a fingerprint that stands for expiration settings.
+fn expiration_part(e: Option<crate::model::ExpirationSettings>) -> String {
+    e.map(|e| format!("{}:{}", e.days, e.criterion.as_str()))
+        .unwrap_or_default()
+}
+
 /// A digest of a request's parameters, for idempotency checks.
 fn fingerprint(parts: &[&str]) -> String {
     let mut h = Sha256::new();

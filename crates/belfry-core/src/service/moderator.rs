@@ -136,10 +136,16 @@ impl Services {
         let user_arn = validate::required("AppInstanceUserArn", user_arn)?;
         let parsed = self.arns.parse_user("AppInstanceUserArn", user_arn)?;
         let access = self.channel_access(caller, bearer, arn).await?;
-        if parsed.id != access.bearer && !access.roles.admin {
+        let is_self = parsed.local && parsed.id == access.bearer;
+        if !is_self && !access.roles.admin {
             return Err(CoreError::forbidden(
                 "Only an AppInstanceAdmin may ask about another AppInstanceUser.",
             ));
+        }
+        if !parsed.local {
+            return Err(CoreError::not_found(format!(
+                "{user_arn} is not a moderator of channel {arn}."
+            )));
         }
         match self
             .store

@@ -1,6 +1,6 @@
 //! AppInstanceUsers (Identity API).
 
-use super::{fingerprint, tags::check_tags, Services, TagInput};
+use super::{expiration_part, fingerprint, tags::check_tags, tags_part, Services, TagInput};
 use crate::arn::UserKey;
 use crate::auth::Caller;
 use crate::error::{CoreError, CoreResult};
@@ -99,7 +99,13 @@ impl Services {
         let now = self.clock.now();
         let idem = Idempotency {
             scope: format!("CreateAppInstanceUser/{}", app.id),
-            fingerprint: fingerprint(&[&user_id, &name, input.metadata.as_deref().unwrap_or("")]),
+            fingerprint: fingerprint(&[
+                &user_id,
+                &name,
+                input.metadata.as_deref().unwrap_or(""),
+                &tags_part(&tags),
+                &expiration_part(expiration),
+            ]),
             token,
         };
         let app_instance_id = app.id;

@@ -7,7 +7,7 @@ use belfry_core::time::Timestamp;
 use belfry_core::{CoreError, CoreResult};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::{count, db, remember, replay, tags};
+use super::{count, db, forget, remember, replay, tags};
 
 const COLUMNS: &str = "seq, id, name, metadata, created_ms, updated_ms";
 
@@ -32,7 +32,11 @@ pub(crate) fn create(
     max: u64,
 ) -> CoreResult<Created> {
     if let Some(done) = replay(c, &idem)? {
-        return Ok(done);
+        // A token whose resource was deleted since is free again.
+        if get(c, &done.id)?.is_some() {
+            return Ok(done);
+        }
+        forget(c, &idem)?;
     }
     if count(c, "SELECT COUNT(*) FROM app_instances", [])? >= max {
         return Err(CoreError::ResourceLimitExceeded(format!(

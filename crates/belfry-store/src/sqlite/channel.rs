@@ -12,7 +12,7 @@ use belfry_core::{CoreError, CoreResult};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::user::expiration;
-use super::{count, db, remember, replay, tags};
+use super::{count, db, forget, remember, replay, tags};
 
 /// The channel columns plus membership seq, type and read marker (joined by the caller as `m`).
 pub(crate) const QUERY_WITH_MEMBERSHIP: &str = "SELECT c.seq, c.app_instance_id, c.channel_id, c.name, c.mode, c.privacy, c.metadata,
@@ -81,7 +81,19 @@ pub(crate) fn create(
     max: u64,
 ) -> CoreResult<Created> {
     if let Some(done) = replay(c, &idem)? {
-        return Ok(done);
+        // A token whose resource was deleted since is free again.
+        if get(
+            c,
+            &ChannelKey {
+                app_instance_id: new.channel.key.app_instance_id.clone(),
+                channel_id: done.id.clone(),
+            },
+        )?
+        .is_some()
+        {
+            return Ok(done);
+        }
+        forget(c, &idem)?;
     }
     let ch = &new.channel;
     let key = &ch.key;

@@ -155,6 +155,16 @@ pub(crate) fn replay(conn: &Connection, idem: &Idempotency) -> CoreResult<Option
     }
 }
 
+/// Forgets a token whose resource is gone, so the token may create afresh.
+pub(crate) fn forget(conn: &Connection, idem: &Idempotency) -> CoreResult<()> {
+    conn.execute(
+        "DELETE FROM idempotency WHERE scope = ?1 AND token = ?2",
+        params![idem.scope, idem.token],
+    )
+    .map_err(db)?;
+    Ok(())
+}
+
 /// Records a create for later replays.
 pub(crate) fn remember(
     conn: &Connection,

@@ -209,10 +209,18 @@ impl Store for SqliteStore {
         self.write(move |c| {
             // Each member is refused or added on its own; the checks run before any insert, so
             // a refusal leaves nothing to undo.
-            Ok(members
+            let outcomes: Vec<CoreResult<Membership>> = members
                 .iter()
                 .map(|m| membership::create(c, &ch, m, kind, &by, now, limits))
-                .collect())
+                .collect();
+            // A storage failure fails the whole batch (the job's savepoint undoes the rest).
+            if let Some(Err(e)) = outcomes
+                .iter()
+                .find(|o| matches!(o, Err(belfry_core::CoreError::Internal(_))))
+            {
+                return Err(e.clone());
+            }
+            Ok(outcomes)
         })
         .await
     }

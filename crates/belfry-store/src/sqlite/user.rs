@@ -10,7 +10,7 @@ use belfry_core::time::Timestamp;
 use belfry_core::{CoreError, CoreResult};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::{count, db, remember, replay, tags};
+use super::{count, db, forget, remember, replay, tags};
 
 const COLUMNS: &str = "seq, app_instance_id, user_id, name, metadata, created_ms, updated_ms, expiration_days, expiration_criterion";
 
@@ -55,7 +55,19 @@ pub(crate) fn create(
     max: u64,
 ) -> CoreResult<Created> {
     if let Some(done) = replay(c, &idem)? {
-        return Ok(done);
+        // A token whose resource was deleted since is free again.
+        if get(
+            c,
+            &UserKey {
+                app_instance_id: user.key.app_instance_id.clone(),
+                user_id: done.id.clone(),
+            },
+        )?
+        .is_some()
+        {
+            return Ok(done);
+        }
+        forget(c, &idem)?;
     }
     let key = &user.key;
     if super::app_instance::get(c, &key.app_instance_id)?.is_none() {

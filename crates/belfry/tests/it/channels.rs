@@ -631,3 +631,87 @@ async fn list_channels_pages_in_creation_order() {
         .await;
     assert_eq!(code(r), "BadRequestException");
 }
+
+#[tokio::test]
+async fn foreign_arns_and_error_precedence() {
+    let s = TestServer::start().await;
+    let m = s.messaging();
+    let id = s.identity();
+    let w = World::new(&s, &["ann", "admin"]).await;
+    id.create_app_instance_admin()
+        .app_instance_arn(&w.app)
+        .app_instance_admin_arn(w.user(1))
+        .send()
+        .await
+        .unwrap();
+    let foreign_app = w
+        .app
+        .replace("us-east-1:000000000000", "eu-west-1:999999999999");
+    let r = m
+        .create_channel()
+        .app_instance_arn(&foreign_app)
+        .name("x")
+        .client_request_token(uuid())
+        .chime_bearer(w.user(0))
+        .send()
+        .await;
+    assert_eq!(
+        code(r),
+        "BadRequestException",
+        "an AppInstance of another region does not exist here"
+    );
+    let r = m
+        .list_channels()
+        .app_instance_arn(&foreign_app)
+        .chime_bearer(w.user(0))
+        .send()
+        .await;
+    assert_eq!(code(r), "BadRequestException");
+    let arn = channel(&s, &w, w.user(0), ChannelPrivacy::Public).await;
+    let foreign_user = w
+        .user(0)
+        .replace("us-east-1:000000000000", "eu-west-1:999999999999");
+    let r = m
+        .describe_channel_membership_for_app_instance_user()
+        .channel_arn(&arn)
+        .app_instance_user_arn(&foreign_user)
+        .chime_bearer(w.user(1))
+        .send()
+        .await;
+    assert_eq!(code(r), "NotFoundException");
+    let r = m
+        .describe_channel_moderated_by_app_instance_user()
+        .channel_arn(&arn)
+        .app_instance_user_arn(&foreign_user)
+        .chime_bearer(w.user(0))
+        .send()
+        .await;
+    assert_eq!(
+        code(r),
+        "ForbiddenException",
+        "not the bearer, and not an admin"
+    );
+    // Validation comes before the bearer check.
+    let ghost = format!("{}/user/ghost", w.app);
+    let r = m
+        .create_channel()
+        .app_instance_arn(&w.app)
+        .name("x")
+        .set_member_arns(Some(vec!["bad".to_string(); 11]))
+        .client_request_token(uuid())
+        .chime_bearer(&ghost)
+        .send()
+        .await;
+    assert_eq!(code(r), "BadRequestException");
+    let r = m
+        .describe_channel()
+        .channel_arn(arn.replace("us-east-1", "eu-west-1"))
+        .chime_bearer(&ghost)
+        .send()
+        .await;
+    assert_eq!(
+        code(r),
+        "UnauthorizedClientException",
+        "the bearer is checked before the channel"
+    );
+}

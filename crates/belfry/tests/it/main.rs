@@ -10,6 +10,7 @@ mod binary;
 mod channels;
 mod harness;
 mod history;
+mod idempotency;
 mod identity;
 mod memberships;
 mod messages;

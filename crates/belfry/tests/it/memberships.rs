@@ -825,3 +825,27 @@ async fn create_channel_with_members_and_moderators() {
         .collect();
     assert_eq!(mods, vec![w.user(0).to_string(), w.user(3).to_string()]);
 }
+
+#[tokio::test]
+async fn a_refused_batch_reveals_nothing() {
+    let s = TestServer::start().await;
+    let m = s.messaging();
+    let w = World::new(&s, &["owner", "out"]).await;
+    let ch = make_channel(
+        &m,
+        &w,
+        w.user(0),
+        ChannelMode::Restricted,
+        ChannelPrivacy::Private,
+    )
+    .await;
+    let r = m
+        .batch_create_channel_membership()
+        .channel_arn(&ch)
+        .member_arns(format!("{}/user/ghost1", w.app))
+        .member_arns(format!("{}/user/ghost2", w.app))
+        .chime_bearer(w.user(1))
+        .send()
+        .await;
+    assert_eq!(code(r), "ForbiddenException");
+}

@@ -28,7 +28,14 @@ async fn malformed_bodies_are_bad_requests() {
     let cases: &[(&[u8], &str)] = &[
         (b"{not json", "not valid JSON"),
         (b"[1,2]", "JSON object"),
-        (br#"{"Name": 5, "ClientRequestToken": "abcd"}"#, "Name"),
+        (
+            br#"{"Name": 5, "ClientRequestToken": "abcd"}"#,
+            "Value at 'Name' failed to satisfy constraint: Member must be a string",
+        ),
+        (
+            br#"{"Name": "n", "Name": "m", "ClientRequestToken": "abcd"}"#,
+            "appears more than once",
+        ),
         (
             br#"{"Name": "n", "ClientRequestToken": "abcd", "Tags": [{"Key": 1}]}"#,
             "Tags",
