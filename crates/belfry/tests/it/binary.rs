@@ -9,14 +9,14 @@ use std::time::Duration;
 use aws_sdk_chimesdkidentity as identity;
 
 /// A running binary and its stdout lines.
-struct Proc {
+pub struct Proc {
     child: Child,
     lines: mpsc::Receiver<String>,
     seen: Vec<String>,
 }
 
 impl Proc {
-    fn start(args: &[&str], env: &[(&str, &str)]) -> Proc {
+    pub fn start(args: &[&str], env: &[(&str, &str)]) -> Proc {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_belfry"));
         cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::null());
         for (k, _) in std::env::vars() {
@@ -46,7 +46,7 @@ impl Proc {
     }
 
     /// Waits for a stdout line containing `needle` and returns it.
-    fn wait_for(&mut self, needle: &str) -> String {
+    pub fn wait_for(&mut self, needle: &str) -> String {
         loop {
             match self.lines.recv_timeout(Duration::from_secs(20)) {
                 Ok(line) => {
@@ -58,6 +58,11 @@ impl Proc {
                 Err(_) => panic!("no line with {needle:?}; saw {:#?}", self.seen),
             }
         }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     fn export(&mut self, name: &str) -> String {

@@ -8,6 +8,7 @@
 mod auth;
 mod binary;
 mod channels;
+mod durability;
 mod harness;
 mod history;
 mod idempotency;
