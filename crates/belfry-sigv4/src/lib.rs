@@ -49,6 +49,7 @@ mod canonical;
 mod error;
 mod key;
 mod parse;
+mod sign;
 mod time;
 mod verify;
 
@@ -58,6 +59,7 @@ mod tests;
 pub use error::SigV4Error;
 pub use key::{signing_key, SecretKey};
 pub use parse::{parse, ParsedAuth};
+pub use sign::{Signature, Signer};
 pub use verify::verify;
 
 use std::fmt;

@@ -19,6 +19,8 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(ServeArgs),
+    /// Load a server with signed requests and report throughput and latency.
+    Bench(belfry::bench::BenchArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -31,6 +33,12 @@ fn main() -> anyhow::Result<()> {
                 .enable_all()
                 .build()?;
             runtime.block_on(run(config))
+        }
+        Command::Bench(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(belfry::bench::run(args))
         }
     }
 }
