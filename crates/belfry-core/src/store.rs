@@ -59,6 +59,17 @@ pub struct Sent {
     pub replayed: bool,
 }
 
+/// A channel as one user sees it, read at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelView {
+    /// The user exists.
+    pub user_exists: bool,
+    /// The channel, if it exists.
+    pub channel: Option<Channel>,
+    /// The user's roles in it.
+    pub roles: Roles,
+}
+
 /// Persistence of Belfry's resources.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -173,6 +184,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> CoreResult<Vec<Seq<Channel>>>;
     /// The user's roles relative to the channel (admin, moderator, membership, ban).
     async fn roles(&self, channel: &ChannelKey, user: &UserKey) -> CoreResult<Roles>;
+    /// In one read: whether `user` exists, the channel (if it exists) and the user's roles in
+    /// it — what every channel operation needs first.
+    async fn channel_access(&self, channel: &ChannelKey, user: &UserKey)
+        -> CoreResult<ChannelView>;
     /// Whether the user is an AppInstanceAdmin.
     async fn is_admin(&self, user: &UserKey) -> CoreResult<bool>;
 

@@ -60,7 +60,7 @@ pub use error::SigV4Error;
 pub use key::{signing_key, SecretKey};
 pub use parse::{parse, ParsedAuth};
 pub use sign::{Signature, Signer};
-pub use verify::verify;
+pub use verify::{verify, verify_with_key};
 
 use std::fmt;
 use std::time::Duration;

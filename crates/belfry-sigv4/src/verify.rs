@@ -30,11 +30,26 @@ pub fn verify(
     policy: &VerifyPolicy,
     now: SystemTime,
 ) -> Result<(), SigV4Error> {
+    verify_with_key(req, auth, policy, now, |auth| {
+        signing_key(secret, &auth.scope_date, &auth.region, &auth.service)
+    })
+}
+
+/// As [`verify`], with the signing key supplied by `key_for` (called only once the scope and
+/// time checks passed, so with the policy's region and service), which lets a server cache the
+/// derived key per access key and day instead of running the HMAC chain on every request.
+pub fn verify_with_key(
+    req: &RequestParts,
+    auth: &ParsedAuth,
+    policy: &VerifyPolicy,
+    now: SystemTime,
+    key_for: impl FnOnce(&ParsedAuth) -> [u8; 32],
+) -> Result<(), SigV4Error> {
     check_scope(auth, policy)?;
     check_time(auth, policy.max_skew, now)?;
     let payload_hash = payload_hash(req, auth)?;
 
-    let key = signing_key(secret, &auth.scope_date, &auth.region, &auth.service);
+    let key = key_for(auth);
     let presigned = matches!(auth.form, SignatureForm::Presigned { .. });
     let strict_query = canonical_query(req.raw_query, presigned, QueryEncoding::Rfc3986);
     let attempt = |query: &str| -> Result<bool, SigV4Error> {

@@ -147,19 +147,19 @@ impl Services {
     ) -> CoreResult<ChannelAccess> {
         let parsed = self.arns.parse_channel("ChannelArn", arn)?;
         let missing = || CoreError::not_found(format!("The channel {arn} does not exist."));
-        // The bearer is checked first (401 before 404), against the AppInstance the ARN names.
-        let bearer = self
-            .bearer(caller, bearer, &parsed.id.app_instance_id)
-            .await?;
+        // The bearer is checked first (401 before 404), against the AppInstance the ARN names;
+        // user, channel and roles come from one read.
+        let key = self.bearer_key(bearer, &parsed.id.app_instance_id)?;
+        let view = self.store.channel_access(&parsed.id, &key).await?;
+        if !view.user_exists {
+            return Err(super::message::invalid_bearer());
+        }
+        self.may_act_as(caller, bearer)?;
         if !parsed.local {
             return Err(missing());
         }
-        let channel = self
-            .store
-            .get_channel(&parsed.id)
-            .await?
-            .ok_or_else(missing)?;
-        let roles = self.store.roles(&channel.key, &bearer).await?;
+        let channel = view.channel.ok_or_else(missing)?;
+        let (bearer, roles) = (key, view.roles);
         Ok(ChannelAccess {
             channel,
             arn: arn.to_string(),

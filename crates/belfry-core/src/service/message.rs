@@ -276,7 +276,7 @@ impl Services {
         ]);
         let message = ChannelMessage {
             channel,
-            message_id: crate::ids::message_id(),
+            message_id: crate::ids::message_id(now),
             content: Some(content),
             metadata: input.metadata,
             kind,
@@ -343,7 +343,11 @@ impl Services {
     }
 
     /// The bearer's key, from the header alone (its existence is checked by the caller).
-    fn bearer_key(&self, bearer: Option<&str>, app_instance_id: &str) -> CoreResult<UserKey> {
+    pub(crate) fn bearer_key(
+        &self,
+        bearer: Option<&str>,
+        app_instance_id: &str,
+    ) -> CoreResult<UserKey> {
         let parsed = bearer
             .ok_or_else(|| {
                 CoreError::Unauthorized("The x-amz-chime-bearer HTTP header is required.".into())

@@ -134,13 +134,20 @@ impl Services {
         if self.store.get_user(&parsed.id).await?.is_none() {
             return Err(invalid());
         }
-        if !caller.may_act_as(header) {
-            return Err(CoreError::forbidden(format!(
-                "The access key {} is not allowed to act as {header}.",
-                caller.access_key_id
-            )));
-        }
+        self.may_act_as(caller, Some(header))?;
         Ok(parsed.id)
+    }
+
+    /// 403 unless the signing key may act as the bearer.
+    fn may_act_as(&self, caller: &Caller, bearer: Option<&str>) -> CoreResult<()> {
+        match bearer {
+            Some(b) if caller.may_act_as(b) => Ok(()),
+            _ => Err(CoreError::forbidden(format!(
+                "The access key {} is not allowed to act as {}.",
+                caller.access_key_id,
+                bearer.unwrap_or("this bearer")
+            ))),
+        }
     }
 }
 

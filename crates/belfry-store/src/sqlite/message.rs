@@ -2,8 +2,8 @@
 
 use belfry_core::arn::{ChannelKey, UserKey};
 use belfry_core::model::{
-    ChannelMessage, MessageChange, MessageCursor, MessageQuery, MessageType, NewMessage,
-    Persistence, PushNotification, PushType, SortOrder, UserRef,
+    ChannelMessage, MembershipType, MessageChange, MessageCursor, MessageQuery, MessageType,
+    NewMessage, Persistence, PushNotification, PushType, SortOrder, UserRef,
 };
 use belfry_core::perm::Roles;
 use belfry_core::store::{SendContext, SendPolicy, Sent};
@@ -17,6 +17,17 @@ use super::{channel, db};
 const COLUMNS: &str =
     "m.seq, m.message_id, m.sender, u.name, m.type, m.content, m.metadata, m.content_type,
     m.attributes, m.push, m.target, m.created_ms, m.updated_ms, m.edited_ms, m.redacted";
+
+/// What a send needs to decide: the channel (creator name not resolved: not needed here), the
+/// sender's name, and the sender's roles.
+const CONTEXT: &str = "SELECT c.seq, c.app_instance_id, c.channel_id, c.name, c.mode, c.privacy, c.metadata,
+        c.created_by, NULL, c.created_ms, c.updated_ms, c.last_message_ms, c.expiration_days, c.expiration_criterion,
+        (SELECT name FROM users WHERE app_instance_id = ?1 AND user_id = ?3),
+        EXISTS (SELECT 1 FROM admins WHERE app_instance_id = ?1 AND user_id = ?3),
+        EXISTS (SELECT 1 FROM moderators WHERE app_instance_id = ?1 AND channel_id = ?2 AND user_id = ?3),
+        (SELECT type FROM memberships WHERE app_instance_id = ?1 AND channel_id = ?2 AND user_id = ?3),
+        EXISTS (SELECT 1 FROM bans WHERE app_instance_id = ?1 AND channel_id = ?2 AND user_id = ?3)
+    FROM channels c WHERE c.app_instance_id = ?1 AND c.channel_id = ?2";
 
 /// The channel's row position, by key (a scalar subquery: evaluated once per statement).
 const CHANNEL_SEQ: &str =
@@ -126,28 +137,60 @@ fn roles_of(c: &Connection, ch: &ChannelKey, user: &UserKey) -> CoreResult<Roles
 /// The send path: context, policy, idempotency, insert, LastMessageTimestamp — one job.
 pub(crate) fn send(c: &Connection, new: NewMessage, policy: SendPolicy) -> CoreResult<Sent> {
     let m = &new.message;
-    let sender_name: Option<String> = c
-        .prepare_cached("SELECT name FROM users WHERE app_instance_id = ?1 AND user_id = ?2")
+    // Channel, sender name and sender roles in one statement: this runs for every message.
+    let row = c
+        .prepare_cached(CONTEXT)
         .map_err(db)?
         .query_row(
-            params![m.sender.key.app_instance_id, m.sender.key.user_id],
-            |r| r.get(0),
+            params![
+                m.channel.app_instance_id,
+                m.channel.channel_id,
+                m.sender.key.user_id
+            ],
+            |r| {
+                let member: Option<String> = r.get(17)?;
+                let roles = Roles {
+                    admin: r.get(15)?,
+                    moderator: r.get(16)?,
+                    member: member.as_deref().map(|t| {
+                        if t == "HIDDEN" {
+                            MembershipType::Hidden
+                        } else {
+                            MembershipType::Default
+                        }
+                    }),
+                    banned: r.get(18)?,
+                };
+                Ok((
+                    channel::from_row(r)?,
+                    r.get::<_, Option<String>>(14)?,
+                    roles,
+                ))
+            },
         )
         .optional()
         .map_err(db)?;
-    let channel = channel::get_seq(c, &m.channel)?;
-    let (sender_roles, target_roles) = match &channel {
-        Some(_) => (
-            roles_of(c, &m.channel, &m.sender.key)?,
-            m.target
-                .as_ref()
-                .map(|t| roles_of(c, &m.channel, t))
-                .transpose()?,
-        ),
-        None => (
-            Roles::default(),
-            m.target.as_ref().map(|_| Roles::default()),
-        ),
+    let (channel, sender_name, sender_roles) = match row {
+        Some((ch, name, roles)) => (Some(ch), name, roles),
+        None => {
+            let name: Option<String> = c
+                .prepare_cached(
+                    "SELECT name FROM users WHERE app_instance_id = ?1 AND user_id = ?2",
+                )
+                .map_err(db)?
+                .query_row(
+                    params![m.sender.key.app_instance_id, m.sender.key.user_id],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db)?;
+            (None, name, Roles::default())
+        }
+    };
+    let target_roles = match (&channel, &m.target) {
+        (Some(_), Some(t)) => Some(roles_of(c, &m.channel, t)?),
+        (None, Some(_)) => Some(Roles::default()),
+        (_, None) => None,
     };
     let ctx = SendContext {
         sender_name: sender_name.clone(),

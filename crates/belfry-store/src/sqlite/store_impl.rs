@@ -8,7 +8,7 @@ use belfry_core::model::{
     MessageQuery, Moderator, NewChannel, NewMessage, Tag, TagTarget, UserMembership, UserRef,
 };
 use belfry_core::perm::Roles;
-use belfry_core::store::{MembershipLimits, SendPolicy, Sent, Seq, Store};
+use belfry_core::store::{ChannelView, MembershipLimits, SendPolicy, Sent, Seq, Store};
 use belfry_core::time::Timestamp;
 use belfry_core::CoreResult;
 
@@ -175,6 +175,18 @@ impl Store for SqliteStore {
     async fn roles(&self, ch: &ChannelKey, u: &UserKey) -> CoreResult<Roles> {
         let (ch, u) = (ch.clone(), u.clone());
         self.read(move |c| channel::roles(c, &ch, &u)).await
+    }
+
+    async fn channel_access(&self, ch: &ChannelKey, u: &UserKey) -> CoreResult<ChannelView> {
+        let (ch, u) = (ch.clone(), u.clone());
+        self.read(move |c| {
+            Ok(ChannelView {
+                user_exists: user::get(c, &u)?.is_some(),
+                channel: channel::get(c, &ch)?,
+                roles: channel::roles(c, &ch, &u)?,
+            })
+        })
+        .await
     }
 
     async fn is_admin(&self, key: &UserKey) -> CoreResult<bool> {
@@ -410,6 +422,10 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) -> CoreResult<()> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.checkpointer.stop())
+            .await
+            .map_err(belfry_core::CoreError::internal)?;
         self.inner.writer.close().await
     }
 }

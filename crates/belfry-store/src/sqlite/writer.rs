@@ -1,10 +1,17 @@
-//! The single writer with group commit.
+//! The single writer with pipelined group commit.
 //!
 //! All writes go through one thread that owns the write connection. It takes every job that is
-//! waiting (up to a bound), runs each inside its own SAVEPOINT of one transaction, commits once —
-//! one fsync for the whole group — and only then answers each job. So a write is acknowledged
-//! only once it is durable, and many concurrent writers share one sync.
+//! waiting (up to a bound), runs each inside its own SAVEPOINT of one transaction and commits
+//! once. The write connection runs `synchronous=NORMAL`, so COMMIT only writes the WAL; a second
+//! thread, the syncer, then `fdatasync`s the WAL file and only after that answers the group's
+//! jobs. While the syncer waits on the disk, the writer is already committing the next group:
+//! a write is acknowledged only once it is durable, many writes share one sync, and the sync
+//! latency does not stall the writer. Checkpoints run on a third thread (see `checkpoint`), so
+//! copying the WAL into the database never blocks a commit either.
 
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::mpsc as std_mpsc;
 use std::thread::JoinHandle;
 
 use belfry_core::{CoreError, CoreResult};
@@ -25,13 +32,29 @@ pub(crate) struct Writer {
     thread: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
 
+/// A committed group waiting for its WAL sync.
+type Committed = Vec<Deliver>;
+
 impl Writer {
-    /// Starts the writer thread on `conn`.
-    pub(crate) fn start(conn: Connection) -> CoreResult<Self> {
+    /// Starts the writer and syncer threads on `conn`, whose WAL file is `wal_path`.
+    pub(crate) fn start(conn: Connection, wal_path: PathBuf) -> CoreResult<Self> {
         let (tx, rx) = mpsc::channel::<Job>(QUEUE);
         let thread = std::thread::Builder::new()
             .name("belfry-sqlite-writer".into())
-            .spawn(move || run(conn, rx))
+            .spawn(move || {
+                let (sync_tx, sync_rx) = std_mpsc::channel::<Committed>();
+                let syncer = std::thread::Builder::new()
+                    .name("belfry-sqlite-sync".into())
+                    .spawn(move || sync_loop(wal_path, sync_rx));
+                match syncer {
+                    Ok(syncer) => {
+                        run(conn, rx, sync_tx);
+                        // The syncer ends once every committed group was synced and answered.
+                        let _ = syncer.join();
+                    }
+                    Err(e) => tracing::error!(error = %e, "could not start the WAL syncer"),
+                }
+            })
             .map_err(CoreError::internal)?;
         Ok(Writer {
             jobs: std::sync::Mutex::new(Some(tx)),
@@ -86,7 +109,7 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, mut rx: mpsc::Receiver<Job>) {
+fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, synced: std_mpsc::Sender<Committed>) {
     let mut group: Vec<Job> = Vec::with_capacity(MAX_GROUP);
     while let Some(first) = rx.blocking_recv() {
         group.push(first);
@@ -96,21 +119,30 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        commit_group(&conn, &mut group);
+        if let Some(committed) = commit_group(&conn, &mut group) {
+            if let Err(std_mpsc::SendError(delivers)) = synced.send(committed) {
+                for d in delivers {
+                    d(Some(CoreError::internal("the WAL syncer stopped")));
+                }
+            }
+        }
     }
+    drop(synced);
     // Everything acknowledged is already committed; fold the WAL back for a tidy restart.
     if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
         tracing::warn!(error = %e, "checkpoint at shutdown failed");
     }
 }
 
-fn commit_group(conn: &Connection, group: &mut Vec<Job>) {
+/// Runs and commits one group. Returns the answers to send once the WAL is synced, or `None`
+/// when the group was already answered (it failed to begin or commit).
+fn commit_group(conn: &Connection, group: &mut Vec<Job>) -> Option<Committed> {
     // A job that cannot run is dropped with its reply channel; its caller then gets an
     // internal error, never a false acknowledgement.
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         tracing::error!(error = %e, jobs = group.len(), "begin failed; group refused");
         group.clear();
-        return;
+        return None;
     }
     let mut delivers: Vec<Deliver> = Vec::with_capacity(group.len());
     for job in group.drain(..) {
@@ -129,12 +161,55 @@ fn commit_group(conn: &Connection, group: &mut Vec<Job>) {
         }
         delivers.push(deliver);
     }
-    let commit_error = conn.execute_batch("COMMIT").err().map(|e| {
-        tracing::error!(error = %e, "commit failed");
-        let _ = conn.execute_batch("ROLLBACK");
-        CoreError::internal(format!("commit: {e}"))
-    });
-    for deliver in delivers {
-        deliver(commit_error.clone());
+    match conn.execute_batch("COMMIT") {
+        Ok(()) => Some(delivers),
+        Err(e) => {
+            tracing::error!(error = %e, "commit failed");
+            let _ = conn.execute_batch("ROLLBACK");
+            let err = CoreError::internal(format!("commit: {e}"));
+            for deliver in delivers {
+                deliver(Some(err.clone()));
+            }
+            None
+        }
+    }
+}
+
+/// Syncs the WAL for every committed group, sharing one `fdatasync` among all groups that are
+/// waiting, then answers them. A failed sync fails the answers: the write may not be durable.
+fn sync_loop(wal_path: PathBuf, groups: std_mpsc::Receiver<Committed>) {
+    let mut wal: Option<File> = None;
+    while let Ok(first) = groups.recv() {
+        let mut waiting = vec![first];
+        while let Ok(more) = groups.try_recv() {
+            waiting.push(more);
+        }
+        let outcome = sync_wal(&wal_path, &mut wal);
+        if let Err(e) = &outcome {
+            tracing::error!(error = %e, "WAL sync failed");
+        }
+        for delivers in waiting {
+            for d in delivers {
+                d(outcome.as_ref().err().cloned());
+            }
+        }
+    }
+}
+
+fn sync_wal(path: &PathBuf, wal: &mut Option<File>) -> Result<(), CoreError> {
+    if wal.is_none() {
+        *wal = Some(
+            File::options()
+                .read(true)
+                .write(true)
+                .open(path)
+                .map_err(CoreError::internal)?,
+        );
+    }
+    match wal {
+        Some(f) => f
+            .sync_data()
+            .map_err(|e| CoreError::internal(format!("fdatasync WAL: {e}"))),
+        None => Err(CoreError::internal("WAL file not open")),
     }
 }
