@@ -39,7 +39,8 @@ pub struct MembershipLimits {
 pub struct SendContext {
     /// The sender's current name, or `None` if the sender does not exist.
     pub sender_name: Option<String>,
-    /// The channel, if it exists.
+    /// The channel, if it exists (the creator's name may be left unresolved: the policy
+    /// needs only mode and privacy).
     pub channel: Option<Channel>,
     /// The sender's roles in the channel.
     pub sender: Roles,

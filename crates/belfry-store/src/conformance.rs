@@ -16,9 +16,13 @@ use belfry_core::time::Timestamp;
 use belfry_core::{CoreError, CoreResult};
 
 mod membership;
+mod message;
+mod message_change;
 mod moderation;
 
 pub use membership::{batch_memberships, memberships, user_memberships};
+pub use message::{messages_idempotency, messages_listing, messages_send};
+pub use message_change::{channel_access, messages_change, messages_delete, read_markers};
 pub use moderation::{bans, moderators, role_cascades};
 
 /// Runs every case, each on a new store from `make`.
@@ -40,6 +44,13 @@ where
     moderators(make().await).await;
     bans(make().await).await;
     role_cascades(make().await).await;
+    messages_send(make().await).await;
+    messages_idempotency(make().await).await;
+    messages_listing(make().await).await;
+    messages_change(make().await).await;
+    messages_delete(make().await).await;
+    read_markers(make().await).await;
+    channel_access(make().await).await;
     concurrent_writes_and_isolated_failures(make().await).await;
 }
 
