@@ -60,7 +60,14 @@ impl SqliteStore {
         conn.execute_batch(
             "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -65536;",
         )
-            .map_err(CoreError::internal)?;
+        .map_err(CoreError::internal)?;
+        // SQLite's own busy handler backs off 1, 2, 5, 10… ms; the writer meets a lock only for
+        // the moment the checkpointer holds it, so it retries every 50 µs instead (for up to 5 s).
+        conn.busy_handler(Some(|attempt| {
+            std::thread::sleep(std::time::Duration::from_micros(50));
+            attempt < 100_000
+        }))
+        .map_err(CoreError::internal)?;
         let wal_path = dir.join("belfry.db-wal");
         let checkpointer = checkpoint::Checkpointer::start(path.clone(), wal_path.clone())
             .map_err(CoreError::internal)?;
