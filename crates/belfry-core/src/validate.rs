@@ -17,23 +17,10 @@ pub fn required<T>(field: &str, value: Option<T>) -> CoreResult<T> {
 
 /// Length in Unicode scalar values, as Smithy's `@length` counts for strings.
 pub fn length(field: &str, value: &str, min: usize, max: usize) -> CoreResult<()> {
-    let n = value.chars().count();
-    if n < min {
-        return Err(violation(
-            field,
-            format!("must have length greater than or equal to {min}"),
-        ));
-    }
-    if n > max {
-        return Err(violation(
-            field,
-            format!("must have length less than or equal to {max}"),
-        ));
-    }
-    Ok(())
+    count(field, value.chars().count(), min, max)
 }
 
-/// Length of a list member.
+/// Length of a list member (or of a string, already counted).
 pub fn count(field: &str, n: usize, min: usize, max: usize) -> CoreResult<()> {
     if n < min {
         return Err(violation(

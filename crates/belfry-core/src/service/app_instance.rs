@@ -5,7 +5,7 @@ use crate::arn::UserKey;
 use crate::auth::Caller;
 use crate::error::{CoreError, CoreResult};
 use crate::model::{AppInstance, AppInstanceAdmin, Idempotency};
-use crate::paging::{seq_cursor, Binding, Page};
+use crate::paging::{Binding, Page};
 use crate::validate;
 
 /// CreateAppInstance input; required members are checked here, not by the wire layer.
@@ -106,18 +106,14 @@ impl Services {
     ) -> CoreResult<Page<AppInstance>> {
         caller.require_developer("ListAppInstances")?;
         let binding = Binding::new(&["ListAppInstances", &caller.access_key_id]);
-        let req = self.pages.request(&binding, max_results, next_token)?;
-        let rows = self
-            .store
-            .list_app_instances(seq_cursor(req.after.as_deref())?, req.limit + 1)
-            .await?;
-        let page = self
-            .pages
-            .page(&binding, req.limit, rows, |r| r.seq.to_string());
-        Ok(Page {
-            items: page.items.into_iter().map(|r| r.value).collect(),
-            next_token: page.next_token,
-        })
+        self.seq_page(
+            binding,
+            max_results,
+            next_token,
+            || Ok(()),
+            |after, limit| self.store.list_app_instances(after, limit),
+        )
+        .await
     }
 
     /// UpdateAppInstance.
@@ -228,18 +224,14 @@ impl Services {
             .existing_app_instance("AppInstanceArn", app_arn)
             .await?;
         let binding = Binding::new(&["ListAppInstanceAdmins", &app.id, &caller.access_key_id]);
-        let req = self.pages.request(&binding, max_results, next_token)?;
-        let rows = self
-            .store
-            .list_admins(&app.id, seq_cursor(req.after.as_deref())?, req.limit + 1)
-            .await?;
-        let page = self
-            .pages
-            .page(&binding, req.limit, rows, |r| r.seq.to_string());
-        Ok(Page {
-            items: page.items.into_iter().map(|r| r.value).collect(),
-            next_token: page.next_token,
-        })
+        self.seq_page(
+            binding,
+            max_results,
+            next_token,
+            || Ok(()),
+            |after, limit| self.store.list_admins(&app.id, after, limit),
+        )
+        .await
     }
 
     /// DeleteAppInstanceAdmin: demotes; the user stays.

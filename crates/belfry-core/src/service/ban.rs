@@ -5,7 +5,7 @@ use crate::auth::Caller;
 use crate::error::{CoreError, CoreResult};
 use crate::events::DomainEvent;
 use crate::model::{Ban, UserRef};
-use crate::paging::{seq_cursor, Binding, Page};
+use crate::paging::{Binding, Page};
 use crate::perm::Action;
 use crate::validate;
 
@@ -70,23 +70,14 @@ impl Services {
     ) -> CoreResult<Page<UserRef>> {
         let access = self.channel_access(caller, bearer, arn).await?;
         let binding = Binding::new(&["ListChannelBans", arn, &access.bearer.user_id]);
-        let req = self.pages.request(&binding, max_results, next_token)?;
-        self.check(&access, Action::ListBans, "")?;
-        let rows = self
-            .store
-            .list_bans(
-                &access.channel.key,
-                seq_cursor(req.after.as_deref())?,
-                req.limit + 1,
-            )
-            .await?;
-        let page = self
-            .pages
-            .page(&binding, req.limit, rows, |r| r.seq.to_string());
-        Ok(Page {
-            items: page.items.into_iter().map(|r| r.value).collect(),
-            next_token: page.next_token,
+        let guard = || {
+            self.check(&access, Action::ListBans, "")?;
+            Ok(())
+        };
+        self.seq_page(binding, max_results, next_token, guard, |after, limit| {
+            self.store.list_bans(&access.channel.key, after, limit)
         })
+        .await
     }
 
     /// DeleteChannelBan: the membership is not restored.

@@ -12,7 +12,7 @@ use crate::model::{
     Channel, ChannelMode, ChannelPrivacy, ChannelUpdate, ExpirationCriterion, Idempotency,
     Membership, MembershipType, NewChannel, UserRef,
 };
-use crate::paging::{seq_cursor, Binding, Page};
+use crate::paging::{Binding, Page};
 use crate::perm::{authorize, Action, Refusal, Roles, Target};
 use crate::validate;
 
@@ -457,27 +457,18 @@ impl Services {
             )));
         }
         let binding = Binding::new(&["ListChannels", &app.id, privacy.as_str(), &bearer.user_id]);
-        let req = self.pages.request(&binding, max_results, next_token)?;
-        if privacy == ChannelPrivacy::Private && !self.store.is_admin(&bearer).await? {
-            return Err(CoreError::forbidden(
-                "Only an AppInstanceAdmin may list PRIVATE channels.",
-            ));
-        }
-        let rows = self
-            .store
-            .list_channels(
-                &app.id,
-                privacy,
-                seq_cursor(req.after.as_deref())?,
-                req.limit + 1,
-            )
-            .await?;
-        let page = self
-            .pages
-            .page(&binding, req.limit, rows, |r| r.seq.to_string());
-        Ok(Page {
-            items: page.items.into_iter().map(|r| r.value).collect(),
-            next_token: page.next_token,
+        let admin = privacy == ChannelPrivacy::Private && self.store.is_admin(&bearer).await?;
+        let guard = || {
+            if privacy == ChannelPrivacy::Private && !admin {
+                return Err(CoreError::forbidden(
+                    "Only an AppInstanceAdmin may list PRIVATE channels.",
+                ));
+            }
+            Ok(())
+        };
+        self.seq_page(binding, max_results, next_token, guard, |after, limit| {
+            self.store.list_channels(&app.id, privacy, after, limit)
         })
+        .await
     }
 }

@@ -6,7 +6,7 @@ use crate::auth::Caller;
 use crate::error::{CoreError, CoreResult};
 use crate::events::DomainEvent;
 use crate::model::{Membership, MembershipType, UserMembership, UserRef};
-use crate::paging::{seq_cursor, Binding, Page};
+use crate::paging::{Binding, Page};
 use crate::perm::{Action, Target};
 use crate::store::MembershipLimits;
 use crate::validate;
@@ -286,25 +286,16 @@ impl Services {
             kind.as_str(),
             &access.bearer.user_id,
         ]);
-        let req = self.pages.request(&binding, max_results, next_token)?;
-        let hidden = kind == MembershipType::Hidden;
-        self.check(&access, Action::ListMembers { hidden }, "")?;
-        let rows = self
-            .store
-            .list_memberships(
-                &access.channel.key,
-                kind,
-                seq_cursor(req.after.as_deref())?,
-                req.limit + 1,
-            )
-            .await?;
-        let page = self
-            .pages
-            .page(&binding, req.limit, rows, |r| r.seq.to_string());
-        Ok(Page {
-            items: page.items.into_iter().map(|r| r.value).collect(),
-            next_token: page.next_token,
+        let guard = || {
+            let hidden = kind == MembershipType::Hidden;
+            self.check(&access, Action::ListMembers { hidden }, "")?;
+            Ok(())
+        };
+        self.seq_page(binding, max_results, next_token, guard, |after, limit| {
+            self.store
+                .list_memberships(&access.channel.key, kind, after, limit)
         })
+        .await
     }
 
     /// DeleteChannelMembership: returns the membership as it was.
@@ -425,17 +416,13 @@ impl Services {
             &user.user_id,
             &me.user_id,
         ]);
-        let req = self.pages.request(&binding, max_results, next_token)?;
-        let rows = self
-            .store
-            .list_user_memberships(&user, seq_cursor(req.after.as_deref())?, req.limit + 1)
-            .await?;
-        let page = self
-            .pages
-            .page(&binding, req.limit, rows, |r| r.seq.to_string());
-        Ok(Page {
-            items: page.items.into_iter().map(|r| r.value).collect(),
-            next_token: page.next_token,
-        })
+        self.seq_page(
+            binding,
+            max_results,
+            next_token,
+            || Ok(()),
+            |after, limit| self.store.list_user_memberships(&user, after, limit),
+        )
+        .await
     }
 }

@@ -29,7 +29,8 @@ use crate::arn::{ArnContext, UserKey};
 use crate::auth::Caller;
 use crate::error::{CoreError, CoreResult};
 use crate::events::EventBus;
-use crate::paging::PageSigner;
+use crate::paging::{seq_cursor, Binding, Page, PageSigner};
+use crate::store::Seq;
 use crate::store::Store;
 use crate::time::Clock;
 
@@ -148,6 +149,35 @@ impl Services {
                 bearer.unwrap_or("this bearer")
             ))),
         }
+    }
+}
+
+impl Services {
+    /// One page of a listing in creation (`seq`) order: validates `max-results` and
+    /// `next-token` against `binding`, then runs `guard` (permission checks come after input
+    /// validation), fetches one row more than the page (it only says that more exist) after the
+    /// cursor, and signs the next token.
+    async fn seq_page<T, Fut>(
+        &self,
+        binding: Binding,
+        max_results: Option<i64>,
+        next_token: Option<&str>,
+        guard: impl FnOnce() -> CoreResult<()>,
+        fetch: impl FnOnce(Option<i64>, usize) -> Fut,
+    ) -> CoreResult<Page<T>>
+    where
+        Fut: std::future::Future<Output = CoreResult<Vec<Seq<T>>>>,
+    {
+        let req = self.pages.request(&binding, max_results, next_token)?;
+        guard()?;
+        let rows = fetch(seq_cursor(req.after.as_deref())?, req.limit + 1).await?;
+        let page = self
+            .pages
+            .page(&binding, req.limit, rows, |r| r.seq.to_string());
+        Ok(Page {
+            items: page.items.into_iter().map(|r| r.value).collect(),
+            next_token: page.next_token,
+        })
     }
 }
 

@@ -4,7 +4,7 @@ use super::Services;
 use crate::auth::Caller;
 use crate::error::{CoreError, CoreResult};
 use crate::model::{Channel, Moderator, UserRef};
-use crate::paging::{seq_cursor, Binding, Page};
+use crate::paging::{Binding, Page};
 use crate::perm::Action;
 use crate::validate;
 
@@ -83,23 +83,15 @@ impl Services {
     ) -> CoreResult<Page<UserRef>> {
         let access = self.channel_access(caller, bearer, arn).await?;
         let binding = Binding::new(&["ListChannelModerators", arn, &access.bearer.user_id]);
-        let req = self.pages.request(&binding, max_results, next_token)?;
-        self.check(&access, Action::ListModerators, "")?;
-        let rows = self
-            .store
-            .list_moderators(
-                &access.channel.key,
-                seq_cursor(req.after.as_deref())?,
-                req.limit + 1,
-            )
-            .await?;
-        let page = self
-            .pages
-            .page(&binding, req.limit, rows, |r| r.seq.to_string());
-        Ok(Page {
-            items: page.items.into_iter().map(|r| r.value).collect(),
-            next_token: page.next_token,
+        let guard = || {
+            self.check(&access, Action::ListModerators, "")?;
+            Ok(())
+        };
+        self.seq_page(binding, max_results, next_token, guard, |after, limit| {
+            self.store
+                .list_moderators(&access.channel.key, after, limit)
         })
+        .await
     }
 
     /// DeleteChannelModerator: the membership, if any, stays.
@@ -175,17 +167,13 @@ impl Services {
             &user.user_id,
             &me.user_id,
         ]);
-        let req = self.pages.request(&binding, max_results, next_token)?;
-        let rows = self
-            .store
-            .list_moderated_channels(&user, seq_cursor(req.after.as_deref())?, req.limit + 1)
-            .await?;
-        let page = self
-            .pages
-            .page(&binding, req.limit, rows, |r| r.seq.to_string());
-        Ok(Page {
-            items: page.items.into_iter().map(|r| r.value).collect(),
-            next_token: page.next_token,
-        })
+        self.seq_page(
+            binding,
+            max_results,
+            next_token,
+            || Ok(()),
+            |after, limit| self.store.list_moderated_channels(&user, after, limit),
+        )
+        .await
     }
 }

@@ -5,7 +5,7 @@ use crate::arn::UserKey;
 use crate::auth::Caller;
 use crate::error::{CoreError, CoreResult};
 use crate::model::{AppInstanceUser, ExpirationCriterion, ExpirationSettings, Idempotency};
-use crate::paging::{seq_cursor, Binding, Page};
+use crate::paging::{Binding, Page};
 use crate::validate;
 
 /// `ExpirationSettings` as received; both members are required by the model.
@@ -151,18 +151,14 @@ impl Services {
             .existing_app_instance("AppInstanceArn", app_arn)
             .await?;
         let binding = Binding::new(&["ListAppInstanceUsers", &app.id, &caller.access_key_id]);
-        let req = self.pages.request(&binding, max_results, next_token)?;
-        let rows = self
-            .store
-            .list_users(&app.id, seq_cursor(req.after.as_deref())?, req.limit + 1)
-            .await?;
-        let page = self
-            .pages
-            .page(&binding, req.limit, rows, |r| r.seq.to_string());
-        Ok(Page {
-            items: page.items.into_iter().map(|r| r.value).collect(),
-            next_token: page.next_token,
-        })
+        self.seq_page(
+            binding,
+            max_results,
+            next_token,
+            || Ok(()),
+            |after, limit| self.store.list_users(&app.id, after, limit),
+        )
+        .await
     }
 
     /// UpdateAppInstanceUser.
