@@ -6,6 +6,7 @@
 #![allow(clippy::type_complexity)]
 
 mod auth;
+mod batch;
 mod binary;
 mod channels;
 mod durability;
@@ -13,6 +14,7 @@ mod harness;
 mod history;
 mod idempotency;
 mod identity;
+mod limits;
 mod memberships;
 mod messages;
 mod moderation;
