@@ -1,7 +1,9 @@
 //! The EventBus port: state changes published after commit, as typed domain events, for the
 //! realtime sessions (websocket fan-out) to deliver.
 
+use crate::arn::{ChannelKey, UserKey};
 use crate::model::{Channel, ChannelMessage, Membership, MembershipType, UserRef};
+use crate::time::Timestamp;
 
 /// A committed state change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +35,16 @@ pub enum DomainEvent {
     ChannelUpdated(Channel),
     /// A channel was deleted (as it was).
     ChannelDeleted(Channel),
+    /// A member's read marker moved (no websocket event exists for it; the realtime layer
+    /// ignores it, other subscribers may not).
+    ReadMarkerUpdated {
+        /// The channel.
+        channel: ChannelKey,
+        /// The member.
+        user: UserKey,
+        /// The new ReadMarkerTimestamp.
+        at: Timestamp,
+    },
 }
 
 /// Receives events after their transaction committed. Must not block.

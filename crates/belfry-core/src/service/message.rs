@@ -139,6 +139,13 @@ fn check_push(push: Option<PushInput>) -> CoreResult<Option<PushNotification>> {
     let Some(p) = push else { return Ok(None) };
     if let Some(t) = &p.title {
         validate::length("PushNotification.Title", t, 1, 50)?;
+        // The model's `.*` for a title excludes line breaks (unlike `[\s\S]*` for the body).
+        if t.contains(['\n', '\r']) {
+            return Err(validate::violation(
+                "PushNotification.Title",
+                "must satisfy regular expression pattern: .*",
+            ));
+        }
     }
     if let Some(b) = &p.body {
         validate::length("PushNotification.Body", b, 1, 150)?;
@@ -242,6 +249,9 @@ impl Services {
         let channel = self.arns.parse_channel("ChannelArn", arn)?;
         let sender = self.bearer_key(bearer, &channel.id.app_instance_id)?;
         if !channel.local {
+            // As for every channel operation: 401/403 for the bearer before 404 for the channel.
+            self.bearer(caller, bearer, &channel.id.app_instance_id)
+                .await?;
             return Err(CoreError::not_found(format!(
                 "The channel {arn} does not exist."
             )));
@@ -261,19 +271,24 @@ impl Services {
         };
         let may_act = bearer.is_some_and(|b| caller.may_act_as(b));
         let now = self.clock.now();
-        let fingerprint = fingerprint(&[
-            kind.as_str(),
-            persistence.as_str(),
-            &content,
-            input.metadata.as_deref().unwrap_or(""),
-            input.content_type.as_deref().unwrap_or(""),
-            target.as_ref().map(|t| t.user_id.as_str()).unwrap_or(""),
-            &attributes
-                .iter()
-                .map(|(k, v)| format!("{k}={}", v.join("\u{1}")))
-                .collect::<Vec<_>>()
-                .join("\u{2}"),
-        ]);
+        // Every part is length-prefixed by `fingerprint`, and optional members say whether they
+        // were given, so no two different messages share a fingerprint.
+        let optional = |v: Option<&str>| v.map(|v| format!("1{v}")).unwrap_or_default();
+        let mut parts: Vec<String> = vec![
+            kind.as_str().to_string(),
+            persistence.as_str().to_string(),
+            content.clone(),
+            optional(input.metadata.as_deref()),
+            optional(input.content_type.as_deref()),
+            optional(target.as_ref().map(|t| t.user_id.as_str())),
+            attributes.len().to_string(),
+        ];
+        for (name, values) in &attributes {
+            parts.push(name.clone());
+            parts.push(values.len().to_string());
+            parts.extend(values.iter().cloned());
+        }
+        let fingerprint = fingerprint(&parts.iter().map(String::as_str).collect::<Vec<_>>());
         let message = ChannelMessage {
             channel,
             message_id: crate::ids::message_id(now),
@@ -414,6 +429,9 @@ impl Services {
             None => SortOrder::Descending,
         };
         no_sub_channel(input.sub_channel_id)?;
+        if let Some(n) = input.max_results {
+            validate::range("MaxResults", n, 1, 50)?;
+        }
         let access = self.channel_access(caller, bearer, arn).await?;
         let window = |t: Option<Timestamp>| t.map(|t| t.0.to_string()).unwrap_or_default();
         let binding = Binding::new(&[
@@ -468,6 +486,8 @@ impl Services {
         check_content_type(input.content_type.as_deref())?;
         no_sub_channel(input.sub_channel_id.as_deref())?;
         let access = self.channel_access(caller, bearer, arn).await?;
+        // Who cannot read the channel learns nothing about which messages exist.
+        self.check(&access, Action::ReadMessages, "")?;
         let m = self
             .visible_message(&access.channel.key, &access.bearer, arn, message_id)
             .await?;
@@ -505,6 +525,7 @@ impl Services {
         check_message_id(message_id)?;
         no_sub_channel(sub_channel_id)?;
         let access = self.channel_access(caller, bearer, arn).await?;
+        self.check(&access, Action::ReadMessages, "")?;
         let m = self
             .visible_message(&access.channel.key, &access.bearer, arn, message_id)
             .await?;
@@ -557,9 +578,16 @@ impl Services {
     ) -> CoreResult<()> {
         let access = self.channel_access(caller, bearer, arn).await?;
         self.check(&access, Action::UpdateReadMarker, "")?;
+        let now = self.clock.now();
         self.store
-            .update_read_marker(&access.channel.key, &access.bearer, self.clock.now())
-            .await
+            .update_read_marker(&access.channel.key, &access.bearer, now)
+            .await?;
+        self.events.publish(DomainEvent::ReadMarkerUpdated {
+            channel: access.channel.key,
+            user: access.bearer,
+            at: now,
+        });
+        Ok(())
     }
 }
 

@@ -259,7 +259,8 @@ pub async fn messages_send(s: Arc<dyn Store>) {
         ["alpha", "beta", "gamma"]
     );
     assert_eq!(s.get_message(&c, &mid(1)).await.unwrap(), Some(stored));
-    assert_eq!(last_message(&s, &c).await, Some(Timestamp(5000)));
+    // Only sender and target see a targeted message: it does not move LastMessageTimestamp.
+    assert_eq!(last_message(&s, &c).await, None);
 
     // A moderator who is not a member, untargeted: no target roles.
     let (policy, seen) = recording(Ok(()));
@@ -502,7 +503,7 @@ pub async fn messages_listing(s: Arc<dyn Store>) {
         ];
         s.create_channel(nc, idem("ch", ch, "f"), 10).await.unwrap();
     }
-    // In sending order; 1–3 share a time, 5–6 too, and 8 is older than all of them.
+    // In sending order; 1–3 share a time, 5–6 too.
     let sends = [
         plain("c", 1, "alice", 5000),
         plain("c", 2, "bob", 5000),
@@ -511,21 +512,30 @@ pub async fn messages_listing(s: Arc<dyn Store>) {
         to(plain("c", 5, "bob", 7000), "carol"),
         plain("c", 6, "carol", 7000),
         rich("c", 7, "alice", 8000),
-        plain("c", 8, "bob", 4000),
         plain("c2", 9, "alice", 5000),
         to(plain("c2", 10, "bob", 6000), "alice"),
     ];
     for m in sends {
         send(&s, m).await;
     }
+    // Sent last with an older clock reading: stamped no earlier than the channel's newest
+    // message, so (created, position) order stays the order of sending and nothing is skipped.
+    let late = s
+        .send_message(req(plain("c", 8, "bob", 4000), "token-late", "f"), allow())
+        .await
+        .unwrap();
+    assert_eq!(
+        (late.message.created, late.message.updated),
+        (Timestamp(8000), Timestamp(8000))
+    );
     let c = ckey("app", "c");
     // Oldest first, per viewer: everyone sees the untargeted ones; a targeted one only its
     // sender and target.
     let sees = [
-        ("owner", vec![8, 1, 2, 6, 7]),
-        ("alice", vec![8, 1, 2, 3, 4, 6, 7]),
-        ("bob", vec![8, 1, 2, 3, 5, 6, 7]),
-        ("carol", vec![8, 1, 2, 4, 5, 6, 7]),
+        ("owner", vec![1, 2, 6, 7, 8]),
+        ("alice", vec![1, 2, 3, 4, 6, 7, 8]),
+        ("bob", vec![1, 2, 3, 5, 6, 7, 8]),
+        ("carol", vec![1, 2, 4, 5, 6, 7, 8]),
     ];
     let window = |not_before: Option<i64>, not_after: Option<i64>, order| MessageQuery {
         not_before: not_before.map(Timestamp),
@@ -545,7 +555,7 @@ pub async fn messages_listing(s: Arc<dyn Store>) {
                 "{viewer} DESC by {page}"
             );
         }
-        // Both bounds inclusive: [5000, 7000] keeps 5000 and 7000, drops 4000 and 8000.
+        // Both bounds inclusive: [5000, 7000] keeps 5000 and 7000, drops 8000.
         let inner: Vec<u64> = ascending
             .iter()
             .copied()
@@ -565,10 +575,10 @@ pub async fn messages_listing(s: Arc<dyn Store>) {
     let alice = ukey("app", "alice");
     let q = window(Some(7000), None, SortOrder::Ascending);
     let rows = walk_messages(&s, &c, &alice, q, 2).await;
-    assert_eq!(ids(&rows), mids(&[6, 7]));
+    assert_eq!(ids(&rows), mids(&[6, 7, 8]));
     let q = window(None, Some(5000), SortOrder::Descending);
     let rows = walk_messages(&s, &c, &alice, q, 2).await;
-    assert_eq!(ids(&rows), mids(&[3, 2, 1, 8]));
+    assert_eq!(ids(&rows), mids(&[3, 2, 1]));
     let q = window(Some(5000), Some(5000), SortOrder::Ascending);
     let rows = walk_messages(&s, &c, &alice, q, 1).await;
     assert_eq!(ids(&rows), mids(&[1, 2, 3]));

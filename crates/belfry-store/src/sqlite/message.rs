@@ -236,6 +236,19 @@ pub(crate) fn send(c: &Connection, new: NewMessage, policy: SendPolicy) -> CoreR
             replayed: true,
         });
     }
+    // Creation times never go backwards within a channel: a send that took its time before
+    // another but commits after it is stamped no earlier than it, so (created, seq) order is
+    // commit order and a reader paging forward never skips a message.
+    let newest: Option<i64> = c
+        .prepare_cached("SELECT MAX(created_ms) FROM messages WHERE channel_seq = ?1")
+        .map_err(db)?
+        .query_row(params![channel_seq], |r| r.get(0))
+        .map_err(db)?;
+    let mut message = new.message;
+    let created = Timestamp(message.created.0.max(newest.unwrap_or(i64::MIN)));
+    message.created = created;
+    message.updated = created;
+    let m = &message;
     c.prepare_cached(
         "INSERT INTO messages (channel_seq, message_id, sender, type, content, metadata, content_type,
             attributes, push, target, created_ms, updated_ms, client_request_token, fingerprint)
@@ -258,13 +271,16 @@ pub(crate) fn send(c: &Connection, new: NewMessage, policy: SendPolicy) -> CoreR
         new.fingerprint,
     ])
     .map_err(db)?;
-    c.prepare_cached(
-        "UPDATE channels SET last_message_ms = MAX(COALESCE(last_message_ms, 0), ?2) WHERE seq = ?1",
-    )
-    .map_err(db)?
-    .execute(params![channel_seq, m.created.0])
-    .map_err(db)?;
-    let mut message = new.message;
+    // A targeted message is seen by two members only; it does not move the channel's
+    // LastMessageTimestamp, which everyone sees.
+    if m.target.is_none() {
+        c.prepare_cached(
+            "UPDATE channels SET last_message_ms = MAX(COALESCE(last_message_ms, 0), ?2) WHERE seq = ?1",
+        )
+        .map_err(db)?
+        .execute(params![channel_seq, m.created.0])
+        .map_err(db)?;
+    }
     message.sender.name = sender_name;
     Ok(Sent {
         message,

@@ -336,6 +336,12 @@ async fn every_change_is_published_after_commit() {
         .send()
         .await
         .unwrap();
+    m.update_channel_read_marker()
+        .channel_arn(&ch)
+        .chime_bearer(w.user(1))
+        .send()
+        .await
+        .unwrap();
     m.redact_channel_message()
         .channel_arn(&ch)
         .message_id(&mid)
@@ -399,6 +405,9 @@ async fn every_change_is_published_after_commit() {
             }
             DomainEvent::ChannelUpdated(c) => format!("ChannelUpdated {}", c.name),
             DomainEvent::ChannelDeleted(_) => "ChannelDeleted".into(),
+            DomainEvent::ReadMarkerUpdated { user, .. } => {
+                format!("ReadMarkerUpdated {}", user.user_id)
+            }
         })
         .collect();
     assert_eq!(
@@ -410,6 +419,7 @@ async fn every_change_is_published_after_commit() {
             "MessageCreated PERSISTENT",
             "MessageCreated NON_PERSISTENT",
             "MessageUpdated hi!",
+            "ReadMarkerUpdated ann",
             "MessageRedacted true",
             "MessageDeleted",
             "MembershipDeleted bob",

@@ -650,3 +650,84 @@ async fn read_markers() {
         "moderators need a membership too"
     );
 }
+
+#[tokio::test]
+async fn review_regressions() {
+    let s = TestServer::start().await;
+    let m = s.messaging();
+    let r = Room::new(&s, &["owner", "ann", "bob", "out"], ChannelPrivacy::Private).await;
+    m.delete_channel_membership()
+        .channel_arn(&r.ch)
+        .member_arn(r.user(3))
+        .chime_bearer(r.user(0))
+        .send()
+        .await
+        .unwrap();
+    // A targeted message does not move LastMessageTimestamp, which every member sees.
+    send(&m, &r.ch, r.user(1), "psst")
+        .target(Target::builder().member_arn(r.user(2)).build())
+        .send()
+        .await
+        .unwrap();
+    let c = m
+        .describe_channel()
+        .channel_arn(&r.ch)
+        .chime_bearer(r.user(1))
+        .send()
+        .await
+        .unwrap()
+        .channel
+        .unwrap();
+    assert!(c.last_message_timestamp.is_none());
+    // Attributes that flatten alike are still different messages for a retried token.
+    let token = uuid();
+    let attr = |v: &str| MessageAttributeValue::builder().string_values(v).build();
+    send(&m, &r.ch, r.user(1), "x")
+        .client_request_token(&token)
+        .message_attributes("a=b", attr("c"))
+        .send()
+        .await
+        .unwrap();
+    let again = send(&m, &r.ch, r.user(1), "x")
+        .client_request_token(&token)
+        .message_attributes("a", attr("b=c"))
+        .send()
+        .await;
+    assert_eq!(code(again), "ConflictException");
+    // Outsiders of a PRIVATE channel learn nothing about which messages exist.
+    let mid = send(&m, &r.ch, r.user(1), "hi")
+        .send()
+        .await
+        .unwrap()
+        .message_id
+        .unwrap();
+    for id in [mid.as_str(), "no-such-message"] {
+        let u = m
+            .update_channel_message()
+            .channel_arn(&r.ch)
+            .message_id(id)
+            .content("x")
+            .chime_bearer(r.user(3))
+            .send()
+            .await;
+        assert_eq!(code(u), "ForbiddenException", "{id}");
+        let rd = m
+            .redact_channel_message()
+            .channel_arn(&r.ch)
+            .message_id(id)
+            .chime_bearer(r.user(3))
+            .send()
+            .await;
+        assert_eq!(code(rd), "ForbiddenException", "{id}");
+    }
+    // A push notification title is one line.
+    let p = PushNotificationConfiguration::builder()
+        .title("two\nlines")
+        .body("b")
+        .build();
+    let r2 = send(&m, &r.ch, r.user(1), "x")
+        .push_notification(p)
+        .send()
+        .await;
+    assert!(message(r2).contains("PushNotification.Title"));
+}
