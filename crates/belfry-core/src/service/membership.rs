@@ -375,24 +375,14 @@ impl Services {
         let user_arn = validate::required("AppInstanceUserArn", user_arn)?;
         let parsed = self.arns.parse_user("AppInstanceUserArn", user_arn)?;
         let access = self.channel_access(caller, bearer, arn).await?;
-        let is_self = parsed.local && parsed.id == access.bearer;
-        if !is_self && !access.roles.admin {
-            return Err(CoreError::forbidden(
-                "Only an AppInstanceAdmin may ask about another AppInstanceUser.",
-            ));
-        }
-        if !parsed.local {
-            return Err(CoreError::not_found(format!(
-                "{user_arn} is not a member of channel {arn}."
-            )));
-        }
+        let not_held =
+            || CoreError::not_found(format!("{user_arn} is not a member of channel {arn}."));
+        let user = self.asked_about(&access, parsed, not_held)?;
         let m = self
             .store
-            .get_membership(&access.channel.key, &parsed.id)
+            .get_membership(&access.channel.key, &user)
             .await?
-            .ok_or_else(|| {
-                CoreError::not_found(format!("{user_arn} is not a member of channel {arn}."))
-            })?;
+            .ok_or_else(not_held)?;
         Ok(UserMembership {
             channel: access.channel,
             kind: m.kind,

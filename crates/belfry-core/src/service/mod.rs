@@ -25,7 +25,7 @@ pub use message::{
 pub use tags::TagInput;
 pub use user::{CreateAppInstanceUser, ExpirationInput, UpdateAppInstanceUser};
 
-use crate::arn::{ArnContext, UserKey};
+use crate::arn::{ArnContext, LocalId, UserKey};
 use crate::auth::Caller;
 use crate::error::{CoreError, CoreResult};
 use crate::events::EventBus;
@@ -119,23 +119,32 @@ impl Services {
         header: Option<&str>,
         app_instance_id: &str,
     ) -> CoreResult<UserKey> {
-        let invalid = message::invalid_bearer;
-        let Some(header) = header else {
-            return Err(CoreError::Unauthorized(
-                "The x-amz-chime-bearer HTTP header is required.".into(),
+        let key = self.bearer_key(header, app_instance_id)?;
+        if self.store.get_user(&key).await?.is_none() {
+            return Err(message::invalid_bearer());
+        }
+        self.may_act_as(caller, header)?;
+        Ok(key)
+    }
+
+    /// The user a Describe…ForAppInstanceUser call asks about: the bearer may ask about
+    /// themself, only an AppInstanceAdmin about someone else (403). A user of another region or
+    /// account cannot hold a role here: `not_held` (404).
+    fn asked_about(
+        &self,
+        access: &channel::ChannelAccess,
+        parsed: LocalId<UserKey>,
+        not_held: impl FnOnce() -> CoreError,
+    ) -> CoreResult<UserKey> {
+        let is_self = parsed.local && parsed.id == access.bearer;
+        if !is_self && !access.roles.admin {
+            return Err(CoreError::forbidden(
+                "Only an AppInstanceAdmin may ask about another AppInstanceUser.",
             ));
-        };
-        let parsed = self
-            .arns
-            .parse_user("x-amz-chime-bearer", header)
-            .map_err(|_| invalid())?;
-        if !parsed.local || parsed.id.app_instance_id != app_instance_id {
-            return Err(invalid());
         }
-        if self.store.get_user(&parsed.id).await?.is_none() {
-            return Err(invalid());
+        if !parsed.local {
+            return Err(not_held());
         }
-        self.may_act_as(caller, Some(header))?;
         Ok(parsed.id)
     }
 

@@ -128,26 +128,12 @@ impl Services {
         let user_arn = validate::required("AppInstanceUserArn", user_arn)?;
         let parsed = self.arns.parse_user("AppInstanceUserArn", user_arn)?;
         let access = self.channel_access(caller, bearer, arn).await?;
-        let is_self = parsed.local && parsed.id == access.bearer;
-        if !is_self && !access.roles.admin {
-            return Err(CoreError::forbidden(
-                "Only an AppInstanceAdmin may ask about another AppInstanceUser.",
-            ));
-        }
-        if !parsed.local {
-            return Err(CoreError::not_found(format!(
-                "{user_arn} is not a moderator of channel {arn}."
-            )));
-        }
-        match self
-            .store
-            .get_moderator(&access.channel.key, &parsed.id)
-            .await?
-        {
+        let not_held =
+            || CoreError::not_found(format!("{user_arn} is not a moderator of channel {arn}."));
+        let user = self.asked_about(&access, parsed, not_held)?;
+        match self.store.get_moderator(&access.channel.key, &user).await? {
             Some(_) => Ok(access.channel),
-            None => Err(CoreError::not_found(format!(
-                "{user_arn} is not a moderator of channel {arn}."
-            ))),
+            None => Err(not_held()),
         }
     }
 

@@ -14,22 +14,49 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use super::user::expiration;
 use super::{count, db, forget, remember, replay, tags};
 
+/// `SELECT <the channel columns, as `from_row` reads them>` plus `$extra` columns, from
+/// `channels c`: `named` joins the creator's current name (`u`); `unnamed` leaves it NULL (for
+/// callers that only need mode and privacy) and appends `$tail`.
+macro_rules! channel_select {
+    (@cols $creator:literal, $extra:literal) => {
+        concat!(
+            "SELECT c.seq, c.app_instance_id, c.channel_id, c.name, c.mode, c.privacy, c.metadata, c.created_by, ",
+            $creator,
+            ", c.created_ms, c.updated_ms, c.last_message_ms, c.expiration_days, c.expiration_criterion",
+            $extra,
+            " FROM channels c "
+        )
+    };
+    (named, $extra:literal) => {
+        concat!(
+            $crate::sqlite::channel::channel_select!(@cols "u.name", $extra),
+            "LEFT JOIN users u ON u.app_instance_id = c.app_instance_id AND u.user_id = c.created_by"
+        )
+    };
+    (unnamed, $extra:literal, $tail:literal) => {
+        concat!($crate::sqlite::channel::channel_select!(@cols "NULL", $extra), $tail)
+    };
+}
+pub(crate) use channel_select;
+
 /// The channel columns plus membership seq, type and read marker (joined by the caller as `m`).
-pub(crate) const QUERY_WITH_MEMBERSHIP: &str = "SELECT c.seq, c.app_instance_id, c.channel_id, c.name, c.mode, c.privacy, c.metadata,
-        c.created_by, u.name, c.created_ms, c.updated_ms, c.last_message_ms, c.expiration_days, c.expiration_criterion,
-        m.seq, m.type, m.read_marker_ms
-    FROM channels c LEFT JOIN users u ON u.app_instance_id = c.app_instance_id AND u.user_id = c.created_by";
+pub(crate) const QUERY_WITH_MEMBERSHIP: &str =
+    channel_select!(named, ", m.seq, m.type, m.read_marker_ms");
 
 /// The channel columns plus the seq of a role row joined by the caller as `r`.
-pub(crate) const QUERY_WITH_SEQ_OF_R: &str = "SELECT c.seq, c.app_instance_id, c.channel_id, c.name, c.mode, c.privacy, c.metadata,
-        c.created_by, u.name, c.created_ms, c.updated_ms, c.last_message_ms, c.expiration_days, c.expiration_criterion,
-        r.seq
-    FROM channels c LEFT JOIN users u ON u.app_instance_id = c.app_instance_id AND u.user_id = c.created_by";
+pub(crate) const QUERY_WITH_SEQ_OF_R: &str = channel_select!(named, ", r.seq");
 
 /// The channel columns with the creator's current name.
-pub(crate) const QUERY: &str = "SELECT c.seq, c.app_instance_id, c.channel_id, c.name, c.mode, c.privacy, c.metadata,
-        c.created_by, u.name, c.created_ms, c.updated_ms, c.last_message_ms, c.expiration_days, c.expiration_criterion
-    FROM channels c LEFT JOIN users u ON u.app_instance_id = c.app_instance_id AND u.user_id = c.created_by";
+pub(crate) const QUERY: &str = channel_select!(named, "");
+
+/// Reads a stored membership type (anything but HIDDEN is DEFAULT).
+pub(crate) fn membership_type(stored: &str) -> MembershipType {
+    if stored == "HIDDEN" {
+        MembershipType::Hidden
+    } else {
+        MembershipType::Default
+    }
+}
 
 fn bad_column(what: &str, value: &str) -> rusqlite::Error {
     rusqlite::Error::InvalidColumnType(0, format!("{what}={value}"), rusqlite::types::Type::Text)
@@ -267,11 +294,7 @@ pub(crate) fn roles(c: &Connection, ch: &ChannelKey, user: &UserKey) -> CoreResu
             Ok(Roles {
                 admin: r.get(0)?,
                 moderator: r.get(1)?,
-                member: match member.as_deref() {
-                    Some("HIDDEN") => Some(MembershipType::Hidden),
-                    Some(_) => Some(MembershipType::Default),
-                    None => None,
-                },
+                member: member.as_deref().map(membership_type),
                 banned: r.get(3)?,
             })
         },

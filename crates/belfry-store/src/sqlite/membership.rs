@@ -16,14 +16,6 @@ const QUERY: &str =
     LEFT JOIN users u ON u.app_instance_id = m.app_instance_id AND u.user_id = m.user_id
     LEFT JOIN users i ON i.app_instance_id = m.app_instance_id AND i.user_id = m.invited_by";
 
-fn kind(s: &str) -> MembershipType {
-    if s == "HIDDEN" {
-        MembershipType::Hidden
-    } else {
-        MembershipType::Default
-    }
-}
-
 fn from_row(r: &Row) -> rusqlite::Result<Membership> {
     let app: String = r.get(1)?;
     Ok(Membership {
@@ -45,7 +37,7 @@ fn from_row(r: &Row) -> rusqlite::Result<Membership> {
             },
             name: r.get(6)?,
         },
-        kind: kind(&r.get::<_, String>(7)?),
+        kind: channel::membership_type(&r.get::<_, String>(7)?),
         created: Timestamp(r.get(8)?),
         updated: Timestamp(r.get(9)?),
         read_marker: r.get::<_, Option<i64>>(10)?.map(Timestamp),
@@ -235,7 +227,7 @@ pub(crate) fn list_for_user(
                     seq: r.get(14)?,
                     value: UserMembership {
                         channel: ch.value,
-                        kind: kind(&r.get::<_, String>(15)?),
+                        kind: channel::membership_type(&r.get::<_, String>(15)?),
                         read_marker: r.get::<_, Option<i64>>(16)?.map(Timestamp),
                     },
                 })

@@ -2,8 +2,8 @@
 
 use belfry_core::arn::{ChannelKey, UserKey};
 use belfry_core::model::{
-    ChannelMessage, MembershipType, MessageChange, MessageCursor, MessageQuery, MessageType,
-    NewMessage, Persistence, PushNotification, PushType, SortOrder, UserRef,
+    ChannelMessage, MessageChange, MessageCursor, MessageQuery, MessageType, NewMessage,
+    Persistence, PushNotification, PushType, SortOrder, UserRef,
 };
 use belfry_core::perm::Roles;
 use belfry_core::store::{SendContext, SendPolicy, Sent};
@@ -20,14 +20,16 @@ const COLUMNS: &str =
 
 /// What a send needs to decide: the channel (creator name not resolved: not needed here), the
 /// sender's name, and the sender's roles.
-const CONTEXT: &str = "SELECT c.seq, c.app_instance_id, c.channel_id, c.name, c.mode, c.privacy, c.metadata,
-        c.created_by, NULL, c.created_ms, c.updated_ms, c.last_message_ms, c.expiration_days, c.expiration_criterion,
+const CONTEXT: &str = channel::channel_select!(
+    unnamed,
+    ",
         (SELECT name FROM users WHERE app_instance_id = ?1 AND user_id = ?3),
         EXISTS (SELECT 1 FROM admins WHERE app_instance_id = ?1 AND user_id = ?3),
         EXISTS (SELECT 1 FROM moderators WHERE app_instance_id = ?1 AND channel_id = ?2 AND user_id = ?3),
         (SELECT type FROM memberships WHERE app_instance_id = ?1 AND channel_id = ?2 AND user_id = ?3),
-        EXISTS (SELECT 1 FROM bans WHERE app_instance_id = ?1 AND channel_id = ?2 AND user_id = ?3)
-    FROM channels c WHERE c.app_instance_id = ?1 AND c.channel_id = ?2";
+        EXISTS (SELECT 1 FROM bans WHERE app_instance_id = ?1 AND channel_id = ?2 AND user_id = ?3)",
+    "WHERE c.app_instance_id = ?1 AND c.channel_id = ?2"
+);
 
 /// The channel's row position, by key (a scalar subquery: evaluated once per statement).
 const CHANNEL_SEQ: &str =
@@ -152,13 +154,7 @@ pub(crate) fn send(c: &Connection, new: NewMessage, policy: SendPolicy) -> CoreR
                 let roles = Roles {
                     admin: r.get(15)?,
                     moderator: r.get(16)?,
-                    member: member.as_deref().map(|t| {
-                        if t == "HIDDEN" {
-                            MembershipType::Hidden
-                        } else {
-                            MembershipType::Default
-                        }
-                    }),
+                    member: member.as_deref().map(channel::membership_type),
                     banned: r.get(18)?,
                 };
                 Ok((
@@ -173,17 +169,7 @@ pub(crate) fn send(c: &Connection, new: NewMessage, policy: SendPolicy) -> CoreR
     let (channel, sender_name, sender_roles) = match row {
         Some((ch, name, roles)) => (Some(ch), name, roles),
         None => {
-            let name: Option<String> = c
-                .prepare_cached(
-                    "SELECT name FROM users WHERE app_instance_id = ?1 AND user_id = ?2",
-                )
-                .map_err(db)?
-                .query_row(
-                    params![m.sender.key.app_instance_id, m.sender.key.user_id],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(db)?;
+            let name = super::user::get(c, &m.sender.key)?.map(|u| u.name);
             (None, name, Roles::default())
         }
     };
