@@ -48,24 +48,44 @@ pub fn parse_query(raw: &str) -> Option<Vec<(String, String)>> {
         .collect()
 }
 
-fn match_path(template: &'static str, segments: &[&str]) -> Option<Vec<(&'static str, String)>> {
-    let parts: Vec<&'static str> = template.trim_start_matches('/').split('/').collect();
-    if parts.len() != segments.len() {
-        return None;
+fn label_name(part: &str) -> Option<&str> {
+    part.strip_prefix('{').and_then(|p| p.strip_suffix('}'))
+}
+
+/// Whether `template` has as many segments as the path and the same literal ones; checked
+/// before anything is decoded, since most routes fail here.
+fn same_shape(template: &str, segments: &[&str]) -> bool {
+    let mut parts = template.trim_start_matches('/').split('/');
+    for seg in segments {
+        match parts.next() {
+            Some(part) if label_name(part).is_some() || part == *seg => {}
+            _ => return false,
+        }
     }
+    parts.next().is_none()
+}
+
+/// The decoded labels of a path of the template's shape; `None` if one is not valid
+/// percent-encoded UTF-8 or is empty.
+fn labels(template: &'static str, segments: &[&str]) -> Option<Vec<(&'static str, String)>> {
     let mut labels = Vec::new();
-    for (part, seg) in parts.iter().zip(segments) {
-        if let Some(name) = part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+    for (part, seg) in template.trim_start_matches('/').split('/').zip(segments) {
+        if let Some(name) = label_name(part) {
             let value = decode(seg)?;
             if value.is_empty() {
                 return None;
             }
             labels.push((name, value));
-        } else if *part != *seg {
-            return None;
         }
     }
     Some(labels)
+}
+
+fn match_path(template: &'static str, segments: &[&str]) -> Option<Vec<(&'static str, String)>> {
+    if !same_shape(template, segments) {
+        return None;
+    }
+    labels(template, segments)
 }
 
 /// Finds the operation for `method`, the raw path and the decoded query.

@@ -60,18 +60,38 @@ fn run(db_path: PathBuf, wal_path: PathBuf, stop: Arc<AtomicBool>) {
             return;
         }
     };
+    let page_size: u64 = conn
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .unwrap_or(4096);
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(EVERY);
+        // The file keeps its size when the log starts over, so its size only says whether there
+        // was ever much to copy; the frame count the checkpoint reports says how much there is.
         let size = std::fs::metadata(&wal_path).map(|m| m.len()).unwrap_or(0);
-        let mode = if size >= RESTART_AT {
-            "RESTART"
-        } else if size >= PASSIVE_AT {
-            "PASSIVE"
-        } else {
+        if size < PASSIVE_AT {
+            continue;
+        }
+        let Some(frames) = checkpoint(&conn, "PASSIVE") else {
             continue;
         };
-        if let Err(e) = conn.execute_batch(&format!("PRAGMA wal_checkpoint({mode});")) {
+        if frames.saturating_mul(page_size) >= RESTART_AT {
+            // A RESTART holds writers back while it copies what is left and syncs the
+            // database; a second PASSIVE pass first leaves it only a few milliseconds' worth.
+            checkpoint(&conn, "PASSIVE");
+            checkpoint(&conn, "RESTART");
+        }
+    }
+}
+
+/// Runs a checkpoint; returns the number of frames in the log.
+fn checkpoint(conn: &Connection, mode: &str) -> Option<u64> {
+    match conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+        r.get::<_, i64>(1)
+    }) {
+        Ok(frames) => Some(frames.max(0) as u64),
+        Err(e) => {
             tracing::warn!(error = %e, mode, "checkpoint failed");
+            None
         }
     }
 }

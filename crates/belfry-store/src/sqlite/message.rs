@@ -1,17 +1,19 @@
 //! Channel messages and read markers in SQLite.
 
 use belfry_core::arn::{ChannelKey, UserKey};
+use belfry_core::model::Channel;
 use belfry_core::model::{
     ChannelMessage, MessageChange, MessageCursor, MessageQuery, MessageType, NewMessage,
     Persistence, PushNotification, PushType, SortOrder, UserRef,
 };
 use belfry_core::perm::Roles;
-use belfry_core::store::{SendContext, SendPolicy, Sent};
+use belfry_core::store::{SendContext, SendPolicy, Sent, Seq};
 use belfry_core::time::Timestamp;
 use belfry_core::{CoreError, CoreResult};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::{json, Value};
 
+use super::send_cache::{channel_key, CachedSender, SendCache};
 use super::{channel, db};
 
 const COLUMNS: &str =
@@ -136,12 +138,12 @@ fn roles_of(c: &Connection, ch: &ChannelKey, user: &UserKey) -> CoreResult<Roles
     channel::roles(c, ch, user)
 }
 
-/// The send path: context, policy, idempotency, insert, LastMessageTimestamp — one job.
-pub(crate) fn send(c: &Connection, new: NewMessage, policy: SendPolicy) -> CoreResult<Sent> {
-    let m = &new.message;
-    // Channel, sender name and sender roles in one statement: this runs for every message.
-    let row = c
-        .prepare_cached(CONTEXT)
+/// Channel, sender name and sender roles in one statement, or `None` without the channel.
+fn load_context(
+    c: &Connection,
+    m: &ChannelMessage,
+) -> CoreResult<Option<(Seq<Channel>, CachedSender)>> {
+    c.prepare_cached(CONTEXT)
         .map_err(db)?
         .query_row(
             params![
@@ -159,15 +161,44 @@ pub(crate) fn send(c: &Connection, new: NewMessage, policy: SendPolicy) -> CoreR
                 };
                 Ok((
                     channel::from_row(r)?,
-                    r.get::<_, Option<String>>(14)?,
-                    roles,
+                    CachedSender {
+                        name: r.get(14)?,
+                        roles,
+                    },
                 ))
             },
         )
         .optional()
-        .map_err(db)?;
-    let (channel, sender_name, sender_roles) = match row {
-        Some((ch, name, roles)) => (Some(ch), name, roles),
+        .map_err(db)
+}
+
+/// The send path: context, policy, idempotency, insert, LastMessageTimestamp — one hot job
+/// (see `writer`): every check comes before the first write.
+pub(crate) fn send(
+    c: &Connection,
+    cache: &mut SendCache,
+    new: NewMessage,
+    policy: SendPolicy,
+) -> CoreResult<Sent> {
+    let m = &new.message;
+    let key = channel_key(&m.channel.app_instance_id, &m.channel.channel_id);
+    let known = match cache.get(&key, &m.sender.key.user_id) {
+        Some((ch, sender)) => Some((ch.channel.clone(), sender)),
+        None => {
+            let loaded = load_context(c, m)?;
+            if let Some((ch, sender)) = &loaded {
+                cache.put(
+                    key.clone(),
+                    &m.sender.key.user_id,
+                    ch.clone(),
+                    sender.clone(),
+                );
+            }
+            loaded
+        }
+    };
+    let (channel, sender_name, sender_roles) = match known {
+        Some((ch, sender)) => (Some(ch), sender.name, sender.roles),
         None => {
             let name = super::user::get(c, &m.sender.key)?.map(|u| u.name);
             (None, name, Roles::default())
@@ -225,11 +256,14 @@ pub(crate) fn send(c: &Connection, new: NewMessage, policy: SendPolicy) -> CoreR
     // Creation times never go backwards within a channel: a send that took its time before
     // another but commits after it is stamped no earlier than it, so (created, seq) order is
     // commit order and a reader paging forward never skips a message.
-    let newest: Option<i64> = c
-        .prepare_cached("SELECT MAX(created_ms) FROM messages WHERE channel_seq = ?1")
-        .map_err(db)?
-        .query_row(params![channel_seq], |r| r.get(0))
-        .map_err(db)?;
+    let newest = match cache.channel_mut(&key).and_then(|ch| ch.newest_ms) {
+        Some(newest) => newest,
+        None => c
+            .prepare_cached("SELECT MAX(created_ms) FROM messages WHERE channel_seq = ?1")
+            .map_err(db)?
+            .query_row(params![channel_seq], |r| r.get::<_, Option<i64>>(0))
+            .map_err(db)?,
+    };
     let mut message = new.message;
     let created = Timestamp(message.created.0.max(newest.unwrap_or(i64::MIN)));
     message.created = created;
@@ -266,6 +300,17 @@ pub(crate) fn send(c: &Connection, new: NewMessage, policy: SendPolicy) -> CoreR
         .map_err(db)?
         .execute(params![channel_seq, m.created.0])
         .map_err(db)?;
+    }
+    if let Some(ch) = cache.channel_mut(&key) {
+        ch.newest_ms = Some(Some(created.0));
+        if m.target.is_none() {
+            let last = ch
+                .channel
+                .value
+                .last_message
+                .map_or(created, |t| t.max(created));
+            ch.channel.value.last_message = Some(last);
+        }
     }
     message.sender.name = sender_name;
     Ok(Sent {

@@ -9,6 +9,7 @@ mod membership;
 mod message;
 mod moderation;
 mod schema;
+mod send_cache;
 mod store_impl;
 mod tags;
 #[cfg(test)]
@@ -58,7 +59,7 @@ impl SqliteStore {
         // The writer does not sync on COMMIT (its syncer thread syncs the WAL before any answer)
         // and does not checkpoint (the checkpointer does).
         conn.execute_batch(
-            "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -65536;",
+            "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -8192;",
         )
         .map_err(CoreError::internal)?;
         // SQLite's own busy handler backs off 1, 2, 5, 10… ms; the writer meets a lock only for

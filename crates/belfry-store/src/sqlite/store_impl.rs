@@ -357,7 +357,10 @@ impl Store for SqliteStore {
     }
 
     async fn send_message(&self, new: NewMessage, policy: SendPolicy) -> CoreResult<Sent> {
-        self.write(move |c| message::send(c, new, policy)).await
+        self.inner
+            .writer
+            .write_hot(move |c, cache| message::send(c, cache, new, policy))
+            .await
     }
 
     async fn get_message(&self, ch: &ChannelKey, id: &str) -> CoreResult<Option<ChannelMessage>> {

@@ -8,6 +8,12 @@
 //! a write is acknowledged only once it is durable, many writes share one sync, and the sync
 //! latency does not stall the writer. Checkpoints run on a third thread (see `checkpoint`), so
 //! copying the WAL into the database never blocks a commit either.
+//!
+//! Hot jobs (message sends) skip the per-job SAVEPOINT, whose sub-journal copies every page a
+//! job touches first, and may use the writer's [`SendCache`]. Because every write passes through
+//! this thread, the cache stays exact: any other job clears it before it runs, and so does a
+//! group that fails to commit. A hot job must do all its checks before its first write; should
+//! one fail after writing anyway, its whole group is rolled back and answered with an error.
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -18,13 +24,21 @@ use belfry_core::{CoreError, CoreResult};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
+use super::send_cache::SendCache;
+
 /// Most jobs committed together.
 const MAX_GROUP: usize = 512;
 /// Jobs waiting for the writer before senders wait too.
 const QUEUE: usize = 4096;
 
 type Deliver = Box<dyn FnOnce(Option<CoreError>) + Send>;
-type Job = Box<dyn FnOnce(&Connection) -> (bool, Deliver) + Send>;
+type Run = Box<dyn FnOnce(&Connection, &mut SendCache) -> (bool, Deliver) + Send>;
+
+/// A queued write: guarded ones run inside their own SAVEPOINT and clear the cache first.
+struct Job {
+    guarded: bool,
+    run: Run,
+}
 
 /// Handle to the writer thread.
 pub(crate) struct Writer {
@@ -69,6 +83,28 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&Connection) -> CoreResult<T> + Send + 'static,
     {
+        self.submit(true, move |conn, cache| {
+            cache.clear();
+            f(conn)
+        })
+        .await
+    }
+
+    /// Runs a hot job: no SAVEPOINT, and access to the send cache. `f` must not write before
+    /// it has decided to succeed (an `Err` after a write fails the whole group).
+    pub(crate) async fn write_hot<T, F>(&self, f: F) -> CoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &mut SendCache) -> CoreResult<T> + Send + 'static,
+    {
+        self.submit(false, f).await
+    }
+
+    async fn submit<T, F>(&self, guarded: bool, f: F) -> CoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &mut SendCache) -> CoreResult<T> + Send + 'static,
+    {
         let sender = self
             .jobs
             .lock()
@@ -76,8 +112,8 @@ impl Writer {
             .clone()
             .ok_or_else(|| CoreError::ServiceUnavailable("The store is shutting down.".into()))?;
         let (tx, rx) = oneshot::channel::<CoreResult<T>>();
-        let job: Job = Box::new(move |conn| {
-            let result = f(conn);
+        let run: Run = Box::new(move |conn, cache| {
+            let result = f(conn, cache);
             let ok = result.is_ok();
             let deliver: Deliver = Box::new(move |commit_error| {
                 let _ = tx.send(match (commit_error, result) {
@@ -88,7 +124,7 @@ impl Writer {
             (ok, deliver)
         });
         sender
-            .send(job)
+            .send(Job { guarded, run })
             .await
             .map_err(|_| CoreError::ServiceUnavailable("The store is shutting down.".into()))?;
         rx.await
@@ -111,6 +147,7 @@ impl Writer {
 
 fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, synced: std_mpsc::Sender<Committed>) {
     let mut group: Vec<Job> = Vec::with_capacity(MAX_GROUP);
+    let mut cache = SendCache::default();
     while let Some(first) = rx.blocking_recv() {
         group.push(first);
         while group.len() < MAX_GROUP {
@@ -119,7 +156,7 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, synced: std_mpsc::Sender<C
                 Err(_) => break,
             }
         }
-        if let Some(committed) = commit_group(&conn, &mut group) {
+        if let Some(committed) = commit_group(&conn, &mut cache, &mut group) {
             if let Err(std_mpsc::SendError(delivers)) = synced.send(committed) {
                 for d in delivers {
                     d(Some(CoreError::internal("the WAL syncer stopped")));
@@ -136,7 +173,11 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, synced: std_mpsc::Sender<C
 
 /// Runs and commits one group. Returns the answers to send once the WAL is synced, or `None`
 /// when the group was already answered (it failed to begin or commit).
-fn commit_group(conn: &Connection, group: &mut Vec<Job>) -> Option<Committed> {
+fn commit_group(
+    conn: &Connection,
+    cache: &mut SendCache,
+    group: &mut Vec<Job>,
+) -> Option<Committed> {
     // A job that cannot run is dropped with its reply channel; its caller then gets an
     // internal error, never a false acknowledgement.
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
@@ -145,34 +186,57 @@ fn commit_group(conn: &Connection, group: &mut Vec<Job>) -> Option<Committed> {
         return None;
     }
     let mut delivers: Vec<Deliver> = Vec::with_capacity(group.len());
+    let mut poisoned = false;
     for job in group.drain(..) {
-        if let Err(e) = conn.execute_batch("SAVEPOINT job") {
-            tracing::error!(error = %e, "savepoint failed; job refused");
-            continue;
-        }
-        let (ok, deliver) = job(conn);
-        let end = if ok {
-            "RELEASE job"
+        if job.guarded {
+            if let Err(e) = savepoint(conn, "SAVEPOINT job") {
+                tracing::error!(error = %e, "savepoint failed; job refused");
+                continue;
+            }
+            let (ok, deliver) = (job.run)(conn, cache);
+            let end = if ok {
+                savepoint(conn, "RELEASE job")
+            } else {
+                savepoint(conn, "ROLLBACK TO job").and_then(|_| savepoint(conn, "RELEASE job"))
+            };
+            if let Err(e) = end {
+                tracing::error!(error = %e, "savepoint end failed");
+            }
+            delivers.push(deliver);
         } else {
-            "ROLLBACK TO job; RELEASE job"
-        };
-        if let Err(e) = conn.execute_batch(end) {
-            tracing::error!(error = %e, "savepoint end failed");
+            let before = conn.total_changes();
+            let (ok, deliver) = (job.run)(conn, cache);
+            if !ok && conn.total_changes() != before {
+                tracing::error!("a hot job failed after writing; its group is rolled back");
+                poisoned = true;
+            }
+            delivers.push(deliver);
         }
-        delivers.push(deliver);
     }
-    match conn.execute_batch("COMMIT") {
+    let outcome = if poisoned {
+        Err(CoreError::internal("a write in the same group failed"))
+    } else {
+        conn.execute_batch("COMMIT")
+            .map_err(|e| CoreError::internal(format!("commit: {e}")))
+    };
+    match outcome {
         Ok(()) => Some(delivers),
-        Err(e) => {
-            tracing::error!(error = %e, "commit failed");
+        Err(err) => {
+            tracing::error!(error = %err, "group not committed");
             let _ = conn.execute_batch("ROLLBACK");
-            let err = CoreError::internal(format!("commit: {e}"));
+            // Hot jobs may have cached what was just rolled back.
+            cache.clear();
             for deliver in delivers {
                 deliver(Some(err.clone()));
             }
             None
         }
     }
+}
+
+/// Runs a savepoint statement, prepared once.
+fn savepoint(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
 /// Syncs the WAL for every committed group, sharing one `fdatasync` among all groups that are
