@@ -4,6 +4,8 @@
 //! aws-sdk-js-v3 `SignatureV4` with `uriEscapePath`, aws-sigv4 with `PercentEncodingMode::Double`),
 //! because a single byte of difference is a signature mismatch.
 
+use std::fmt::{self, Write};
+
 use percent_encoding::{percent_decode_str, percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use sha2::{Digest, Sha256};
 
@@ -71,13 +73,38 @@ pub(crate) fn normalize_path(raw_path: &str) -> String {
     out
 }
 
+/// Whether normalizing would leave the path as it is: it starts with `/` and has no empty,
+/// `.` or `..` segment (a trailing `/` is kept by both).
+fn is_normal(raw_path: &str) -> bool {
+    let Some(rest) = raw_path.strip_prefix('/') else {
+        return false;
+    };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    raw_path == "/"
+        || rest
+            .split('/')
+            .all(|segment| !matches!(segment, "" | "." | ".."))
+}
+
 /// The canonical URI of a non-S3 service: the raw path, normalized, then percent-encoded a
 /// second time. `%3A` becomes `%253A`, `%2F` becomes `%252F` and a raw `:` becomes `%3A`.
 ///
 /// Never decode first: the client signed the encoding of what it sent, and decoding would
 /// confuse an encoded `%2F` inside an ARN label with a path separator.
+#[cfg(test)]
 pub(crate) fn canonical_uri(raw_path: &str) -> String {
-    percent_encode(normalize_path(raw_path).as_bytes(), RFC3986_PATH).to_string()
+    let mut out = String::with_capacity(raw_path.len() * 2);
+    let _ = write_canonical_uri(&mut out, raw_path);
+    out
+}
+
+fn write_canonical_uri(w: &mut impl Write, raw_path: &str) -> fmt::Result {
+    if is_normal(raw_path) {
+        write!(w, "{}", percent_encode(raw_path.as_bytes(), RFC3986_PATH))
+    } else {
+        let normal = normalize_path(raw_path);
+        write!(w, "{}", percent_encode(normal.as_bytes(), RFC3986_PATH))
+    }
 }
 
 /// The canonical query string: each `k=v` piece decoded then re-encoded, sorted by encoded key
@@ -132,67 +159,128 @@ pub(crate) fn has_js_raw_chars(canonical_query: &str) -> bool {
 /// All values of header `name` (case-insensitive), each trimmed with inner runs of spaces and
 /// tabs collapsed to one space, joined with `,` in the order received. `None` if absent.
 pub(crate) fn header_value(headers: &[(&str, &str)], name: &str) -> Option<String> {
-    let mut joined: Option<String> = None;
+    let mut out = String::new();
+    write_header_value(&mut out, headers, name)
+        .ok()
+        .flatten()
+        .map(|()| out)
+}
+
+/// Writes [`header_value`]; `Ok(None)` if the header is absent.
+fn write_header_value(
+    w: &mut impl Write,
+    headers: &[(&str, &str)],
+    name: &str,
+) -> Result<Option<()>, fmt::Error> {
+    let mut found = false;
     for (_, value) in headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)) {
-        let out = match joined.as_mut() {
-            Some(out) => {
-                out.push(',');
-                out
-            }
-            None => joined.insert(String::new()),
-        };
+        if found {
+            w.write_char(',')?;
+        }
+        found = true;
         let mut words = value
             .split([' ', '\t'])
             .filter(|word| !word.is_empty())
             .peekable();
         while let Some(word) = words.next() {
-            out.push_str(word);
+            w.write_str(word)?;
             if words.peek().is_some() {
-                out.push(' ');
+                w.write_char(' ')?;
             }
         }
     }
-    joined
+    Ok(found.then_some(()))
+}
+
+fn missing_header(name: &str) -> SigV4Error {
+    SigV4Error::incomplete(format!(
+        "Header '{name}' is listed in SignedHeaders but is not present in the request."
+    ))
 }
 
 /// The canonical headers block: `name:value\n` for each signed header, in the order given.
+#[cfg(test)]
 pub(crate) fn canonical_headers(
     headers: &[(&str, &str)],
     signed_headers: &[String],
 ) -> Result<String, SigV4Error> {
     let mut out = String::new();
-    for name in signed_headers {
-        let value = header_value(headers, name).ok_or_else(|| {
-            SigV4Error::incomplete(format!(
-                "Header '{name}' is listed in SignedHeaders but is not present in the request."
-            ))
-        })?;
-        out.push_str(name);
-        out.push(':');
-        out.push_str(&value);
-        out.push('\n');
-    }
+    write_canonical_headers(&mut out, headers, signed_headers)?;
     Ok(out)
 }
 
-/// The pieces of a canonical request, joined by [`CanonicalRequest::render`].
+fn write_canonical_headers(
+    w: &mut impl Write,
+    headers: &[(&str, &str)],
+    signed_headers: &[String],
+) -> Result<(), SigV4Error> {
+    for name in signed_headers {
+        write!(w, "{name}:").map_err(fmt_error)?;
+        write_header_value(w, headers, name)
+            .map_err(fmt_error)?
+            .ok_or_else(|| missing_header(name))?;
+        w.write_char('\n').map_err(fmt_error)?;
+    }
+    Ok(())
+}
+
+fn fmt_error(_: fmt::Error) -> SigV4Error {
+    SigV4Error::incomplete("The canonical request could not be written.")
+}
+
+/// The pieces of a canonical request, written by [`CanonicalRequest::write`].
 pub(crate) struct CanonicalRequest<'a> {
     pub(crate) method: &'a str,
-    pub(crate) uri: &'a str,
+    pub(crate) raw_path: &'a str,
+    /// Already canonical (see [`canonical_query`]).
     pub(crate) query: &'a str,
-    pub(crate) headers: &'a str,
-    pub(crate) signed_headers: &'a str,
+    pub(crate) headers: &'a [(&'a str, &'a str)],
+    /// Lowercase names, sorted.
+    pub(crate) signed_headers: &'a [String],
     pub(crate) payload_hash: &'a str,
 }
 
 impl CanonicalRequest<'_> {
     /// `METHOD\nURI\nQUERY\nHEADERS\nSIGNED_HEADERS\nPAYLOAD_HASH`; the headers block ends with
     /// its own newline, hence the blank line after it.
-    pub(crate) fn render(&self) -> String {
-        format!(
-            "{}\n{}\n{}\n{}\n{}\n{}",
-            self.method, self.uri, self.query, self.headers, self.signed_headers, self.payload_hash
-        )
+    pub(crate) fn write(&self, w: &mut impl Write) -> Result<(), SigV4Error> {
+        write!(w, "{}\n", self.method).map_err(fmt_error)?;
+        write_canonical_uri(w, self.raw_path).map_err(fmt_error)?;
+        write!(w, "\n{}\n", self.query).map_err(fmt_error)?;
+        write_canonical_headers(w, self.headers, self.signed_headers)?;
+        w.write_char('\n').map_err(fmt_error)?;
+        for (i, name) in self.signed_headers.iter().enumerate() {
+            if i > 0 {
+                w.write_char(';').map_err(fmt_error)?;
+            }
+            w.write_str(name).map_err(fmt_error)?;
+        }
+        write!(w, "\n{}", self.payload_hash).map_err(fmt_error)
+    }
+
+    /// The canonical request as text.
+    #[cfg(test)]
+    pub(crate) fn render(&self) -> Result<String, SigV4Error> {
+        let mut out = String::with_capacity(512);
+        self.write(&mut out)?;
+        Ok(out)
+    }
+
+    /// SHA-256 of the canonical request, computed without building it.
+    pub(crate) fn hash(&self) -> Result<[u8; 32], SigV4Error> {
+        let mut sink = HashSink(Sha256::new());
+        self.write(&mut sink)?;
+        Ok(sink.0.finalize().into())
+    }
+}
+
+/// A `fmt::Write` that feeds SHA-256.
+struct HashSink(Sha256);
+
+impl Write for HashSink {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.update(s.as_bytes());
+        Ok(())
     }
 }
 

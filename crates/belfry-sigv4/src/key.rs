@@ -76,15 +76,37 @@ pub fn signing_key(secret: &SecretKey, date: &str, region: &str, service: &str) 
     hmac_sha256(&k_service, b"aws4_request")
 }
 
-/// `AWS4-HMAC-SHA256\n<amz_date>\n<scope>\n<hex sha256(canonical request)>`.
-pub(crate) fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &str) -> String {
-    let hashed = hex::encode(Sha256::digest(canonical_request.as_bytes()));
-    format!("{ALGORITHM}\n{amz_date}\n{scope}\n{hashed}")
-}
-
-/// The raw signature bytes (the wire form is their lowercase hex).
-pub(crate) fn signature(signing_key: &[u8; 32], string_to_sign: &str) -> [u8; 32] {
-    hmac_sha256(signing_key, string_to_sign.as_bytes())
+/// The signature: HMAC of the string to sign, `AWS4-HMAC-SHA256\n<amz_date>\n<scope>\n<hex
+/// sha256(canonical request)>` with scope `<date>/<region>/<service>/aws4_request`, fed to the
+/// MAC piece by piece rather than built.
+pub(crate) fn signature(
+    signing_key: &[u8; 32],
+    amz_date: &str,
+    [date, region, service]: [&str; 3],
+    canonical_request_hash: &[u8; 32],
+) -> [u8; 32] {
+    let mut hashed = [0u8; 64];
+    // 32 bytes always fit 64 hex digits.
+    let _ = hex::encode_to_slice(canonical_request_hash, &mut hashed);
+    let mut block = [0u8; BLOCK];
+    block[..32].copy_from_slice(signing_key);
+    let mut mac = <Hmac<Sha256> as KeyInit>::new(&block.into());
+    for piece in [
+        ALGORITHM.as_bytes(),
+        b"\n",
+        amz_date.as_bytes(),
+        b"\n",
+        date.as_bytes(),
+        b"/",
+        region.as_bytes(),
+        b"/",
+        service.as_bytes(),
+        b"/aws4_request\n",
+        &hashed,
+    ] {
+        mac.update(piece);
+    }
+    mac.finalize().into_bytes().into()
 }
 
 #[cfg(test)]

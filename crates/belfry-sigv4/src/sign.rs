@@ -1,12 +1,11 @@
 //! Signing, the client's half: what the load generator and tests use to make requests exactly
 //! as the AWS SDKs sign them (header form, all given headers signed).
 
+use std::cell::RefCell;
 use std::time::SystemTime;
 
-use crate::canonical::{
-    canonical_headers, canonical_query, canonical_uri, sha256_hex, CanonicalRequest, QueryEncoding,
-};
-use crate::key::{signature, signing_key, string_to_sign, SecretKey};
+use crate::canonical::{canonical_query, sha256_hex, CanonicalRequest, QueryEncoding};
+use crate::key::{signature, signing_key, SecretKey};
 use crate::time::format_amz_date;
 use crate::{SigV4Error, ALGORITHM};
 
@@ -32,7 +31,35 @@ pub struct Signer {
     pub service: String,
 }
 
+thread_local! {
+    /// The last signing key derived on this thread, by (secret, date, region, service): it
+    /// changes once a day, so the HMAC chain need not run for every request (the AWS SDKs
+    /// cache it too).
+    static LAST_KEY: RefCell<Option<(SecretKey, String, String, String, [u8; 32])>> =
+        const { RefCell::new(None) };
+}
+
 impl Signer {
+    fn key(&self, date: &str) -> [u8; 32] {
+        LAST_KEY.with(|last| {
+            let mut last = last.borrow_mut();
+            if let Some((secret, d, r, s, key)) = last.as_ref() {
+                if d == date && *r == self.region && *s == self.service && *secret == self.secret {
+                    return *key;
+                }
+            }
+            let key = signing_key(&self.secret, date, &self.region, &self.service);
+            *last = Some((
+                self.secret.clone(),
+                date.to_string(),
+                self.region.clone(),
+                self.service.clone(),
+                key,
+            ));
+            key
+        })
+    }
+
     /// Signs a request whose `headers` (which must include `host`) are all to be signed, at
     /// time `now`. The path and query are taken as they will be sent (already percent-encoded).
     pub fn sign(
@@ -55,25 +82,28 @@ impl Signer {
         names.sort();
         names.dedup();
         let pairs: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-        let headers_block = canonical_headers(&pairs, &names)?;
-        let signed_headers = names.join(";");
-        let canonical = CanonicalRequest {
+        let hashed = CanonicalRequest {
             method,
-            uri: &canonical_uri(raw_path),
+            raw_path,
             query: &canonical_query(raw_query, false, QueryEncoding::Rfc3986),
-            headers: &headers_block,
-            signed_headers: &signed_headers,
+            headers: &pairs,
+            signed_headers: &names,
             payload_hash: &sha256_hex(body),
         }
-        .render();
-        let scope = format!("{date}/{}/{}/aws4_request", self.region, self.service);
-        let to_sign = string_to_sign(&amz_date, &scope, &canonical);
-        let key = signing_key(&self.secret, date, &self.region, &self.service);
-        let sig = hex::encode(signature(&key, &to_sign));
+        .hash()?;
+        let sig = hex::encode(signature(
+            &self.key(date),
+            &amz_date,
+            [date, &self.region, &self.service],
+            &hashed,
+        ));
         Ok(Signature {
             authorization: format!(
-                "{ALGORITHM} Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={sig}",
-                self.access_key_id
+                "{ALGORITHM} Credential={}/{date}/{}/{}/aws4_request, SignedHeaders={}, Signature={sig}",
+                self.access_key_id,
+                self.region,
+                self.service,
+                names.join(";")
             ),
             amz_date,
         })

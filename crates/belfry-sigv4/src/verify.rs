@@ -5,10 +5,9 @@ use std::time::{Duration, SystemTime};
 use subtle::ConstantTimeEq;
 
 use crate::canonical::{
-    canonical_headers, canonical_query, canonical_uri, has_js_raw_chars, header_value, sha256_hex,
-    CanonicalRequest, QueryEncoding,
+    canonical_query, has_js_raw_chars, header_value, sha256_hex, CanonicalRequest, QueryEncoding,
 };
-use crate::key::{signature, signing_key, string_to_sign};
+use crate::key::{signature, signing_key};
 use crate::time::{describe_duration, format_amz_date};
 use crate::{ParsedAuth, RequestParts, SecretKey, SigV4Error, SignatureForm, VerifyPolicy};
 
@@ -70,25 +69,31 @@ pub fn verify_with_key(
     Err(SigV4Error::invalid(MISMATCH))
 }
 
+fn canonical<'a>(
+    req: &'a RequestParts,
+    auth: &'a ParsedAuth,
+    canonical_query: &'a str,
+    payload_hash: &'a str,
+) -> CanonicalRequest<'a> {
+    CanonicalRequest {
+        method: req.method,
+        raw_path: req.raw_path,
+        query: canonical_query,
+        headers: req.headers,
+        signed_headers: &auth.signed_headers,
+        payload_hash,
+    }
+}
+
 /// The canonical request for `req` with the given canonical query and payload hash.
+#[cfg(test)]
 pub(crate) fn canonical_request(
     req: &RequestParts,
     auth: &ParsedAuth,
     canonical_query: &str,
     payload_hash: &str,
 ) -> Result<String, SigV4Error> {
-    let uri = canonical_uri(req.raw_path);
-    let headers = canonical_headers(req.headers, &auth.signed_headers)?;
-    let signed_headers = auth.signed_headers.join(";");
-    Ok(CanonicalRequest {
-        method: req.method,
-        uri: &uri,
-        query: canonical_query,
-        headers: &headers,
-        signed_headers: &signed_headers,
-        payload_hash,
-    }
-    .render())
+    canonical(req, auth, canonical_query, payload_hash).render()
 }
 
 fn expected_signature(
@@ -98,9 +103,13 @@ fn expected_signature(
     canonical_query: &str,
     payload_hash: &str,
 ) -> Result<[u8; 32], SigV4Error> {
-    let creq = canonical_request(req, auth, canonical_query, payload_hash)?;
-    let sts = string_to_sign(&auth.amz_date, &auth.credential_scope(), &creq);
-    Ok(signature(key, &sts))
+    let hashed = canonical(req, auth, canonical_query, payload_hash).hash()?;
+    let scope = [
+        auth.scope_date.as_str(),
+        auth.region.as_str(),
+        auth.service.as_str(),
+    ];
+    Ok(signature(key, &auth.amz_date, scope, &hashed))
 }
 
 fn check_scope(auth: &ParsedAuth, policy: &VerifyPolicy) -> Result<(), SigV4Error> {
