@@ -244,7 +244,8 @@ impl CanonicalRequest<'_> {
     /// `METHOD\nURI\nQUERY\nHEADERS\nSIGNED_HEADERS\nPAYLOAD_HASH`; the headers block ends with
     /// its own newline, hence the blank line after it.
     pub(crate) fn write(&self, w: &mut impl Write) -> Result<(), SigV4Error> {
-        write!(w, "{}\n", self.method).map_err(fmt_error)?;
+        w.write_str(self.method).map_err(fmt_error)?;
+        w.write_char('\n').map_err(fmt_error)?;
         write_canonical_uri(w, self.raw_path).map_err(fmt_error)?;
         write!(w, "\n{}\n", self.query).map_err(fmt_error)?;
         write_canonical_headers(w, self.headers, self.signed_headers)?;

@@ -31,12 +31,14 @@ pub struct Signer {
     pub service: String,
 }
 
+/// A derived signing key and what it was derived from: secret, date, region, service.
+type DerivedKey = (SecretKey, String, String, String, [u8; 32]);
+
 thread_local! {
     /// The last signing key derived on this thread, by (secret, date, region, service): it
     /// changes once a day, so the HMAC chain need not run for every request (the AWS SDKs
     /// cache it too).
-    static LAST_KEY: RefCell<Option<(SecretKey, String, String, String, [u8; 32])>> =
-        const { RefCell::new(None) };
+    static LAST_KEY: RefCell<Option<DerivedKey>> = const { RefCell::new(None) };
 }
 
 impl Signer {
