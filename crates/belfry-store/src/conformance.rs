@@ -21,7 +21,9 @@ mod message_change;
 mod moderation;
 
 pub use membership::{batch_memberships, memberships, user_memberships};
-pub use message::{messages_idempotency, messages_listing, messages_send};
+pub use message::{
+    messages_context_is_current, messages_idempotency, messages_listing, messages_send,
+};
 pub use message_change::{channel_access, messages_change, messages_delete, read_markers};
 pub use moderation::{bans, moderators, role_cascades};
 
@@ -46,6 +48,7 @@ where
     role_cascades(make().await).await;
     messages_send(make().await).await;
     messages_idempotency(make().await).await;
+    messages_context_is_current(make().await).await;
     messages_listing(make().await).await;
     messages_change(make().await).await;
     messages_delete(make().await).await;

@@ -5,8 +5,9 @@ use std::sync::{Arc, Mutex};
 
 use belfry_core::arn::{ChannelKey, UserKey};
 use belfry_core::model::{
-    Channel, ChannelMessage, ChannelPrivacy, MembershipType, MessageQuery, MessageType, NewMessage,
-    Persistence, PushNotification, PushType, SortOrder, UserRef,
+    Channel, ChannelMessage, ChannelMode, ChannelPrivacy, ChannelUpdate, MembershipType,
+    MessageQuery, MessageType, NewMessage, Persistence, PushNotification, PushType, SortOrder,
+    UserRef,
 };
 use belfry_core::perm::Roles;
 use belfry_core::store::{SendContext, SendPolicy, Sent, Store};
@@ -593,4 +594,124 @@ pub async fn messages_listing(s: Arc<dyn Store>) {
     // The other channel holds its own.
     assert_eq!(history(&s, "c2", "alice").await, mids(&[9, 10]));
     assert_eq!(history(&s, "c2", "carol").await, mids(&[9]));
+}
+
+/// The store's own reading of the sender's roles and of channel "c", then the context the
+/// policy saw when message `n` from `sender` was sent right after (allowed).
+async fn context_at(
+    s: &Arc<dyn Store>,
+    n: u64,
+    sender: &str,
+) -> (SendContext, Roles, Option<Channel>) {
+    let c = ckey("app", "c");
+    let roles = s.roles(&c, &ukey("app", sender)).await.unwrap();
+    let channel = s.get_channel(&c).await.unwrap();
+    let (policy, seen) = recording(Ok(()));
+    let m = plain("c", n, sender, 10_000 + n as i64);
+    s.send_message(req(m, &format!("ctx-{n}"), "f"), policy)
+        .await
+        .unwrap();
+    (taken(&seen), roles, channel)
+}
+
+/// The context of every send is the database as it is at that send: a change of the sender's
+/// roles or name, or of the channel, between two sends shows in the second (an adapter that
+/// keeps contexts between sends must forget them on every such change).
+pub async fn messages_context_is_current(s: Arc<dyn Store>) {
+    setup(&s, "app", &["owner", "mem"]).await;
+    let mut nc = new_channel("app", "c", "owner", ChannelPrivacy::Public);
+    nc.members = vec![ukey("app", "mem")];
+    s.create_channel(nc, idem("ch", "c", "f"), 10)
+        .await
+        .unwrap();
+    let (c, mem, owner) = (ckey("app", "c"), ukey("app", "mem"), ukey("app", "owner"));
+    let member = Roles {
+        member: Some(MembershipType::Default),
+        ..Roles::default()
+    };
+
+    let mut n = 0;
+    let mut expect = |ctx: SendContext, roles: Roles, channel: Option<Channel>, want: Roles| {
+        n += 1;
+        assert_eq!(ctx.sender, want, "step {n}");
+        assert_eq!(
+            ctx.sender, roles,
+            "step {n}: the context is the store's reading"
+        );
+        assert_eq!(settings(ctx.channel), settings(channel), "step {n}");
+    };
+    let (ctx, roles, ch) = context_at(&s, 1, "mem").await;
+    expect(ctx, roles, ch, member);
+    // Twice in a row: a second send must not see a stale picture of the first.
+    let (ctx, roles, ch) = context_at(&s, 2, "mem").await;
+    expect(ctx, roles, ch, member);
+
+    s.create_ban(&c, &mem, &owner, Timestamp(20)).await.unwrap();
+    let (ctx, roles, ch) = context_at(&s, 3, "mem").await;
+    let banned = Roles {
+        banned: true,
+        ..Roles::default()
+    };
+    expect(ctx, roles, ch, banned);
+
+    s.delete_ban(&c, &mem).await.unwrap();
+    s.create_membership(
+        &c,
+        &mem,
+        MembershipType::Hidden,
+        &owner,
+        Timestamp(30),
+        ROOMY,
+    )
+    .await
+    .unwrap();
+    let (ctx, roles, ch) = context_at(&s, 4, "mem").await;
+    let hidden = Roles {
+        member: Some(MembershipType::Hidden),
+        ..Roles::default()
+    };
+    expect(ctx, roles, ch, hidden);
+
+    s.create_admin(&mem, Timestamp(40), 10).await.unwrap();
+    s.create_moderator(&c, &mem, &owner, Timestamp(41), 10)
+        .await
+        .unwrap();
+    let (ctx, roles, ch) = context_at(&s, 5, "mem").await;
+    let runs = Roles {
+        admin: true,
+        moderator: true,
+        ..hidden
+    };
+    expect(ctx, roles, ch, runs);
+
+    let update = ChannelUpdate {
+        name: Some("renamed".into()),
+        mode: Some(ChannelMode::Restricted),
+        metadata: Some("m".into()),
+    };
+    s.update_channel(&c, update, Timestamp(50)).await.unwrap();
+    s.update_user(&mem, "new name".into(), "md".into(), Timestamp(51))
+        .await
+        .unwrap();
+    let (ctx, roles, ch) = context_at(&s, 6, "mem").await;
+    assert_eq!(ctx.sender_name.as_deref(), Some("new name"));
+    assert_eq!(
+        ctx.channel.as_ref().map(|c| c.mode),
+        Some(ChannelMode::Restricted)
+    );
+    expect(ctx, roles, ch, runs);
+
+    s.delete_membership(&c, &mem).await.unwrap();
+    s.delete_moderator(&c, &mem).await.unwrap();
+    s.delete_admin(&mem).await.unwrap();
+    let (ctx, roles, ch) = context_at(&s, 7, "mem").await;
+    expect(ctx, roles, ch, Roles::default());
+
+    s.delete_channel(&c).await.unwrap();
+    let (policy, seen) = recording(Err(CoreError::not_found("gone")));
+    let r = s
+        .send_message(req(plain("c", 8, "mem", 20_000), "ctx-8", "f"), policy)
+        .await;
+    assert_eq!(r, Err(CoreError::not_found("gone")));
+    assert_eq!(taken(&seen).channel, None);
 }

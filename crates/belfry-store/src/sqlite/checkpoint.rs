@@ -1,8 +1,8 @@
 //! Background checkpoints: copying the WAL into the database file on a thread of its own, so the
-//! writer never pays for it. PASSIVE checkpoints keep up without blocking anyone; should the WAL
-//! still grow past a bound (under unbroken load it may never be fully copied between commits), a
-//! RESTART checkpoint briefly holds the writer back so the WAL starts over and its size stays
-//! bounded.
+//! writer never pays for it. PASSIVE checkpoints keep up without blocking anyone; should the log
+//! still grow past a bound (under unbroken load it may never be fully copied between commits),
+//! the writer is asked to RESTART it between two groups, which copies what little is left and
+//! starts the log over, so its size stays bounded.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,12 +12,18 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+use super::writer::Signals;
+
 /// WAL size at which a PASSIVE checkpoint runs.
 const PASSIVE_AT: u64 = 4 << 20;
-/// WAL size at which a RESTART checkpoint runs.
-const RESTART_AT: u64 = 64 << 20;
+/// Log size at which the writer is asked for a RESTART checkpoint.
+const RESTART_AT: u64 = 128 << 20;
+/// Catch-up passes before a RESTART stop once one copied at most this many frames…
+const CATCH_UP_FRAMES: u64 = 256;
+/// …or after this many passes.
+const MAX_CATCH_UP: usize = 8;
 /// How often the WAL size is looked at.
-const EVERY: Duration = Duration::from_millis(50);
+const EVERY: Duration = Duration::from_millis(500);
 
 /// The checkpoint thread and its stop flag.
 pub(crate) struct Checkpointer {
@@ -27,12 +33,16 @@ pub(crate) struct Checkpointer {
 
 impl Checkpointer {
     /// Starts checkpointing `db_path` (whose WAL is `wal_path`).
-    pub(crate) fn start(db_path: PathBuf, wal_path: PathBuf) -> std::io::Result<Self> {
+    pub(crate) fn start(
+        db_path: PathBuf,
+        wal_path: PathBuf,
+        signals: Arc<Signals>,
+    ) -> std::io::Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
             .name("belfry-sqlite-checkpoint".into())
-            .spawn(move || run(db_path, wal_path, flag))?;
+            .spawn(move || run(db_path, wal_path, flag, &signals))?;
         Ok(Checkpointer {
             stop,
             thread: std::sync::Mutex::new(Some(thread)),
@@ -50,7 +60,7 @@ impl Checkpointer {
     }
 }
 
-fn run(db_path: PathBuf, wal_path: PathBuf, stop: Arc<AtomicBool>) {
+fn run(db_path: PathBuf, wal_path: PathBuf, stop: Arc<AtomicBool>, signals: &Signals) {
     let conn = match Connection::open(&db_path)
         .and_then(|c| c.execute_batch("PRAGMA busy_timeout = 5000;").map(|_| c))
     {
@@ -71,26 +81,33 @@ fn run(db_path: PathBuf, wal_path: PathBuf, stop: Arc<AtomicBool>) {
         if size < PASSIVE_AT {
             continue;
         }
-        let Some(frames) = checkpoint(&conn, "PASSIVE") else {
+        let Some((frames, mut copied)) = checkpoint(&conn) else {
             continue;
         };
-        if frames.saturating_mul(page_size) >= RESTART_AT {
-            // A RESTART holds writers back while it copies what is left and syncs the
-            // database; a second PASSIVE pass first leaves it only a few milliseconds' worth.
-            checkpoint(&conn, "PASSIVE");
-            checkpoint(&conn, "RESTART");
+        if frames.saturating_mul(page_size) < RESTART_AT {
+            continue;
         }
+        // A RESTART holds the writer back while it copies what is left and syncs the database,
+        // so first copy until what is left is small: each pass leaves only what was written
+        // while it ran.
+        for _ in 0..MAX_CATCH_UP {
+            match checkpoint(&conn) {
+                Some((_, now)) if now.saturating_sub(copied) > CATCH_UP_FRAMES => copied = now,
+                _ => break,
+            }
+        }
+        signals.restart_wanted.store(true, Ordering::Release);
     }
 }
 
-/// Runs a checkpoint; returns the number of frames in the log.
-fn checkpoint(conn: &Connection, mode: &str) -> Option<u64> {
-    match conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
-        r.get::<_, i64>(1)
+/// Runs a PASSIVE checkpoint; returns the frames in the log and how many of them are copied.
+fn checkpoint(conn: &Connection) -> Option<(u64, u64)> {
+    match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+        Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
     }) {
-        Ok(frames) => Some(frames.max(0) as u64),
+        Ok((log, copied)) => Some((log.max(0) as u64, copied.max(0) as u64)),
         Err(e) => {
-            tracing::warn!(error = %e, mode, "checkpoint failed");
+            tracing::warn!(error = %e, "checkpoint failed");
             None
         }
     }

@@ -70,12 +70,14 @@ impl SqliteStore {
         }))
         .map_err(CoreError::internal)?;
         let wal_path = dir.join("belfry.db-wal");
-        let checkpointer = checkpoint::Checkpointer::start(path.clone(), wal_path.clone())
-            .map_err(CoreError::internal)?;
+        let signals = Arc::new(writer::Signals::default());
+        let checkpointer =
+            checkpoint::Checkpointer::start(path.clone(), wal_path.clone(), signals.clone())
+                .map_err(CoreError::internal)?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 checkpointer,
-                writer: Writer::start(conn, wal_path)?,
+                writer: Writer::start(conn, wal_path, signals)?,
                 readers: Readers {
                     path,
                     idle: Mutex::new(Vec::new()),

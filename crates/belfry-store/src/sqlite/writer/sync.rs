@@ -1,0 +1,61 @@
+//! The syncer thread: makes committed groups durable, then answers them.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc as std_mpsc;
+
+use belfry_core::CoreError;
+use tokio::sync::mpsc;
+
+use super::{Committed, Msg, Signals};
+
+/// Syncs the WAL for every committed group, sharing one `fdatasync` among all groups that are
+/// waiting, then answers them. A failed sync fails the answers: the write may not be durable.
+pub(super) fn run(
+    wal_path: PathBuf,
+    groups: std_mpsc::Receiver<Committed>,
+    signals: &Signals,
+    wake: mpsc::WeakSender<Msg>,
+) {
+    let mut wal: Option<File> = None;
+    while let Ok(first) = groups.recv() {
+        let mut waiting = vec![first];
+        while let Ok(more) = groups.try_recv() {
+            waiting.push(more);
+        }
+        let outcome = sync_wal(&wal_path, &mut wal);
+        if let Err(e) = &outcome {
+            tracing::error!(error = %e, "WAL sync failed");
+        }
+        // The writer holds its next group open until now; let it commit while we answer.
+        signals.syncing.store(false, Ordering::Release);
+        if let Some(writer) = wake.upgrade() {
+            // A full queue means the writer is busy and will look at the flag anyway.
+            let _ = writer.try_send(Msg::Wake);
+        }
+        for delivers in waiting {
+            for d in delivers {
+                d(outcome.as_ref().err().cloned());
+            }
+        }
+    }
+}
+
+fn sync_wal(path: &Path, wal: &mut Option<File>) -> Result<(), CoreError> {
+    if wal.is_none() {
+        *wal = Some(
+            File::options()
+                .read(true)
+                .write(true)
+                .open(path)
+                .map_err(CoreError::internal)?,
+        );
+    }
+    match wal {
+        Some(f) => f
+            .sync_data()
+            .map_err(|e| CoreError::internal(format!("fdatasync WAL: {e}"))),
+        None => Err(CoreError::internal("WAL file not open")),
+    }
+}
