@@ -75,6 +75,11 @@ impl ApiRequest {
                 "The request body must be a JSON object.",
             )));
         }
+        // Tracking the path costs on every request; it is only needed to word an error, so a
+        // failed parse is repeated with it.
+        if let Ok(value) = T::deserialize(&mut serde_json::Deserializer::from_slice(body)) {
+            return Ok(value);
+        }
         let de = &mut serde_json::Deserializer::from_slice(body);
         serde_path_to_error::deserialize(de).map_err(|e| {
             let path = member_path(&e.path().to_string());

@@ -62,35 +62,29 @@ async fn dispatch(State(state): State<Arc<AppState>>, req: Request) -> Response 
     let request_id = uuid::Uuid::new_v4().to_string();
     let method = req.method().clone();
     let (op, result) = process(&state, req).await;
-    let response = match &result {
+    let op_name = op.map(Op::name).unwrap_or("-");
+    let (mut response, error_type) = match result {
         Ok((status, Reply::Json(body))) => {
-            let mut res = Response::new(Body::from(body.clone()));
-            *res.status_mut() = *status;
+            let mut res = Response::new(Body::from(body));
+            *res.status_mut() = status;
             res.headers_mut()
                 .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            res
+            (res, "")
         }
         Ok((status, Reply::Empty)) => {
             let mut res = Response::new(Body::empty());
-            *res.status_mut() = *status;
-            res
+            *res.status_mut() = status;
+            (res, "")
         }
         Err(e) => {
             let rendered = e.render();
             if let Some(detail) = &rendered.log_detail {
                 tracing::error!(request_id = %request_id, detail = %detail, "internal error");
             }
-            error_response(&rendered, &request_id)
+            (error_response(&rendered, &request_id), rendered.error_type)
         }
     };
-    let mut response = response;
     stamp(&mut response, &request_id);
-    let op_name = op.map(Op::name).unwrap_or("-");
-    let error_type = result
-        .as_ref()
-        .err()
-        .map(|e| e.render().error_type)
-        .unwrap_or("");
     tracing::info!(
         request_id = %request_id,
         operation = op_name,
