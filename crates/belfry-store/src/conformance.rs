@@ -16,7 +16,7 @@ use belfry_core::time::Timestamp;
 use belfry_core::{CoreError, CoreResult};
 
 mod membership;
-mod message;
+pub(crate) mod message;
 mod message_change;
 mod moderation;
 
@@ -57,7 +57,7 @@ where
     concurrent_writes_and_isolated_failures(make().await).await;
 }
 
-fn idem(scope: &str, token: &str, fp: &str) -> Idempotency {
+pub(crate) fn idem(scope: &str, token: &str, fp: &str) -> Idempotency {
     Idempotency {
         scope: scope.into(),
         token: token.into(),
@@ -75,7 +75,7 @@ fn app(id: &str) -> AppInstance {
     }
 }
 
-fn ukey(app: &str, user: &str) -> UserKey {
+pub(crate) fn ukey(app: &str, user: &str) -> UserKey {
     UserKey {
         app_instance_id: app.into(),
         user_id: user.into(),
@@ -93,14 +93,19 @@ fn user(app: &str, id: &str) -> AppInstanceUser {
     }
 }
 
-fn ckey(app: &str, ch: &str) -> ChannelKey {
+pub(crate) fn ckey(app: &str, ch: &str) -> ChannelKey {
     ChannelKey {
         app_instance_id: app.into(),
         channel_id: ch.into(),
     }
 }
 
-fn new_channel(app: &str, ch: &str, creator: &str, privacy: ChannelPrivacy) -> NewChannel {
+pub(crate) fn new_channel(
+    app: &str,
+    ch: &str,
+    creator: &str,
+    privacy: ChannelPrivacy,
+) -> NewChannel {
     NewChannel {
         channel: Channel {
             key: ckey(app, ch),
@@ -123,7 +128,7 @@ fn new_channel(app: &str, ch: &str, creator: &str, privacy: ChannelPrivacy) -> N
     }
 }
 
-async fn setup(s: &Arc<dyn Store>, app_id: &str, users: &[&str]) {
+pub(crate) async fn setup(s: &Arc<dyn Store>, app_id: &str, users: &[&str]) {
     s.create_app_instance(app(app_id), vec![], idem("a", app_id, "f"), 100)
         .await
         .unwrap();

@@ -33,7 +33,7 @@ pub(super) fn ids(ms: &[ChannelMessage]) -> Vec<String> {
 
 /// A PERSISTENT STANDARD message `n` from `sender` in channel `ch` of "app", sent at `at`, with
 /// no optional field set.
-pub(super) fn plain(ch: &str, n: u64, sender: &str, at: i64) -> ChannelMessage {
+pub(crate) fn plain(ch: &str, n: u64, sender: &str, at: i64) -> ChannelMessage {
     ChannelMessage {
         channel: ckey("app", ch),
         message_id: mid(n),
@@ -90,7 +90,7 @@ pub(super) fn named(mut m: ChannelMessage) -> ChannelMessage {
 }
 
 /// A send request for `m`.
-pub(super) fn req(m: ChannelMessage, token: &str, fingerprint: &str) -> NewMessage {
+pub(crate) fn req(m: ChannelMessage, token: &str, fingerprint: &str) -> NewMessage {
     NewMessage {
         message: m,
         client_request_token: token.into(),
@@ -99,7 +99,7 @@ pub(super) fn req(m: ChannelMessage, token: &str, fingerprint: &str) -> NewMessa
 }
 
 /// A policy that lets everything through.
-pub(super) fn allow() -> SendPolicy {
+pub(crate) fn allow() -> SendPolicy {
     Box::new(|_| Ok(()))
 }
 

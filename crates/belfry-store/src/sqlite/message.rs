@@ -13,7 +13,9 @@ use belfry_core::{CoreError, CoreResult};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::{json, Value};
 
-use super::send_cache::{channel_key, CachedSender, SendCache};
+use super::send_cache::{channel_key, CachedSender};
+use super::tokens;
+use super::writer::Hot;
 use super::{channel, db};
 
 const COLUMNS: &str =
@@ -176,10 +178,11 @@ fn load_context(
 /// (see `writer`): every check comes before the first write.
 pub(crate) fn send(
     c: &Connection,
-    cache: &mut SendCache,
+    hot: &mut Hot,
     new: NewMessage,
     policy: SendPolicy,
 ) -> CoreResult<Sent> {
+    let cache = &mut hot.cache;
     let m = &new.message;
     let key = channel_key(&m.channel.app_instance_id, &m.channel.channel_id);
     let known = match cache.get(&key, &m.sender.key.user_id) {
@@ -228,18 +231,13 @@ pub(crate) fn send(
             });
         }
     };
-    let earlier: Option<(String, String)> = c
-        .prepare_cached(
-            "SELECT message_id, fingerprint FROM messages
-             WHERE channel_seq = ?1 AND sender = ?2 AND client_request_token = ?3",
-        )
-        .map_err(db)?
-        .query_row(
-            params![channel_seq, m.sender.key.user_id, new.client_request_token],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()
-        .map_err(db)?;
+    let earlier = tokens::earlier(
+        c,
+        &hot.tokens,
+        channel_seq,
+        &m.sender.key.user_id,
+        &new.client_request_token,
+    )?;
     if let Some((id, fp)) = earlier {
         if fp != new.fingerprint {
             return Err(CoreError::conflict(
@@ -291,6 +289,14 @@ pub(crate) fn send(
         new.fingerprint,
     ])
     .map_err(db)?;
+    hot.tokens.add(
+        tokens::token_key(
+            channel_seq,
+            &m.sender.key.user_id,
+            &new.client_request_token,
+        ),
+        c.last_insert_rowid(),
+    );
     // A targeted message is seen by two members only; it does not move the channel's
     // LastMessageTimestamp, which everyone sees.
     if m.target.is_none() {

@@ -14,6 +14,7 @@ mod store_impl;
 mod tags;
 #[cfg(test)]
 mod tests;
+mod tokens;
 mod user;
 mod writer;
 

@@ -134,6 +134,21 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX messages_by_time ON messages (channel_seq, created_ms, seq);
     CREATE UNIQUE INDEX messages_by_token ON messages (channel_seq, sender, client_request_token);
     "#,
+    // 3: token keys in place of the token index (see `tokens`). Existing messages are above
+    // the watermark, so their keys are written at the next start.
+    r#"
+    DROP INDEX messages_by_token;
+    CREATE TABLE message_tokens (
+        key INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (key, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE token_sweep (
+        id              INTEGER PRIMARY KEY CHECK (id = 1),
+        indexed_through INTEGER NOT NULL
+    );
+    INSERT INTO token_sweep (id, indexed_through) VALUES (1, 0);
+    "#,
 ];
 
 /// Applies the migrations not yet applied. A database newer than this binary is refused.

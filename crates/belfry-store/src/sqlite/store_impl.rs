@@ -359,7 +359,7 @@ impl Store for SqliteStore {
     async fn send_message(&self, new: NewMessage, policy: SendPolicy) -> CoreResult<Sent> {
         self.inner
             .writer
-            .write_hot(move |c, cache| message::send(c, cache, new, policy))
+            .write_hot(move |c, hot| message::send(c, hot, new, policy))
             .await
     }
 

@@ -7,6 +7,8 @@ use belfry_core::model::{AppInstance, Idempotency};
 use belfry_core::store::Store;
 use belfry_core::time::Timestamp;
 
+use rusqlite::Connection;
+
 use super::SqliteStore;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -88,4 +90,97 @@ async fn a_hot_job_failing_after_a_write_leaves_nothing() {
         .unwrap();
     assert_eq!(store.get_app_instance("half").await.unwrap(), None);
     assert!(store.get_app_instance("whole").await.unwrap().is_some());
+}
+
+/// Sends message `n` in channel "c" of "app" as "mem" with token `token`; whether it was a
+/// replay of an earlier send.
+async fn send_with(store: &SqliteStore, n: u64, token: &str) -> bool {
+    use crate::conformance::message::{allow, plain, req};
+    let m = plain("c", n, "mem", 10_000 + n as i64);
+    store
+        .send_message(req(m, token, "f"), allow())
+        .await
+        .unwrap()
+        .replayed
+}
+
+async fn channel_with_member(store: &SqliteStore) {
+    use crate::conformance::{idem, new_channel, setup, ukey};
+    let s: Arc<dyn Store> = Arc::new(store.clone());
+    setup(&s, "app", &["owner", "mem"]).await;
+    let mut nc = new_channel(
+        "app",
+        "c",
+        "owner",
+        belfry_core::model::ChannelPrivacy::Public,
+    );
+    nc.members = vec![ukey("app", "mem")];
+    s.create_channel(nc, idem("ch", "c", "f"), 10)
+        .await
+        .unwrap();
+}
+
+/// A token is found again wherever its key is: still in memory, written by a finished sweep of
+/// the key space, or read back above the watermark after a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_are_found_in_memory_in_the_index_and_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    channel_with_member(&store).await;
+    assert!(!send_with(&store, 1, "first").await);
+    assert!(send_with(&store, 2, "first").await, "pending key");
+    // One commit per send: the first sweep (begun with no messages) ends within 2048 commits;
+    // the second, which covers "first", ends within 2048 more and raises the watermark.
+    for n in 0..4200u64 {
+        assert!(!send_with(&store, 100 + n, &format!("t{n}")).await);
+    }
+    let conn = Connection::open(dir.path().join("belfry.db")).unwrap();
+    let (written, watermark): (i64, i64) = conn
+        .query_row(
+            "SELECT (SELECT COUNT(*) FROM message_tokens), indexed_through FROM token_sweep",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(written >= 1000, "{written} keys written");
+    assert!(watermark >= 2, "watermark {watermark}");
+    assert!(send_with(&store, 3, "first").await, "written key");
+    assert!(send_with(&store, 4, "t4199").await, "newest key");
+    store.close().await.unwrap();
+    drop(store);
+
+    let reopened = SqliteStore::open(dir.path()).unwrap();
+    assert!(send_with(&reopened, 5, "first").await);
+    assert!(
+        send_with(&reopened, 6, "t4199").await,
+        "key read back above the watermark"
+    );
+    assert!(!send_with(&reopened, 7, "fresh").await);
+}
+
+/// A database whose keys were never written (as one from before the key index, or one that
+/// crashed long ago) has them written at start-up, and its tokens still replay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unwritten_keys_are_caught_up_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    channel_with_member(&store).await;
+    assert!(!send_with(&store, 1, "old").await);
+    store.close().await.unwrap();
+    drop(store);
+    // Forget every written key and pretend there are many unindexed messages below the one.
+    let conn = Connection::open(dir.path().join("belfry.db")).unwrap();
+    conn.execute_batch(
+        "DELETE FROM message_tokens; UPDATE token_sweep SET indexed_through = 0;
+         UPDATE messages SET seq = 300000 WHERE seq = 1;",
+    )
+    .unwrap();
+    drop(conn);
+    let reopened = SqliteStore::open(dir.path()).unwrap();
+    assert!(send_with(&reopened, 2, "old").await);
+    let conn = Connection::open(dir.path().join("belfry.db")).unwrap();
+    let watermark: i64 = conn
+        .query_row("SELECT indexed_through FROM token_sweep", [], |r| r.get(0))
+        .unwrap();
+    assert!(watermark >= 100_000, "caught up to {watermark}");
 }

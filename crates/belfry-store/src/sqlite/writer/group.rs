@@ -7,8 +7,7 @@ use belfry_core::CoreError;
 use rusqlite::Connection;
 use tokio::sync::mpsc;
 
-use super::{Committed, Deliver, Job, Msg, Signals};
-use crate::sqlite::send_cache::SendCache;
+use super::{Committed, Deliver, Hot, Job, Msg, Signals};
 
 /// Most jobs committed together.
 const MAX_GROUP: usize = 512;
@@ -25,8 +24,8 @@ pub(super) fn run(
     mut rx: mpsc::Receiver<Msg>,
     synced: std_mpsc::Sender<Committed>,
     signals: &Signals,
+    mut hot: Hot,
 ) {
-    let mut cache = SendCache::default();
     let mut open: Option<Group> = None;
     // Blocks only when there is nothing to run; an open group is then waiting for the syncer,
     // whose wake arrives through the same queue.
@@ -34,7 +33,7 @@ pub(super) fn run(
         let mut next = Some(first);
         while let Some(msg) = next.take() {
             if let Msg::Job(job) = msg {
-                run_job(conn, &mut cache, &mut open, job);
+                run_job(conn, &mut hot, &mut open, job);
             }
             if open.as_ref().is_some_and(|g| g.delivers.len() >= MAX_GROUP) {
                 break;
@@ -44,7 +43,7 @@ pub(super) fn run(
         let full = open.as_ref().is_some_and(|g| g.delivers.len() >= MAX_GROUP);
         if full || !signals.syncing.load(Ordering::Acquire) {
             if let Some(group) = open.take() {
-                commit(conn, &mut cache, group, &synced, signals);
+                commit(conn, &mut hot, group, &synced, signals);
                 if signals.restart_wanted.swap(false, Ordering::AcqRel) {
                     restart_log(conn);
                 }
@@ -52,7 +51,7 @@ pub(super) fn run(
         }
     }
     if let Some(group) = open.take() {
-        commit(conn, &mut cache, group, &synced, signals);
+        commit(conn, &mut hot, group, &synced, signals);
     }
 }
 
@@ -75,7 +74,7 @@ fn restart_log(conn: &Connection) {
 /// Runs one job inside the open transaction, opening one if needed. A job that cannot run is
 /// dropped with its reply channel; its caller then gets an internal error, never a false
 /// acknowledgement.
-fn run_job(conn: &Connection, cache: &mut SendCache, open: &mut Option<Group>, job: Job) {
+fn run_job(conn: &Connection, hot: &mut Hot, open: &mut Option<Group>, job: Job) {
     let group = match open {
         Some(group) => group,
         None => {
@@ -94,7 +93,7 @@ fn run_job(conn: &Connection, cache: &mut SendCache, open: &mut Option<Group>, j
             tracing::error!(error = %e, "savepoint failed; job refused");
             return;
         }
-        let (ok, deliver) = (job.run)(conn, cache);
+        let (ok, deliver) = (job.run)(conn, hot);
         let end = if ok {
             statement(conn, "RELEASE job")
         } else {
@@ -106,7 +105,7 @@ fn run_job(conn: &Connection, cache: &mut SendCache, open: &mut Option<Group>, j
         group.delivers.push(deliver);
     } else {
         let before = conn.total_changes();
-        let (ok, deliver) = (job.run)(conn, cache);
+        let (ok, deliver) = (job.run)(conn, hot);
         if !ok && conn.total_changes() != before {
             tracing::error!("a hot job failed after writing; its group is rolled back");
             group.poisoned = true;
@@ -119,7 +118,7 @@ fn run_job(conn: &Connection, cache: &mut SendCache, open: &mut Option<Group>, j
 /// rolled back and answered with the error at once.
 fn commit(
     conn: &Connection,
-    cache: &mut SendCache,
+    hot: &mut Hot,
     group: Group,
     synced: &std_mpsc::Sender<Committed>,
     signals: &Signals,
@@ -127,17 +126,25 @@ fn commit(
     let outcome = if group.poisoned {
         Err(CoreError::internal("a write in the same group failed"))
     } else {
-        statement(conn, "COMMIT").map_err(|e| CoreError::internal(format!("commit: {e}")))
+        hot.tokens.write_slice(conn).and_then(|slice| {
+            statement(conn, "COMMIT")
+                .map(|()| slice)
+                .map_err(|e| CoreError::internal(format!("commit: {e}")))
+        })
     };
-    if let Err(err) = outcome {
-        tracing::error!(error = %err, "group not committed");
-        let _ = conn.execute_batch("ROLLBACK");
-        // Hot jobs may have cached what was just rolled back.
-        cache.clear();
-        for deliver in group.delivers {
-            deliver(Some(err.clone()));
+    match outcome {
+        Ok(slice) => hot.tokens.committed(slice),
+        Err(err) => {
+            tracing::error!(error = %err, "group not committed");
+            let _ = conn.execute_batch("ROLLBACK");
+            // Hot jobs may have remembered what was just rolled back.
+            hot.cache.clear();
+            hot.tokens.rolled_back();
+            for deliver in group.delivers {
+                deliver(Some(err.clone()));
+            }
+            return;
         }
-        return;
     }
     signals.syncing.store(true, Ordering::Release);
     if let Err(std_mpsc::SendError(delivers)) = synced.send(group.delivers) {

@@ -31,12 +31,21 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::send_cache::SendCache;
+use super::tokens::TokenLog;
 
 /// Jobs waiting for the writer before senders wait too.
 const QUEUE: usize = 4096;
 
 type Deliver = Box<dyn FnOnce(Option<CoreError>) + Send>;
-type Run = Box<dyn FnOnce(&Connection, &mut SendCache) -> (bool, Deliver) + Send>;
+type Run = Box<dyn FnOnce(&Connection, &mut Hot) -> (bool, Deliver) + Send>;
+
+/// What the writer keeps between jobs for the send path.
+pub(crate) struct Hot {
+    /// Channels and senders, exact because every write passes through the writer.
+    pub(crate) cache: SendCache,
+    /// Token keys not yet written to their index.
+    pub(crate) tokens: TokenLog,
+}
 
 /// A queued write: guarded ones run inside their own SAVEPOINT and clear the cache first.
 struct Job {
@@ -77,6 +86,10 @@ impl Writer {
         wal_path: PathBuf,
         signals: Arc<Signals>,
     ) -> CoreResult<Self> {
+        let hot = Hot {
+            cache: SendCache::default(),
+            tokens: TokenLog::load(&conn)?,
+        };
         let (tx, rx) = mpsc::channel::<Msg>(QUEUE);
         let wake = tx.downgrade();
         let thread = std::thread::Builder::new()
@@ -89,7 +102,7 @@ impl Writer {
                     .spawn(move || sync::run(wal_path, sync_rx, &sync_signals, wake));
                 match syncer {
                     Ok(syncer) => {
-                        group::run(&conn, rx, sync_tx, &signals);
+                        group::run(&conn, rx, sync_tx, &signals, hot);
                         // The syncer ends once every committed group was synced and answered.
                         let _ = syncer.join();
                         group::close(&conn);
@@ -111,19 +124,19 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&Connection) -> CoreResult<T> + Send + 'static,
     {
-        self.submit(true, move |conn, cache| {
-            cache.clear();
+        self.submit(true, move |conn, hot| {
+            hot.cache.clear();
             f(conn)
         })
         .await
     }
 
-    /// Runs a hot job: no SAVEPOINT, and access to the send cache. `f` must not write before
+    /// Runs a hot job: no SAVEPOINT, and access to the writer's send state. `f` must not write before
     /// it has decided to succeed (an `Err` after a write fails the whole group).
     pub(crate) async fn write_hot<T, F>(&self, f: F) -> CoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection, &mut SendCache) -> CoreResult<T> + Send + 'static,
+        F: FnOnce(&Connection, &mut Hot) -> CoreResult<T> + Send + 'static,
     {
         self.submit(false, f).await
     }
@@ -131,7 +144,7 @@ impl Writer {
     async fn submit<T, F>(&self, guarded: bool, f: F) -> CoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection, &mut SendCache) -> CoreResult<T> + Send + 'static,
+        F: FnOnce(&Connection, &mut Hot) -> CoreResult<T> + Send + 'static,
     {
         let sender = self
             .jobs
@@ -140,8 +153,8 @@ impl Writer {
             .clone()
             .ok_or_else(|| CoreError::ServiceUnavailable("The store is shutting down.".into()))?;
         let (tx, rx) = oneshot::channel::<CoreResult<T>>();
-        let run: Run = Box::new(move |conn, cache| {
-            let result = f(conn, cache);
+        let run: Run = Box::new(move |conn, hot| {
+            let result = f(conn, hot);
             let ok = result.is_ok();
             let deliver: Deliver = Box::new(move |commit_error| {
                 let _ = tx.send(match (commit_error, result) {
