@@ -289,14 +289,12 @@ pub(crate) fn send(
         new.fingerprint,
     ])
     .map_err(db)?;
-    hot.tokens.add(
-        tokens::token_key(
-            channel_seq,
-            &m.sender.key.user_id,
-            &new.client_request_token,
-        ),
-        c.last_insert_rowid(),
+    let token_key = tokens::token_key(
+        channel_seq,
+        &m.sender.key.user_id,
+        &new.client_request_token,
     );
+    hot.tokens.add(c, token_key, c.last_insert_rowid())?;
     // A targeted message is seen by two members only; it does not move the channel's
     // LastMessageTimestamp, which everyone sees.
     if m.target.is_none() {

@@ -184,3 +184,76 @@ async fn unwritten_keys_are_caught_up_at_start() {
         .unwrap();
     assert!(watermark >= 100_000, "caught up to {watermark}");
 }
+
+/// Commits `n` writes that store no message (each moves the token sweep one slice on).
+async fn idle_commits(store: &SqliteStore, n: u32) {
+    use crate::conformance::ukey;
+    for i in 0..n {
+        store
+            .update_user(
+                &ukey("app", "owner"),
+                format!("n{i}"),
+                "m".into(),
+                Timestamp(i64::from(i)),
+            )
+            .await
+            .unwrap();
+    }
+}
+
+/// SQLite hands the highest seq out again once its message is deleted. A message stored under
+/// such a seq, whose key the running sweep has already passed, would fall under the watermark
+/// that sweep sets without its key ever written: it must be written at once, and found again
+/// after a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_seq_keeps_its_token() {
+    use crate::sqlite::tokens::token_key;
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    channel_with_member(&store).await;
+    assert!(!send_with(&store, 1, "doomed").await);
+    // A whole sweep: the next one starts above the doomed message's seq.
+    idle_commits(&store, 2100).await;
+    store
+        .delete_message(
+            &crate::conformance::ckey("app", "c"),
+            &format!("{:064x}", 1),
+        )
+        .await
+        .unwrap();
+    // A token whose key lies in the first slice, which this sweep has passed by now.
+    let conn = Connection::open(dir.path().join("belfry.db")).unwrap();
+    let channel_seq: i64 = conn
+        .query_row("SELECT seq FROM channels WHERE channel_id = 'c'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let token = (0..1_000_000)
+        .map(|i| format!("early-{i}"))
+        .find(|t| token_key(channel_seq, "mem", t) < (u64::MAX / 2048))
+        .unwrap();
+    assert!(!send_with(&store, 2, &token).await);
+    let reused: i64 = conn
+        .query_row("SELECT MAX(seq) FROM messages", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(reused, 1, "the deleted message's seq was handed out again");
+    // Stop right when the sweep ends: the next one would write every pending key anyway.
+    let watermark = || -> i64 {
+        conn.query_row("SELECT indexed_through FROM token_sweep", [], |r| r.get(0))
+            .unwrap()
+    };
+    for _ in 0..2100 {
+        if watermark() >= reused {
+            break;
+        }
+        idle_commits(&store, 1).await;
+    }
+    assert!(watermark() >= reused, "watermark {}", watermark());
+    store.close().await.unwrap();
+    drop(store);
+    let reopened = SqliteStore::open(dir.path()).unwrap();
+    assert!(
+        send_with(&reopened, 3, &token).await,
+        "replayed, not stored twice"
+    );
+}

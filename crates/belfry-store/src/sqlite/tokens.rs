@@ -106,10 +106,16 @@ impl TokenLog {
         Ok(seqs)
     }
 
-    /// A message stored in the open transaction.
-    pub(crate) fn add(&mut self, key: u64, seq: i64) {
+    /// A message stored in the open transaction. Its key waits for the sweep, unless its seq
+    /// is one the watermark will cover without that sweep having seen it (a seq freed by a
+    /// delete and handed out again): such a key is written at once.
+    pub(crate) fn add(&mut self, conn: &Connection, key: u64, seq: i64) -> CoreResult<()> {
+        if seq <= self.sweep_from {
+            return write_keys(conn, [(key, seq)].iter());
+        }
         self.pending.insert((key, seq));
         self.added.push((key, seq));
+        Ok(())
     }
 
     /// Writes the next slice's pending keys, in the open transaction, just before COMMIT;

@@ -34,6 +34,12 @@ pub(super) fn run(
         while let Some(msg) = next.take() {
             if let Msg::Job(job) = msg {
                 run_job(conn, &mut hot, &mut open, job);
+                // Nothing of a poisoned group can commit: answer it now, start afresh.
+                if open.as_ref().is_some_and(|g| g.poisoned) {
+                    if let Some(group) = open.take() {
+                        commit(conn, &mut hot, group, &synced, signals);
+                    }
+                }
             }
             if open.as_ref().is_some_and(|g| g.delivers.len() >= MAX_GROUP) {
                 break;
@@ -101,6 +107,7 @@ fn run_job(conn: &Connection, hot: &mut Hot, open: &mut Option<Group>, job: Job)
         };
         if let Err(e) = end {
             tracing::error!(error = %e, "savepoint end failed");
+            group.poisoned = true;
         }
         group.delivers.push(deliver);
     } else {
@@ -111,6 +118,12 @@ fn run_job(conn: &Connection, hot: &mut Hot, open: &mut Option<Group>, job: Job)
             group.poisoned = true;
         }
         group.delivers.push(deliver);
+    }
+    // Some errors (disk full, I/O) make SQLite roll the whole transaction back by itself; the
+    // jobs after it would then commit one statement at a time.
+    if conn.is_autocommit() {
+        tracing::error!("the transaction was rolled back under the group");
+        group.poisoned = true;
     }
 }
 

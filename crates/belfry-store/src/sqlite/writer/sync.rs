@@ -19,14 +19,24 @@ pub(super) fn run(
     wake: mpsc::WeakSender<Msg>,
 ) {
     let mut wal: Option<File> = None;
+    // After a failed fdatasync the kernel may have dropped the unwritten pages and a later
+    // sync can succeed without them, so one failure fails every later answer too: the store
+    // stops acknowledging writes until it is restarted (and recovers from the WAL on disk).
+    let mut broken: Option<CoreError> = None;
     while let Ok(first) = groups.recv() {
         let mut waiting = vec![first];
         while let Ok(more) = groups.try_recv() {
             waiting.push(more);
         }
-        let outcome = sync_wal(&wal_path, &mut wal);
-        if let Err(e) = &outcome {
-            tracing::error!(error = %e, "WAL sync failed");
+        let outcome = match &broken {
+            Some(e) => Err(e.clone()),
+            None => sync_wal(&wal_path, &mut wal),
+        };
+        if let (Err(e), None) = (&outcome, &broken) {
+            tracing::error!(error = %e, "WAL sync failed; no write is acknowledged until restart");
+            broken = Some(CoreError::ServiceUnavailable(
+                "The store cannot make writes durable; restart the server.".into(),
+            ));
         }
         // The writer holds its next group open until now; let it commit while we answer.
         signals.syncing.store(false, Ordering::Release);
