@@ -1,9 +1,8 @@
 //! Channel messages and read markers in SQLite.
 
 use belfry_core::arn::{ChannelKey, UserKey};
-use belfry_core::model::Channel;
 use belfry_core::model::{
-    ChannelMessage, MessageChange, MessageCursor, MessageQuery, MessageType, NewMessage,
+    Channel, ChannelMessage, MessageChange, MessageCursor, MessageQuery, MessageType, NewMessage,
     Persistence, PushNotification, PushType, SortOrder, UserRef,
 };
 use belfry_core::perm::Roles;
@@ -186,7 +185,7 @@ pub(crate) fn send(
     let m = &new.message;
     let key = channel_key(&m.channel.app_instance_id, &m.channel.channel_id);
     let known = match cache.get(&key, &m.sender.key.user_id) {
-        Some((ch, sender)) => Some((ch.channel.clone(), sender)),
+        Some(known) => Some(known),
         None => {
             let loaded = load_context(c, m)?;
             if let Some((ch, sender)) = &loaded {

@@ -60,13 +60,13 @@ impl SendCache {
 
     /// The channel and the sender, if both are cached.
     pub(crate) fn get(
-        &mut self,
+        &self,
         channel_key: &str,
         user_id: &str,
-    ) -> Option<(&mut CachedChannel, CachedSender)> {
-        let sender = self.senders.get(&sender_key(channel_key, user_id))?.clone();
-        let channel = self.channels.get_mut(channel_key)?;
-        Some((channel, sender))
+    ) -> Option<(Seq<Channel>, CachedSender)> {
+        let sender = self.senders.get(&sender_key(channel_key, user_id))?;
+        let channel = self.channels.get(channel_key)?;
+        Some((channel.channel.clone(), sender.clone()))
     }
 
     /// Remembers a channel and a sender in it.
