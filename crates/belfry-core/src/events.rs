@@ -1,5 +1,10 @@
 //! The EventBus port: state changes published after commit, as typed domain events, for the
 //! realtime sessions (websocket fan-out) to deliver.
+//!
+//! Ordering: every write that changes a channel and has a websocket event takes the channel's
+//! next *event sequence* number inside its own transaction (`channels.event_seq` in the SQLite
+//! store). The number travels with the event, so a subscriber can put a channel's events back
+//! into commit order even when the tasks that publish them race each other.
 
 use crate::arn::{ChannelKey, UserKey};
 use crate::model::{Channel, ChannelMessage, Membership, MembershipType, UserRef};
@@ -45,12 +50,67 @@ pub enum DomainEvent {
         /// The new ReadMarkerTimestamp.
         at: Timestamp,
     },
+    /// An AppInstanceUser was deleted (its memberships, roles and bans went with it). Its
+    /// sessions must end.
+    UserDeleted(UserKey),
+    /// An AppInstance was deleted with everything in it. Its users' sessions must end.
+    AppInstanceDeleted {
+        /// The AppInstance id.
+        app_instance_id: String,
+    },
+}
+
+impl DomainEvent {
+    /// The channel the event belongs to, if it belongs to one.
+    pub fn channel(&self) -> Option<&ChannelKey> {
+        match self {
+            DomainEvent::MessageCreated(m)
+            | DomainEvent::MessageUpdated(m)
+            | DomainEvent::MessageRedacted(m)
+            | DomainEvent::MessageDeleted(m) => Some(&m.channel),
+            DomainEvent::MembershipCreated(m) | DomainEvent::MembershipDeleted(m) => {
+                Some(&m.channel)
+            }
+            DomainEvent::MembershipsBatchCreated { channel, .. }
+            | DomainEvent::ChannelUpdated(channel)
+            | DomainEvent::ChannelDeleted(channel) => Some(&channel.key),
+            DomainEvent::ReadMarkerUpdated { channel, .. } => Some(channel),
+            DomainEvent::UserDeleted(_) | DomainEvent::AppInstanceDeleted { .. } => None,
+        }
+    }
+}
+
+/// An event as published: the change and, for a committed channel change, its place in the
+/// channel's event sequence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    /// The channel's event sequence number taken by the write's transaction; `None` for what
+    /// is not ordered within a channel (NON_PERSISTENT messages, which are never stored; read
+    /// markers; user and AppInstance deletions).
+    pub seq: Option<u64>,
+    /// The change.
+    pub event: DomainEvent,
+}
+
+impl Published {
+    /// A committed channel change at `seq`.
+    pub fn at(seq: u64, event: DomainEvent) -> Self {
+        Published {
+            seq: Some(seq),
+            event,
+        }
+    }
+
+    /// A change with no place in a channel's sequence.
+    pub fn unordered(event: DomainEvent) -> Self {
+        Published { seq: None, event }
+    }
 }
 
 /// Receives events after their transaction committed. Must not block.
 pub trait EventBus: Send + Sync + 'static {
     /// Hands an event over for delivery.
-    fn publish(&self, event: DomainEvent);
+    fn publish(&self, event: Published);
 }
 
 /// An EventBus that delivers nowhere (no realtime sessions configured).
@@ -58,5 +118,5 @@ pub trait EventBus: Send + Sync + 'static {
 pub struct NoEvents;
 
 impl EventBus for NoEvents {
-    fn publish(&self, _event: DomainEvent) {}
+    fn publish(&self, _event: Published) {}
 }

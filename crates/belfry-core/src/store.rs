@@ -71,6 +71,23 @@ pub struct ChannelView {
     pub roles: Roles,
 }
 
+/// One of a user's channels, as a connecting websocket session needs it. All of a user's rows
+/// are read in one snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionChannel {
+    /// The channel.
+    pub channel: ChannelKey,
+    /// The user's membership type in it.
+    pub kind: MembershipType,
+    /// The channel's event sequence number at the snapshot: every event up to it is reflected
+    /// in the snapshot, every later one is still to be delivered.
+    pub event_seq: u64,
+    /// The channel's LastMessageTimestamp.
+    pub last_message: Option<Timestamp>,
+    /// The user's read marker in it.
+    pub read_marker: Option<Timestamp>,
+}
+
 /// Persistence of Belfry's resources.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -243,6 +260,9 @@ pub trait Store: Send + Sync + 'static {
         after: Option<i64>,
         limit: usize,
     ) -> CoreResult<Vec<Seq<UserMembership>>>;
+    /// All of a user's memberships with each channel's event sequence number, in one snapshot
+    /// (for a connecting websocket session).
+    async fn session_channels(&self, user: &UserKey) -> CoreResult<Vec<SessionChannel>>;
 
     // --- Moderators ---------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 use super::Services;
 use crate::auth::Caller;
 use crate::error::{CoreError, CoreResult};
-use crate::events::DomainEvent;
+use crate::events::{DomainEvent, Published};
 use crate::model::{Ban, UserRef};
 use crate::paging::{Binding, Page};
 use crate::perm::Action;
@@ -30,7 +30,8 @@ impl Services {
             .create_ban(&access.channel.key, &user, &access.bearer, self.clock.now())
             .await?;
         if let Some(m) = kicked {
-            self.events.publish(DomainEvent::MembershipDeleted(m));
+            self.events
+                .publish(Published::unordered(DomainEvent::MembershipDeleted(m)));
         }
         self.store
             .get_ban(&access.channel.key, &user)

@@ -7,7 +7,7 @@ use super::{
 use crate::arn::{ChannelKey, UserKey};
 use crate::auth::Caller;
 use crate::error::{CoreError, CoreResult};
-use crate::events::DomainEvent;
+use crate::events::{DomainEvent, Published};
 use crate::model::{
     Channel, ChannelMode, ChannelPrivacy, ChannelUpdate, ExpirationCriterion, Idempotency,
     Membership, MembershipType, NewChannel, UserRef,
@@ -360,15 +360,17 @@ impl Services {
         if !created.replayed {
             for member in members {
                 self.events
-                    .publish(DomainEvent::MembershipCreated(Membership {
-                        channel: channel.key.clone(),
-                        member,
-                        invited_by: channel.created_by.clone(),
-                        kind: MembershipType::Default,
-                        created: now,
-                        updated: now,
-                        read_marker: None,
-                    }));
+                    .publish(Published::unordered(DomainEvent::MembershipCreated(
+                        Membership {
+                            channel: channel.key.clone(),
+                            member,
+                            invited_by: channel.created_by.clone(),
+                            kind: MembershipType::Default,
+                            created: now,
+                            updated: now,
+                            read_marker: None,
+                        },
+                    )));
             }
         }
         Ok(self.arns.channel(&app.id, &created.id))
@@ -416,7 +418,8 @@ impl Services {
             .store
             .update_channel(&access.channel.key, update, self.clock.now())
             .await?;
-        self.events.publish(DomainEvent::ChannelUpdated(channel));
+        self.events
+            .publish(Published::unordered(DomainEvent::ChannelUpdated(channel)));
         Ok(arn.to_string())
     }
 
@@ -430,7 +433,8 @@ impl Services {
         let access = self.channel_access(caller, bearer, arn).await?;
         self.check(&access, Action::Delete, "")?;
         let channel = self.store.delete_channel(&access.channel.key).await?;
-        self.events.publish(DomainEvent::ChannelDeleted(channel));
+        self.events
+            .publish(Published::unordered(DomainEvent::ChannelDeleted(channel)));
         Ok(())
     }
 

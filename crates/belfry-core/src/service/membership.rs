@@ -4,7 +4,7 @@ use super::Services;
 use crate::arn::UserKey;
 use crate::auth::Caller;
 use crate::error::{CoreError, CoreResult};
-use crate::events::DomainEvent;
+use crate::events::{DomainEvent, Published};
 use crate::model::{Membership, MembershipType, UserMembership, UserRef};
 use crate::paging::{Binding, Page};
 use crate::perm::{Action, Target};
@@ -124,7 +124,9 @@ impl Services {
             )
             .await?;
         self.events
-            .publish(DomainEvent::MembershipCreated(membership.clone()));
+            .publish(Published::unordered(DomainEvent::MembershipCreated(
+                membership.clone(),
+            )));
         Ok(membership)
     }
 
@@ -227,12 +229,13 @@ impl Services {
             key: access.bearer,
         };
         if !members.is_empty() {
-            self.events.publish(DomainEvent::MembershipsBatchCreated {
-                channel: access.channel,
-                invited_by: invited_by.clone(),
-                kind,
-                members: members.clone(),
-            });
+            self.events
+                .publish(Published::unordered(DomainEvent::MembershipsBatchCreated {
+                    channel: access.channel,
+                    invited_by: invited_by.clone(),
+                    kind,
+                    members: members.clone(),
+                }));
         }
         Ok(BatchOutcome {
             invited_by,
@@ -318,7 +321,9 @@ impl Services {
             .delete_membership(&access.channel.key, &member)
             .await?;
         self.events
-            .publish(DomainEvent::MembershipDeleted(removed.clone()));
+            .publish(Published::unordered(DomainEvent::MembershipDeleted(
+                removed.clone(),
+            )));
         Ok(removed)
     }
 

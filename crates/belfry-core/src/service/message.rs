@@ -6,7 +6,7 @@ use super::{fingerprint, Services};
 use crate::arn::UserKey;
 use crate::auth::Caller;
 use crate::error::{CoreError, CoreResult};
-use crate::events::DomainEvent;
+use crate::events::{DomainEvent, Published};
 use crate::model::{
     ChannelMessage, MessageChange, MessageCursor, MessageQuery, MessageType, NewMessage,
     Persistence, PushNotification, PushType, SortOrder, UserRef,
@@ -352,7 +352,9 @@ impl Services {
             .await?;
         if !sent.replayed {
             self.events
-                .publish(DomainEvent::MessageCreated(sent.message.clone()));
+                .publish(Published::unordered(DomainEvent::MessageCreated(
+                    sent.message.clone(),
+                )));
         }
         Ok(sent.message)
     }
@@ -509,7 +511,9 @@ impl Services {
             .change_message(&access.channel.key, message_id, change, self.clock.now())
             .await?;
         self.events
-            .publish(DomainEvent::MessageUpdated(updated.clone()));
+            .publish(Published::unordered(DomainEvent::MessageUpdated(
+                updated.clone(),
+            )));
         Ok(updated)
     }
 
@@ -544,7 +548,9 @@ impl Services {
             )
             .await?;
         self.events
-            .publish(DomainEvent::MessageRedacted(redacted.clone()));
+            .publish(Published::unordered(DomainEvent::MessageRedacted(
+                redacted.clone(),
+            )));
         Ok(redacted)
     }
 
@@ -565,7 +571,8 @@ impl Services {
             .store
             .delete_message(&access.channel.key, message_id)
             .await?;
-        self.events.publish(DomainEvent::MessageDeleted(deleted));
+        self.events
+            .publish(Published::unordered(DomainEvent::MessageDeleted(deleted)));
         Ok(())
     }
 
@@ -582,11 +589,12 @@ impl Services {
         self.store
             .update_read_marker(&access.channel.key, &access.bearer, now)
             .await?;
-        self.events.publish(DomainEvent::ReadMarkerUpdated {
-            channel: access.channel.key,
-            user: access.bearer,
-            at: now,
-        });
+        self.events
+            .publish(Published::unordered(DomainEvent::ReadMarkerUpdated {
+                channel: access.channel.key,
+                user: access.bearer,
+                at: now,
+            }));
         Ok(())
     }
 }

@@ -2,7 +2,7 @@
 
 use belfry_core::arn::{ChannelKey, UserKey};
 use belfry_core::model::{Membership, MembershipType, UserMembership, UserRef};
-use belfry_core::store::{MembershipLimits, Seq};
+use belfry_core::store::{MembershipLimits, Seq, SessionChannel};
 use belfry_core::time::Timestamp;
 use belfry_core::{CoreError, CoreResult};
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -233,6 +233,34 @@ pub(crate) fn list_for_user(
                 })
             },
         )
+        .map_err(db)?;
+    rows.collect::<Result<_, _>>().map_err(db)
+}
+
+/// A user's channels for a connecting session, in one read.
+pub(crate) fn session_channels(c: &Connection, user: &UserKey) -> CoreResult<Vec<SessionChannel>> {
+    // PLACEHOLDER: event_seq is 0 until channels carry an event sequence column.
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT m.channel_id, m.type, 0, c.last_message_ms, m.read_marker_ms
+             FROM memberships m JOIN channels c
+               ON c.app_instance_id = m.app_instance_id AND c.channel_id = m.channel_id
+             WHERE m.app_instance_id = ?1 AND m.user_id = ?2 ORDER BY m.seq",
+        )
+        .map_err(db)?;
+    let rows = stmt
+        .query_map(params![user.app_instance_id, user.user_id], |r| {
+            Ok(SessionChannel {
+                channel: ChannelKey {
+                    app_instance_id: user.app_instance_id.clone(),
+                    channel_id: r.get(0)?,
+                },
+                kind: channel::membership_type(&r.get::<_, String>(1)?),
+                event_seq: r.get::<_, i64>(2)? as u64,
+                last_message: r.get::<_, Option<i64>>(3)?.map(Timestamp),
+                read_marker: r.get::<_, Option<i64>>(4)?.map(Timestamp),
+            })
+        })
         .map_err(db)?;
     rows.collect::<Result<_, _>>().map_err(db)
 }

@@ -8,7 +8,9 @@ use belfry_core::model::{
     MessageQuery, Moderator, NewChannel, NewMessage, Tag, TagTarget, UserMembership, UserRef,
 };
 use belfry_core::perm::Roles;
-use belfry_core::store::{ChannelView, MembershipLimits, SendPolicy, Sent, Seq, Store};
+use belfry_core::store::{
+    ChannelView, MembershipLimits, SendPolicy, Sent, Seq, SessionChannel, Store,
+};
 use belfry_core::time::Timestamp;
 use belfry_core::CoreResult;
 
@@ -272,6 +274,12 @@ impl Store for SqliteStore {
     ) -> CoreResult<Vec<Seq<UserMembership>>> {
         let u = u.clone();
         self.read(move |c| membership::list_for_user(c, &u, after, limit))
+            .await
+    }
+
+    async fn session_channels(&self, u: &UserKey) -> CoreResult<Vec<SessionChannel>> {
+        let u = u.clone();
+        self.read(move |c| membership::session_channels(c, &u))
             .await
     }
 

@@ -8,7 +8,7 @@ use aws_sdk_chimesdkidentity as identity;
 use aws_sdk_chimesdkmessaging as messaging;
 use belfry::config::KeyConfig;
 use belfry::Config;
-use belfry_core::events::{DomainEvent, EventBus, NoEvents};
+use belfry_core::events::{DomainEvent, EventBus, NoEvents, Published};
 use tokio::sync::oneshot;
 
 pub const ADMIN_KEY: &str = "AKIDBELFRYADMIN00001";
@@ -199,8 +199,8 @@ pub fn uuid() -> String {
 pub struct Recorder(pub Mutex<Vec<DomainEvent>>);
 
 impl EventBus for Recorder {
-    fn publish(&self, event: DomainEvent) {
-        self.0.lock().unwrap().push(event);
+    fn publish(&self, event: Published) {
+        self.0.lock().unwrap().push(event.event);
     }
 }
 

@@ -408,6 +408,8 @@ async fn every_change_is_published_after_commit() {
             DomainEvent::ReadMarkerUpdated { user, .. } => {
                 format!("ReadMarkerUpdated {}", user.user_id)
             }
+            DomainEvent::UserDeleted(u) => format!("UserDeleted {}", u.user_id),
+            DomainEvent::AppInstanceDeleted { .. } => "AppInstanceDeleted".into(),
         })
         .collect();
     assert_eq!(
