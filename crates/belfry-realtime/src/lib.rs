@@ -1,0 +1,363 @@
+//! Belfry's realtime fan-out: the [`Hub`] receives every committed domain event (it is the
+//! core's `EventBus`), works out which connected sessions may see it, encodes it once and hands
+//! the same bytes to each of them.
+//!
+//! The hub is one task that owns all routing state (who is connected, which channels each
+//! connected user is in), so no lock is shared with the request path: `publish` only enqueues.
+//! Guarantees, for as long as a session stays open:
+//! - every event of a channel the session's user is in reaches it, in the channel's commit
+//!   order (events carry their channel's sequence number; the hub holds early arrivals back
+//!   until the gap before them fills);
+//! - nothing is skipped: a session whose bounded queue is full, or that would miss events for
+//!   any other reason (a gap that never fills, the hub's own inbox overflowing), is closed
+//!   with a retryable close code, and the client reconnects and re-reads its state.
+//!
+//! A connecting session registers before it reads its user's memberships, then subscribes
+//! with that snapshot; the hub replays what was delivered in between from a bounded ring of
+//! recent events, so nothing committed during connect is lost.
+//!
+//! The hub knows nothing of JSON or websockets: a [`FrameEncoder`] from the wire layer turns
+//! an event into frame bytes, and a session's owner writes them to its socket. A cross-node
+//! broker plugs in in front of [`Hub::publish_event`]: it only has to deliver every node the
+//! same events with their sequence numbers.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+#![warn(missing_docs)]
+
+mod ring;
+mod state;
+mod task;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use belfry_core::arn::{ChannelKey, UserKey};
+use belfry_core::events::{DomainEvent, EventBus, Published};
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
+
+/// Why the server ends a session: a websocket close code and a short reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CloseReason {
+    /// The close code (see docs/compat.md for the table).
+    pub code: u16,
+    /// A short human-readable reason (at most 123 bytes, the websocket limit).
+    pub reason: &'static str,
+}
+
+impl CloseReason {
+    /// 4003: the user was deleted (or its AppInstance was).
+    pub const USER_DELETED: CloseReason = CloseReason {
+        code: 4003,
+        reason: "the AppInstanceUser was deleted",
+    };
+    /// 4003: a newer socket with the same userArn and sessionId took over.
+    pub const REPLACED: CloseReason = CloseReason {
+        code: 4003,
+        reason: "replaced by a newer session with the same sessionId",
+    };
+    /// 1013: the session's queue filled up.
+    pub const TOO_SLOW: CloseReason = CloseReason {
+        code: 1013,
+        reason: "the session could not keep up with its events",
+    };
+    /// 1013: the server could not order or deliver events and dropped its routing state.
+    pub const RESYNC: CloseReason = CloseReason {
+        code: 1013,
+        reason: "events could not be delivered in order; reconnect",
+    };
+    /// 1013: the session cap is reached.
+    pub const FULL: CloseReason = CloseReason {
+        code: 1013,
+        reason: "the server has reached its session limit",
+    };
+    /// 1001: the server is shutting down.
+    pub const GOING_AWAY: CloseReason = CloseReason {
+        code: 1001,
+        reason: "the server is shutting down",
+    };
+}
+
+/// Turns an event into the bytes of one websocket text frame, or `None` when the event has no
+/// websocket form (read markers, deletions of users). Called once per event, by the hub task.
+pub trait FrameEncoder: Send + Sync + 'static {
+    /// Encodes `event`.
+    fn encode(&self, event: &DomainEvent) -> Option<Bytes>;
+}
+
+/// The hub's bounds.
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    /// Open sessions at most; more are refused with 1013.
+    pub max_sessions: usize,
+    /// Frames a session may have queued; a session that falls further behind is closed (1013).
+    pub queue_frames: usize,
+    /// Events waiting for the hub task at most; past that the hub resets every session (1013).
+    pub inbox_events: usize,
+    /// Recent events kept to catch up sessions that are connecting.
+    pub ring_events: usize,
+    /// Events held back per channel while an earlier one is missing.
+    pub held_per_channel: usize,
+    /// How long a missing event is waited for before the channel's sessions are reset (1013).
+    pub gap_timeout: Duration,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        HubConfig {
+            max_sessions: 100_000,
+            queue_frames: 1024,
+            inbox_events: 1 << 20,
+            ring_events: 1 << 16,
+            held_per_channel: 4096,
+            gap_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Counters, for logs and metrics.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Sessions open now.
+    pub sessions_open: AtomicUsize,
+    /// Frames handed to session queues.
+    pub frames_queued: AtomicU64,
+    /// Sessions closed because their queue was full.
+    pub sessions_too_slow: AtomicU64,
+    /// Sessions refused because the cap was reached.
+    pub sessions_refused: AtomicU64,
+    /// Times the hub's inbox overflowed (every session was reset).
+    pub inbox_overflows: AtomicU64,
+    /// Channels reset because a missing event never arrived.
+    pub gap_resets: AtomicU64,
+}
+
+/// Why a session could not be opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// The session cap is reached.
+    Full,
+    /// The server is shutting down.
+    ShuttingDown,
+}
+
+impl Refused {
+    /// The close code to answer with.
+    pub fn close_reason(self) -> CloseReason {
+        match self {
+            Refused::Full => CloseReason::FULL,
+            Refused::ShuttingDown => CloseReason::GOING_AWAY,
+        }
+    }
+}
+
+/// Unique per opened session (not the client's sessionId).
+pub(crate) type SessionNo = u64;
+
+/// What the hub task is told, in order.
+pub(crate) enum Command {
+    Event(Arc<Published>),
+    Register {
+        no: SessionNo,
+        user: UserKey,
+        session_id: String,
+        frames: mpsc::Sender<Bytes>,
+        close: oneshot::Sender<CloseReason>,
+    },
+    Subscribe {
+        no: SessionNo,
+        channels: Vec<(ChannelKey, u64)>,
+        done: oneshot::Sender<()>,
+    },
+    Unregister(SessionNo),
+    Shutdown,
+}
+
+struct Inner {
+    // Unbounded so that `publish` never blocks and registration stays ordered with events;
+    // events are bounded by `queued` instead, control messages by the session cap.
+    tx: mpsc::UnboundedSender<Command>,
+    config: HubConfig,
+    queued: AtomicUsize,
+    overflowed: AtomicBool,
+    closing: AtomicBool,
+    next_no: AtomicU64,
+    stats: Arc<Stats>,
+}
+
+/// The fan-out hub. Cheap to clone; all clones feed the same task.
+#[derive(Clone)]
+pub struct Hub {
+    inner: Arc<Inner>,
+}
+
+impl Hub {
+    /// Starts the hub task on the current tokio runtime.
+    pub fn start(config: HubConfig, encoder: Arc<dyn FrameEncoder>) -> Hub {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let stats = Arc::new(Stats::default());
+        let inner = Arc::new(Inner {
+            tx,
+            config: config.clone(),
+            queued: AtomicUsize::new(0),
+            overflowed: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
+            next_no: AtomicU64::new(1),
+            stats: stats.clone(),
+        });
+        let hub = Hub { inner };
+        tokio::spawn(task::run(hub.clone(), rx, config, encoder, stats));
+        hub
+    }
+
+    /// Hands an event to the hub (what `EventBus::publish` does). A cross-node broker calls
+    /// this with the events it receives from other nodes.
+    pub fn publish_event(&self, event: Published) {
+        let inner = &self.inner;
+        if inner.queued.fetch_add(1, Ordering::AcqRel) >= inner.config.inbox_events {
+            inner.queued.fetch_sub(1, Ordering::AcqRel);
+            if !inner.overflowed.swap(true, Ordering::AcqRel) {
+                inner.stats.inbox_overflows.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(
+                    limit = inner.config.inbox_events,
+                    "realtime hub inbox full; every session will be reset"
+                );
+            }
+            return;
+        }
+        if inner.tx.send(Command::Event(Arc::new(event))).is_err() {
+            inner.queued.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Opens a session for `user`, registered with the hub before anything else is read, so
+    /// that every event published from now on is either delivered or replayed to it once it
+    /// subscribes.
+    pub fn open(&self, user: UserKey, session_id: String) -> Result<Session, Refused> {
+        let inner = &self.inner;
+        if inner.closing.load(Ordering::Acquire) {
+            return Err(Refused::ShuttingDown);
+        }
+        let open = inner.stats.sessions_open.fetch_add(1, Ordering::AcqRel);
+        if open >= inner.config.max_sessions {
+            inner.stats.sessions_open.fetch_sub(1, Ordering::AcqRel);
+            inner.stats.sessions_refused.fetch_add(1, Ordering::Relaxed);
+            return Err(Refused::Full);
+        }
+        let no = inner.next_no.fetch_add(1, Ordering::Relaxed);
+        let (frames_tx, frames) = mpsc::channel(inner.config.queue_frames.max(1));
+        let (close_tx, closed) = oneshot::channel();
+        let session = Session {
+            no,
+            hub: self.clone(),
+            frames,
+            closed,
+        };
+        let _ = inner.tx.send(Command::Register {
+            no,
+            user,
+            session_id,
+            frames: frames_tx,
+            close: close_tx,
+        });
+        Ok(session)
+    }
+
+    /// Closes every session with 1001 and refuses new ones.
+    pub fn shutdown(&self) {
+        self.inner.closing.store(true, Ordering::Release);
+        let _ = self.inner.tx.send(Command::Shutdown);
+    }
+
+    /// Sessions open now.
+    pub fn open_sessions(&self) -> usize {
+        self.inner.stats.sessions_open.load(Ordering::Acquire)
+    }
+
+    /// The hub's counters.
+    pub fn stats(&self) -> &Stats {
+        &self.inner.stats
+    }
+
+    /// Called by the task for each event it takes off the inbox.
+    pub(crate) fn event_taken(&self) {
+        self.inner.queued.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// True once, after the inbox overflowed.
+    pub(crate) fn take_overflow(&self) -> bool {
+        self.inner.overflowed.swap(false, Ordering::AcqRel)
+    }
+}
+
+impl EventBus for Hub {
+    fn publish(&self, event: Published) {
+        self.publish_event(event);
+    }
+}
+
+/// What a session's owner gets next.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// A frame to write.
+    Frame(Bytes),
+    /// The hub ended the session: close the socket with this.
+    Close(CloseReason),
+}
+
+/// One connected session: its queue of frames and the hub's close signal. Dropping it
+/// unregisters it.
+pub struct Session {
+    no: SessionNo,
+    hub: Hub,
+    frames: mpsc::Receiver<Bytes>,
+    closed: oneshot::Receiver<CloseReason>,
+}
+
+impl Session {
+    /// Subscribes to the user's channels as read after [`Hub::open`]: each channel with its
+    /// event sequence number at the read. Returns once the hub has caught the session up.
+    pub async fn subscribe(&mut self, channels: Vec<(ChannelKey, u64)>) {
+        let (done, wait) = oneshot::channel();
+        let _ = self.hub.inner.tx.send(Command::Subscribe {
+            no: self.no,
+            channels,
+            done,
+        });
+        let _ = wait.await;
+    }
+
+    /// The next frame, or the hub's close. Cancel-safe.
+    pub async fn next(&mut self) -> Delivery {
+        tokio::select! {
+            biased;
+            reason = &mut self.closed => Delivery::Close(reason.unwrap_or(CloseReason::GOING_AWAY)),
+            frame = self.frames.recv() => match frame {
+                Some(f) => Delivery::Frame(f),
+                None => Delivery::Close(CloseReason::GOING_AWAY),
+            },
+        }
+    }
+
+    /// A frame already queued, without waiting (for writing several before one flush).
+    pub fn try_frame(&mut self) -> Option<Bytes> {
+        self.frames.try_recv().ok()
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.hub
+            .inner
+            .stats
+            .sessions_open
+            .fetch_sub(1, Ordering::AcqRel);
+        let _ = self.hub.inner.tx.send(Command::Unregister(self.no));
+    }
+}
+
+#[cfg(test)]
+mod tests;
