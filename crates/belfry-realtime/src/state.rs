@@ -343,10 +343,7 @@ impl State {
         }
         c.next = seq + 1;
         self.deliver(ck, &e);
-        loop {
-            let Some(c) = self.channels.get_mut(ck) else {
-                break;
-            };
+        while let Some(c) = self.channels.get_mut(ck) {
             let next = c.next;
             match c.held.remove(&next) {
                 Some(e) => {
