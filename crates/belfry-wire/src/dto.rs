@@ -17,6 +17,42 @@ pub fn ts(t: Timestamp) -> f64 {
     t.epoch_seconds()
 }
 
+/// How a shape writes its timestamps. REST replies use epoch seconds (restJson1); websocket
+/// payloads use ISO-8601 strings. The shapes are generic over it, so both come from one
+/// mapping of the domain types.
+pub trait TimeFormat: Serialize {
+    /// Writes `t`.
+    fn of(t: Timestamp) -> Self;
+}
+
+/// Epoch seconds with millisecond precision, as a JSON number.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+pub struct EpochSeconds(f64);
+
+impl TimeFormat for EpochSeconds {
+    fn of(t: Timestamp) -> Self {
+        EpochSeconds(t.epoch_seconds())
+    }
+}
+
+/// ISO-8601 UTC with milliseconds (`2021-08-30T12:00:00.000Z`), as a JSON string.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+pub struct IsoTime(String);
+
+impl TimeFormat for IsoTime {
+    fn of(t: Timestamp) -> Self {
+        let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(t.0) * 1_000_000)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        let (y, mo, d) = (at.year(), u8::from(at.month()), at.day());
+        let (h, mi, sec, ms) = (at.hour(), at.minute(), at.second(), at.millisecond());
+        IsoTime(format!(
+            "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{sec:02}.{ms:03}Z"
+        ))
+    }
+}
+
 /// `Identity`.
 #[skip_serializing_none]
 #[derive(Debug, Serialize)]
@@ -209,20 +245,20 @@ impl AppInstanceAdminDto {
 #[skip_serializing_none]
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct ChannelDto {
+pub struct ChannelDto<T: TimeFormat = EpochSeconds> {
     pub name: String,
     pub channel_arn: String,
     pub mode: &'static str,
     pub privacy: &'static str,
     pub metadata: Option<String>,
     pub created_by: Identity,
-    pub created_timestamp: f64,
-    pub last_message_timestamp: Option<f64>,
-    pub last_updated_timestamp: f64,
+    pub created_timestamp: T,
+    pub last_message_timestamp: Option<T>,
+    pub last_updated_timestamp: T,
     pub expiration_settings: Option<ExpirationDto>,
 }
 
-impl ChannelDto {
+impl<T: TimeFormat> ChannelDto<T> {
     /// From the core type.
     pub fn of(arns: &ArnContext, c: Channel) -> Self {
         ChannelDto {
@@ -232,9 +268,9 @@ impl ChannelDto {
             privacy: c.privacy.as_str(),
             metadata: c.metadata,
             created_by: Identity::of(arns, &c.created_by),
-            created_timestamp: ts(c.created),
-            last_message_timestamp: c.last_message.map(ts),
-            last_updated_timestamp: ts(c.updated),
+            created_timestamp: T::of(c.created),
+            last_message_timestamp: c.last_message.map(T::of),
+            last_updated_timestamp: T::of(c.updated),
             expiration_settings: c.expiration.map(ExpirationDto::of),
         }
     }
@@ -244,16 +280,16 @@ impl ChannelDto {
 #[skip_serializing_none]
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct ChannelSummaryDto {
+pub struct ChannelSummaryDto<T: TimeFormat = EpochSeconds> {
     pub name: String,
     pub channel_arn: String,
     pub mode: &'static str,
     pub privacy: &'static str,
     pub metadata: Option<String>,
-    pub last_message_timestamp: Option<f64>,
+    pub last_message_timestamp: Option<T>,
 }
 
-impl ChannelSummaryDto {
+impl<T: TimeFormat> ChannelSummaryDto<T> {
     /// From the core type.
     pub fn of(arns: &ArnContext, c: Channel) -> Self {
         ChannelSummaryDto {
@@ -262,7 +298,7 @@ impl ChannelSummaryDto {
             mode: c.mode.as_str(),
             privacy: c.privacy.as_str(),
             metadata: c.metadata,
-            last_message_timestamp: c.last_message.map(ts),
+            last_message_timestamp: c.last_message.map(T::of),
         }
     }
 }
@@ -271,17 +307,17 @@ impl ChannelSummaryDto {
 #[skip_serializing_none]
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct ChannelMembershipDto {
+pub struct ChannelMembershipDto<T: TimeFormat = EpochSeconds> {
     pub invited_by: Identity,
     #[serde(rename = "Type")]
     pub kind: &'static str,
     pub member: Identity,
     pub channel_arn: String,
-    pub created_timestamp: f64,
-    pub last_updated_timestamp: f64,
+    pub created_timestamp: T,
+    pub last_updated_timestamp: T,
 }
 
-impl ChannelMembershipDto {
+impl<T: TimeFormat> ChannelMembershipDto<T> {
     /// From the core type.
     pub fn of(arns: &ArnContext, m: Membership) -> Self {
         ChannelMembershipDto {
@@ -289,8 +325,8 @@ impl ChannelMembershipDto {
             kind: m.kind.as_str(),
             member: Identity::of(arns, &m.member),
             channel_arn: arns.channel(&m.channel.app_instance_id, &m.channel.channel_id),
-            created_timestamp: ts(m.created),
-            last_updated_timestamp: ts(m.updated),
+            created_timestamp: T::of(m.created),
+            last_updated_timestamp: T::of(m.updated),
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod ops;
 pub mod request;
 pub mod router;
 pub mod server;
+pub mod session;
 
 pub use auth::{AccessKey, Authenticator};
 pub use server::{router as app, AppState, DEFAULT_MAX_SKEW};

@@ -44,6 +44,8 @@ operations! {
     RedactChannelMessage, DeleteChannelMessage, UpdateChannelReadMarker,
     // Both: tags
     ListTagsForResource, TagResource, UntagResource,
+    // Messaging: websocket sessions
+    GetMessagingSessionEndpoint,
 }
 
 /// One line of the table.
@@ -131,4 +133,5 @@ pub const ROUTES: &[Route] = &[
     r(Op::ListTagsForResource,      GET,    "/tags",                                                 None, 200),
     r(Op::TagResource,              POST,   "/tags", Some(("operation", "tag-resource")),                  204),
     r(Op::UntagResource,            POST,   "/tags", Some(("operation", "untag-resource")),                204),
+    r(Op::GetMessagingSessionEndpoint, GET, "/endpoints/messaging-session",                          None, 200),
 ];

@@ -24,6 +24,7 @@ use crate::handlers::{self, Reply};
 use crate::ops::Op;
 use crate::request::ApiRequest;
 use crate::router::{self, NoRoute};
+use crate::session::Realtime;
 
 /// Everything a request needs, shared by all requests.
 pub struct AppState {
@@ -33,12 +34,15 @@ pub struct AppState {
     pub auth: Authenticator,
     /// Largest accepted request body, in bytes.
     pub max_body: usize,
+    /// Websocket sessions.
+    pub realtime: Realtime,
 }
 
 /// The axum router for the whole API.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/health", get(health))
+        .route("/connect", get(crate::session::connect))
         .fallback(dispatch)
         .with_state(state)
         .layer(CatchPanicLayer::custom(panic_response))
@@ -58,6 +62,15 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 }
 
 async fn dispatch(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    // Runs on its own task so that a client hanging up cannot cancel a write between its
+    // commit and the publishing of its event: the realtime hub would wait for that event.
+    match tokio::spawn(respond(state, req)).await {
+        Ok(response) => response,
+        Err(e) => panic_response(Box::new(e.to_string())),
+    }
+}
+
+async fn respond(state: Arc<AppState>, req: Request) -> Response {
     let started = Instant::now();
     let request_id = uuid::Uuid::new_v4().to_string();
     let method = req.method().clone();
@@ -163,11 +176,11 @@ async fn process(state: &AppState, req: Request) -> (Option<Op>, Outcome) {
         body,
         caller,
     };
-    let result = handlers::handle(op, &state.services, &api).await;
+    let result = handlers::handle(op, state, &api).await;
     (Some(op), result.map(|reply| (status, reply)))
 }
 
-fn error_response(r: &Rendered, request_id: &str) -> Response {
+pub(crate) fn error_response(r: &Rendered, request_id: &str) -> Response {
     let body = serde_json::json!({ "Code": r.code, "Message": r.message });
     let mut res = Response::new(Body::from(body.to_string()));
     *res.status_mut() = r.status;

@@ -83,6 +83,14 @@ pub struct Config {
     pub admin_key: Option<(String, String)>,
     /// Extra keys from the file.
     pub access_keys: Vec<KeyConfig>,
+    /// `host[:port]` GetMessagingSessionEndpoint answers with (behind a proxy).
+    pub public_endpoint: Option<String>,
+    /// Seconds between pings to each websocket session.
+    pub ping_interval_secs: u64,
+    /// Open websocket sessions at most.
+    pub max_sessions: usize,
+    /// Frames queued per websocket session at most.
+    pub session_queue_frames: usize,
 }
 
 impl Config {
@@ -98,6 +106,10 @@ impl Config {
             max_clock_skew_secs: 300,
             admin_key: None,
             access_keys: Vec::new(),
+            public_endpoint: None,
+            ping_interval_secs: 30,
+            max_sessions: 100_000,
+            session_queue_frames: 1024,
         }
     }
 

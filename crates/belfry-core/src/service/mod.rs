@@ -8,6 +8,7 @@ mod channel;
 mod membership;
 mod message;
 mod moderator;
+mod session;
 mod tags;
 mod user;
 
@@ -21,6 +22,9 @@ pub use membership::{BatchError, BatchOutcome};
 pub use message::{
     ListChannelMessages, PushInput, SendChannelMessage, UpdateChannelMessage,
     CONTROL_CONTENT_BYTES, STANDARD_CONTENT_BYTES,
+};
+pub use session::{
+    ChannelDetails, PrefetchSort, PREFETCH_CHANNELS, PREFETCH_MEMBERSHIPS, PREFETCH_MESSAGES,
 };
 pub use tags::TagInput;
 pub use user::{CreateAppInstanceUser, ExpirationInput, UpdateAppInstanceUser};

@@ -2,7 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use belfry_core::model::{ChannelMessage, Persistence};
+use belfry_core::arn::ArnContext;
+use belfry_core::model::ChannelMessage;
 use belfry_core::service::{
     ListChannelMessages, PushInput, SendChannelMessage, UpdateChannelMessage,
 };
@@ -14,7 +15,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::Reply;
-use crate::dto::{ts, Identity};
+use crate::dto::{EpochSeconds, Identity, TimeFormat};
 use crate::error::ApiError;
 use crate::request::ApiRequest;
 
@@ -32,13 +33,13 @@ struct PushDto {
 
 #[derive(Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
-struct AttributeDto {
+pub(crate) struct AttributeDto {
     string_values: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
-struct TargetDto {
+pub(crate) struct TargetDto {
     member_arn: Option<String>,
 }
 
@@ -59,7 +60,7 @@ struct SendBody {
 }
 
 #[derive(Serialize)]
-struct StatusDto {
+pub(crate) struct StatusDto {
     #[serde(rename = "Value")]
     value: &'static str,
 }
@@ -110,16 +111,16 @@ pub(super) async fn send(s: &Services, req: &ApiRequest) -> Result<Reply, ApiErr
 #[skip_serializing_none]
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-struct MessageDto {
+pub(crate) struct MessageDto<T: TimeFormat = EpochSeconds> {
     channel_arn: Option<String>,
     message_id: String,
     content: Option<String>,
     metadata: Option<String>,
     #[serde(rename = "Type")]
     kind: &'static str,
-    created_timestamp: f64,
-    last_edited_timestamp: Option<f64>,
-    last_updated_timestamp: f64,
+    created_timestamp: T,
+    last_edited_timestamp: Option<T>,
+    last_updated_timestamp: T,
     sender: Identity,
     redacted: bool,
     persistence: Option<&'static str>,
@@ -129,20 +130,24 @@ struct MessageDto {
     target: Option<Vec<TargetDto>>,
 }
 
-fn message_dto(s: &Services, m: ChannelMessage, full: bool) -> MessageDto {
-    let arns = s.arns();
+/// The one mapping of a message to its wire shape; `full` adds ChannelArn and Persistence.
+pub(crate) fn message_dto<T: TimeFormat>(
+    arns: &ArnContext,
+    m: ChannelMessage,
+    full: bool,
+) -> MessageDto<T> {
     MessageDto {
         channel_arn: full.then(|| arns.channel(&m.channel.app_instance_id, &m.channel.channel_id)),
         message_id: m.message_id,
         content: m.content,
         metadata: m.metadata,
         kind: m.kind.as_str(),
-        created_timestamp: ts(m.created),
-        last_edited_timestamp: m.edited.map(ts),
-        last_updated_timestamp: ts(m.updated),
+        created_timestamp: T::of(m.created),
+        last_edited_timestamp: m.edited.map(T::of),
+        last_updated_timestamp: T::of(m.updated),
         sender: Identity::of(arns, &m.sender),
         redacted: m.redacted,
-        persistence: full.then_some(Persistence::Persistent.as_str()),
+        persistence: full.then_some(m.persistence.as_str()),
         status: SENT,
         message_attributes: (!m.attributes.is_empty()).then(|| {
             m.attributes
@@ -183,7 +188,7 @@ pub(super) async fn get(s: &Services, req: &ApiRequest) -> Result<Reply, ApiErro
         )
         .await?;
     Reply::json(&GetReply {
-        channel_message: message_dto(s, m, true),
+        channel_message: message_dto(s.arns(), m, true),
     })
 }
 
@@ -236,7 +241,7 @@ pub(super) async fn list(s: &Services, req: &ApiRequest) -> Result<Reply, ApiErr
         channel_messages: page
             .items
             .into_iter()
-            .map(|m| message_dto(s, m, false))
+            .map(|m| message_dto(s.arns(), m, false))
             .collect(),
     })
 }

@@ -5,17 +5,19 @@
 mod app_instance;
 mod channel;
 mod membership;
-mod message;
+pub(crate) mod message;
 mod moderation;
+mod session;
 mod tags;
 mod user;
 
-use belfry_core::{CoreError, Services};
+use belfry_core::CoreError;
 use serde::Serialize;
 
 use crate::error::ApiError;
 use crate::ops::Op;
 use crate::request::ApiRequest;
+use crate::server::AppState;
 
 /// A successful reply body; the status comes from the operation table.
 #[derive(Debug)]
@@ -36,7 +38,8 @@ impl Reply {
 }
 
 /// Runs the handler of `op`.
-pub async fn handle(op: Op, s: &Services, req: &ApiRequest) -> Result<Reply, ApiError> {
+pub async fn handle(op: Op, state: &AppState, req: &ApiRequest) -> Result<Reply, ApiError> {
+    let s = &state.services;
     match op {
         Op::CreateAppInstance => app_instance::create(s, req).await,
         Op::DescribeAppInstance => app_instance::describe(s, req).await,
@@ -88,5 +91,8 @@ pub async fn handle(op: Op, s: &Services, req: &ApiRequest) -> Result<Reply, Api
         Op::ListTagsForResource => tags::list(s, req).await,
         Op::TagResource => tags::tag(s, req).await,
         Op::UntagResource => tags::untag(s, req).await,
+        Op::GetMessagingSessionEndpoint => {
+            session::endpoint(state.realtime.public_endpoint.as_deref(), req)
+        }
     }
 }

@@ -1,0 +1,276 @@
+//! Websocket messaging sessions: `GET /connect` (a SigV4-presigned URL, as amazon-chime-sdk-js
+//! builds it) upgraded to a websocket that receives the user's channel events.
+//!
+//! Every refusal completes the upgrade and then closes with a code (4401 not authorized, 4003
+//! forbidden, 1013 try again later): a browser cannot see an HTTP status at the upgrade, and
+//! amazon-chime-sdk-js retries an HTTP refusal until its reconnect deadline and then hangs.
+
+pub mod frames;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use belfry_core::arn::UserKey;
+use belfry_core::service::PrefetchSort;
+use belfry_core::CoreError;
+use belfry_realtime::{CloseReason, Delivery, Hub};
+use belfry_sigv4::RequestParts;
+use bytes::Bytes;
+use futures_util::SinkExt;
+use http::{HeaderMap, Uri};
+
+use crate::error::ApiError;
+use crate::router;
+use crate::server::AppState;
+
+/// The realtime side of the server's state.
+pub struct Realtime {
+    /// The fan-out hub (also the services' event bus).
+    pub hub: Hub,
+    /// `host[:port]` that GetMessagingSessionEndpoint answers with, when the server sits
+    /// behind a proxy or load balancer; else the Host the request was addressed to.
+    pub public_endpoint: Option<String>,
+    /// How often the server pings a session; a session that has not answered by the next
+    /// ping is closed.
+    pub ping_interval: Duration,
+}
+
+// The client sends nothing after the upgrade but pongs and a close, so reads stay small; a
+// small read buffer keeps an idle session's memory low. Writes are batched up to 16 KiB.
+const READ_BUFFER: usize = 4 * 1024;
+const WRITE_BUFFER: usize = 16 * 1024;
+const MAX_WRITE_BUFFER: usize = 1024 * 1024;
+const MAX_INBOUND_MESSAGE: usize = 16 * 1024;
+/// Frames written before one flush.
+const WRITE_BATCH: usize = 64;
+
+const UNAUTHORIZED: CloseReason = CloseReason {
+    code: 4401,
+    reason: "Unauthorized",
+};
+const FORBIDDEN: CloseReason = CloseReason {
+    code: 4003,
+    reason: "Forbidden",
+};
+const INTERNAL: CloseReason = CloseReason {
+    code: 1011,
+    reason: "internal error; reconnect",
+};
+const PING_TIMEOUT: CloseReason = CloseReason {
+    code: 1011,
+    reason: "no answer to ping",
+};
+
+/// Who is connecting, once the request is verified.
+struct Admitted {
+    user: UserKey,
+    session_id: String,
+    prefetch: Option<PrefetchSort>,
+}
+
+/// `GET /connect`.
+pub(crate) async fn connect(
+    State(state): State<Arc<AppState>>,
+    uri: Uri,
+    headers: HeaderMap,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let Ok(upgrade) = upgrade else {
+        let rendered = ApiError::Core(CoreError::bad(
+            "/connect is the messaging session websocket: send a websocket upgrade request.",
+        ))
+        .render();
+        return crate::server::error_response(&rendered, &uuid::Uuid::new_v4().to_string());
+    };
+    let verdict = admit(&state, &uri, &headers).await;
+    upgrade
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
+        .max_write_buffer_size(MAX_WRITE_BUFFER)
+        .max_message_size(MAX_INBOUND_MESSAGE)
+        .max_frame_size(MAX_INBOUND_MESSAGE)
+        .on_upgrade(move |socket| run(state, socket, verdict))
+}
+
+/// Verifies the presigned URL and who it may act as.
+async fn admit(state: &AppState, uri: &Uri, headers: &HeaderMap) -> Result<Admitted, CloseReason> {
+    let raw_query = uri.query().unwrap_or("");
+    let pairs: Vec<(&str, &str)> = headers
+        .iter()
+        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v)))
+        .collect();
+    let parts = RequestParts {
+        method: "GET",
+        raw_path: uri.path(),
+        raw_query,
+        headers: &pairs,
+        body: b"",
+    };
+    let caller = state
+        .auth
+        .authenticate(&parts, SystemTime::now())
+        .map_err(|e| {
+            tracing::info!(error = ?e, "websocket connect refused: signature");
+            UNAUTHORIZED
+        })?;
+    let query = router::parse_query(raw_query).ok_or(UNAUTHORIZED)?;
+    let param = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    };
+    let user_arn = param("userArn").ok_or(UNAUTHORIZED)?;
+    let session_id = param("sessionId").ok_or(UNAUTHORIZED)?.to_string();
+    // prefetch-sort-by alone means nothing (the client sends it even without prefetch-on).
+    let prefetch = (param("prefetch-on") == Some("connect")).then(|| {
+        param("prefetch-sort-by")
+            .and_then(PrefetchSort::parse)
+            .unwrap_or(PrefetchSort::Unread)
+    });
+    let user = state
+        .services
+        .session_user(&caller, user_arn)
+        .await
+        .map_err(|e| {
+            tracing::info!(error = %e, "websocket connect refused");
+            match e {
+                CoreError::Forbidden(_) => FORBIDDEN,
+                CoreError::Unauthorized(_) | CoreError::BadRequest(_) | CoreError::NotFound(_) => {
+                    UNAUTHORIZED
+                }
+                _ => INTERNAL,
+            }
+        })?;
+    Ok(Admitted {
+        user,
+        session_id,
+        prefetch,
+    })
+}
+
+fn text(frame: Bytes) -> Option<Message> {
+    Utf8Bytes::try_from(frame).ok().map(Message::Text)
+}
+
+/// Sends a close frame (bounded in time: the peer may not be reading).
+async fn close(socket: &mut WebSocket, reason: CloseReason) {
+    let frame = CloseFrame {
+        code: reason.code,
+        reason: reason.reason.into(),
+    };
+    let _ = tokio::time::timeout(
+        Duration::from_secs(2),
+        socket.send(Message::Close(Some(frame))),
+    )
+    .await;
+}
+
+/// Writes frames and flushes, giving up if the peer does not take them within `limit`.
+async fn write(socket: &mut WebSocket, frames: Vec<Bytes>, limit: Duration) -> bool {
+    let work = async {
+        for f in frames {
+            if let Some(m) = text(f) {
+                socket.feed(m).await?;
+            }
+        }
+        socket.flush().await
+    };
+    matches!(tokio::time::timeout(limit, work).await, Ok(Ok(())))
+}
+
+async fn run(state: Arc<AppState>, mut socket: WebSocket, verdict: Result<Admitted, CloseReason>) {
+    let admitted = match verdict {
+        Ok(a) => a,
+        Err(reason) => return close(&mut socket, reason).await,
+    };
+    let rt = &state.realtime;
+    let limit = rt.ping_interval.max(Duration::from_secs(1));
+    // Registered before the memberships are read, so nothing committed meanwhile is lost.
+    let mut session = match rt.hub.open(admitted.user.clone(), admitted.session_id) {
+        Ok(s) => s,
+        Err(refused) => return close(&mut socket, refused.close_reason()).await,
+    };
+    let channels = match state.services.session_channels(&admitted.user).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "websocket session: reading memberships");
+            return close(&mut socket, INTERNAL).await;
+        }
+    };
+    session
+        .subscribe(
+            channels
+                .iter()
+                .map(|c| (c.channel.clone(), c.event_seq))
+                .collect(),
+        )
+        .await;
+    let mut first: Vec<Bytes> = frames::session_established().into_iter().collect();
+    if let Some(sort) = admitted.prefetch {
+        match state
+            .services
+            .prefetch(&admitted.user, &channels, sort)
+            .await
+        {
+            Ok(details) => first.extend(
+                details
+                    .into_iter()
+                    .filter_map(|d| frames::channel_details(state.services.arns(), d)),
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "websocket session: prefetch");
+                return close(&mut socket, INTERNAL).await;
+            }
+        }
+    }
+    // Live events queued meanwhile wait in the session's queue and follow the prefetch.
+    if !write(&mut socket, first, limit).await {
+        return;
+    }
+    let mut ping = tokio::time::interval_at(
+        tokio::time::Instant::now() + rt.ping_interval,
+        rt.ping_interval,
+    );
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut awaiting_pong = false;
+    loop {
+        tokio::select! {
+            delivery = session.next() => match delivery {
+                Delivery::Frame(f) => {
+                    let mut batch = vec![f];
+                    while batch.len() < WRITE_BATCH {
+                        match session.try_frame() {
+                            Some(f) => batch.push(f),
+                            None => break,
+                        }
+                    }
+                    if !write(&mut socket, batch, limit).await {
+                        return;
+                    }
+                }
+                Delivery::Close(reason) => return close(&mut socket, reason).await,
+            },
+            inbound = socket.recv() => match inbound {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                // A pong, or anything else: the peer is alive. Data frames mean nothing.
+                Some(Ok(_)) => awaiting_pong = false,
+            },
+            _ = ping.tick() => {
+                if awaiting_pong {
+                    return close(&mut socket, PING_TIMEOUT).await;
+                }
+                awaiting_pong = true;
+                let sent = tokio::time::timeout(limit, socket.send(Message::Ping(Bytes::new()))).await;
+                if !matches!(sent, Ok(Ok(()))) {
+                    return;
+                }
+            }
+        }
+    }
+}
