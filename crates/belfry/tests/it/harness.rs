@@ -34,6 +34,15 @@ impl TestServer {
 
     /// A server whose domain events go to `events`.
     pub async fn start_with_events(events: Arc<dyn EventBus>) -> Self {
+        Self::start_full(events, |_| {}).await
+    }
+
+    /// A server whose configuration `tweak` adjusts.
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::start_full(Arc::new(NoEvents), tweak).await
+    }
+
+    async fn start_full(events: Arc<dyn EventBus>, tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::with_data_dir(dir.path().to_path_buf());
         config.admin_key = Some((ADMIN_KEY.into(), ADMIN_SECRET.into()));
@@ -45,6 +54,7 @@ impl TestServer {
                 "arn:aws:chime:us-east-1:000000000000:app-instance/*/user/alice".into(),
             ]),
         }];
+        tweak(&mut config);
         let (state, _, _) = belfry::build_state_with_events(&config, events).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -69,6 +79,16 @@ impl TestServer {
         if let Some(t) = self.task.take() {
             t.await.unwrap().unwrap();
         }
+    }
+
+    /// A fresh connection for a websocket client.
+    pub async fn ws_stream(&self) -> Box<dyn crate::ws::Io> {
+        Box::new(tokio::net::TcpStream::connect(self.addr).await.unwrap())
+    }
+
+    /// The scheme websocket clients use.
+    pub fn ws_scheme(&self) -> &'static str {
+        "ws"
     }
 
     pub fn identity(&self) -> identity::Client {

@@ -19,5 +19,8 @@ mod memberships;
 mod messages;
 mod moderation;
 mod raw;
+mod realtime;
+mod realtime_connect;
 mod tags;
 mod wire;
+mod ws;

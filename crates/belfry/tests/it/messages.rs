@@ -43,7 +43,7 @@ pub fn send(m: &Client, ch: &str, bearer: &str, content: &str) -> SendChannelMes
         .chime_bearer(bearer)
 }
 
-async fn ids(m: &Client, ch: &str, bearer: &str, order: Option<SortOrder>) -> Vec<String> {
+pub async fn ids(m: &Client, ch: &str, bearer: &str, order: Option<SortOrder>) -> Vec<String> {
     let mut out = Vec::new();
     let mut token = None;
     loop {
