@@ -31,13 +31,14 @@ mod state;
 mod task;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use belfry_core::arn::{ChannelKey, UserKey};
 use belfry_core::events::{DomainEvent, EventBus, Published};
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
 /// Why the server ends a session: a websocket close code and a short reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,7 +120,7 @@ impl Default for HubConfig {
 }
 
 /// Counters, for logs and metrics.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Stats {
     /// Sessions open now.
     pub sessions_open: AtomicUsize,
@@ -133,7 +134,139 @@ pub struct Stats {
     pub inbox_overflows: AtomicU64,
     /// Channels reset because a missing event never arrived.
     pub gap_resets: AtomicU64,
+    /// Per event: microseconds from its publication (right after its commit) until the last
+    /// of its frames was written to a socket.
+    delivered: Mutex<Option<Histogram>>,
 }
+
+type Histogram = hdrhistogram::Histogram<u64>;
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            sessions_open: AtomicUsize::new(0),
+            frames_queued: AtomicU64::new(0),
+            sessions_too_slow: AtomicU64::new(0),
+            sessions_refused: AtomicU64::new(0),
+            inbox_overflows: AtomicU64::new(0),
+            gap_resets: AtomicU64::new(0),
+            // Up to an hour, 3 significant digits.
+            delivered: Mutex::new(Histogram::new_with_bounds(1, 3_600_000_000, 3).ok()),
+        }
+    }
+}
+
+/// Percentiles of the commit-to-last-frame-written time, in microseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryLatency {
+    /// Events fully written.
+    pub events: u64,
+    /// Median.
+    pub p50_us: u64,
+    /// 99th percentile.
+    pub p99_us: u64,
+    /// 99.9th percentile.
+    pub p999_us: u64,
+    /// Slowest.
+    pub max_us: u64,
+}
+
+impl Stats {
+    fn record_delivered(&self, took: Duration) {
+        if let Ok(mut guard) = self.delivered.lock() {
+            if let Some(h) = guard.as_mut() {
+                h.saturating_record(took.as_micros().max(1) as u64);
+            }
+        }
+    }
+
+    /// The commit-to-last-frame-written percentiles since the last reset; `reset` starts a new
+    /// window (for a benchmark run).
+    pub fn delivery_latency(&self, reset: bool) -> DeliveryLatency {
+        let Ok(mut guard) = self.delivered.lock() else {
+            return DeliveryLatency::default();
+        };
+        let Some(h) = guard.as_mut() else {
+            return DeliveryLatency::default();
+        };
+        let out = DeliveryLatency {
+            events: h.len(),
+            p50_us: h.value_at_quantile(0.5),
+            p99_us: h.value_at_quantile(0.99),
+            p999_us: h.value_at_quantile(0.999),
+            max_us: h.max(),
+        };
+        if reset {
+            h.reset();
+        }
+        out
+    }
+}
+
+/// Counts down an event's frames as sessions write them; the last one records the time since
+/// the event was published.
+pub(crate) struct Track {
+    published: Instant,
+    remaining: AtomicUsize,
+    stats: Arc<Stats>,
+}
+
+impl Track {
+    /// Starts with one count, the hub's own, which it gives up once every frame is queued.
+    pub(crate) fn new(published: Instant, stats: Arc<Stats>) -> Arc<Track> {
+        Arc::new(Track {
+            published,
+            remaining: AtomicUsize::new(1),
+            stats,
+        })
+    }
+
+    pub(crate) fn add(&self) {
+        self.remaining.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub(crate) fn done(&self) {
+        if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.stats.record_delivered(self.published.elapsed());
+        }
+    }
+}
+
+/// One frame queued for one session.
+pub struct Outgoing {
+    /// The frame's bytes (shared by every recipient).
+    pub bytes: Bytes,
+    track: Option<Arc<Track>>,
+}
+
+impl Outgoing {
+    pub(crate) fn new(bytes: Bytes, track: Option<Arc<Track>>) -> Self {
+        Outgoing { bytes, track }
+    }
+
+    /// Tells the hub the frame is written to the socket.
+    pub fn written(self) {
+        if let Some(t) = self.track {
+            t.done();
+        }
+    }
+}
+
+impl std::fmt::Debug for Outgoing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outgoing")
+            .field("bytes", &self.bytes)
+            .finish()
+    }
+}
+
+impl PartialEq for Outgoing {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl Eq for Outgoing {}
 
 /// Why a session could not be opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,12 +292,12 @@ pub(crate) type SessionNo = u64;
 
 /// What the hub task is told, in order.
 pub(crate) enum Command {
-    Event(Arc<Published>),
+    Event(Arc<Published>, Instant),
     Register {
         no: SessionNo,
         user: UserKey,
         session_id: String,
-        frames: mpsc::Sender<Bytes>,
+        frames: mpsc::Sender<Outgoing>,
         close: oneshot::Sender<CloseReason>,
     },
     Subscribe {
@@ -228,7 +361,11 @@ impl Hub {
             }
             return;
         }
-        if inner.tx.send(Command::Event(Arc::new(event))).is_err() {
+        if inner
+            .tx
+            .send(Command::Event(Arc::new(event), Instant::now()))
+            .is_err()
+        {
             inner.queued.fetch_sub(1, Ordering::AcqRel);
         }
     }
@@ -303,7 +440,7 @@ impl EventBus for Hub {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Delivery {
     /// A frame to write.
-    Frame(Bytes),
+    Frame(Outgoing),
     /// The hub ended the session: close the socket with this.
     Close(CloseReason),
 }
@@ -313,7 +450,7 @@ pub enum Delivery {
 pub struct Session {
     no: SessionNo,
     hub: Hub,
-    frames: mpsc::Receiver<Bytes>,
+    frames: mpsc::Receiver<Outgoing>,
     closed: oneshot::Receiver<CloseReason>,
 }
 
@@ -343,7 +480,7 @@ impl Session {
     }
 
     /// A frame already queued, without waiting (for writing several before one flush).
-    pub fn try_frame(&mut self) -> Option<Bytes> {
+    pub fn try_frame(&mut self) -> Option<Outgoing> {
         self.frames.try_recv().ok()
     }
 }

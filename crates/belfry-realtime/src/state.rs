@@ -15,12 +15,12 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use crate::ring::Ring;
-use crate::{CloseReason, FrameEncoder, HubConfig, SessionNo, Stats};
+use crate::{CloseReason, FrameEncoder, HubConfig, Outgoing, SessionNo, Stats, Track};
 
 struct SessionEntry {
     user: UserKey,
     client_id: String,
-    frames: mpsc::Sender<Bytes>,
+    frames: mpsc::Sender<Outgoing>,
     close: Option<oneshot::Sender<CloseReason>>,
     /// False until the session has subscribed with its snapshot; until then it gets nothing
     /// live (what it misses is replayed from the ring when it subscribes).
@@ -41,7 +41,7 @@ struct ChannelEntry {
     /// Connected users who are members (DEFAULT or HIDDEN).
     members: HashSet<UserKey>,
     /// Events that arrived before an earlier one, by sequence number.
-    held: BTreeMap<u64, Arc<Published>>,
+    held: BTreeMap<u64, (Arc<Published>, Instant)>,
     /// Since when the oldest hole before `held` has been waited for.
     gap_since: Option<Instant>,
 }
@@ -152,7 +152,7 @@ impl State {
         no: SessionNo,
         user: UserKey,
         client_id: String,
-        frames: mpsc::Sender<Bytes>,
+        frames: mpsc::Sender<Outgoing>,
         close: oneshot::Sender<CloseReason>,
     ) {
         if self.closing {
@@ -267,9 +267,9 @@ impl State {
 
     // --- events -------------------------------------------------------------------------------
 
-    pub(crate) fn event(&mut self, e: Arc<Published>) {
+    pub(crate) fn event(&mut self, e: Arc<Published>, at: Instant) {
         let Some(seq) = e.seq else {
-            self.unordered(&e);
+            self.unordered(&e, at);
             return;
         };
         let Some(ck) = e.event.channel().cloned() else {
@@ -283,7 +283,7 @@ impl State {
             // Nobody connected was a member before this event: nothing earlier matters.
             self.channels.insert(ck.clone(), ChannelEntry::new(seq));
         }
-        self.offer(&ck, seq, e);
+        self.offer(&ck, seq, e, at);
     }
 
     fn adds_connected_user(&self, event: &DomainEvent) -> bool {
@@ -296,7 +296,7 @@ impl State {
         }
     }
 
-    fn unordered(&mut self, e: &Arc<Published>) {
+    fn unordered(&mut self, e: &Arc<Published>, at: Instant) {
         match &e.event {
             DomainEvent::UserDeleted(user) => self.kick_user(user, CloseReason::USER_DELETED),
             DomainEvent::AppInstanceDeleted { app_instance_id } => {
@@ -314,7 +314,7 @@ impl State {
             other => {
                 if let Some(ck) = other.channel().cloned() {
                     if self.channels.contains_key(&ck) {
-                        self.deliver(&ck, e);
+                        self.deliver(&ck, e, at);
                     }
                 }
             }
@@ -324,7 +324,7 @@ impl State {
     /// Puts a sequenced event in its channel's order: delivers it if it is next (and whatever
     /// it unblocks), holds it if an earlier one is missing, drops it if it is older than what
     /// the channel's sessions already reflect.
-    fn offer(&mut self, ck: &ChannelKey, seq: u64, e: Arc<Published>) {
+    fn offer(&mut self, ck: &ChannelKey, seq: u64, e: Arc<Published>, at: Instant) {
         let Some(c) = self.channels.get_mut(ck) else {
             return;
         };
@@ -332,7 +332,7 @@ impl State {
             return;
         }
         if seq > c.next {
-            c.held.insert(seq, e);
+            c.held.insert(seq, (e, at));
             c.gap_since.get_or_insert_with(Instant::now);
             let overfull = c.held.len() > self.config.held_per_channel;
             self.gaps.insert(ck.clone());
@@ -342,14 +342,14 @@ impl State {
             return;
         }
         c.next = seq + 1;
-        self.deliver(ck, &e);
+        self.deliver(ck, &e, at);
         while let Some(c) = self.channels.get_mut(ck) {
             let next = c.next;
             match c.held.remove(&next) {
-                Some(e) => {
+                Some((e, at)) => {
                     c.next = next + 1;
                     c.gap_since = Some(Instant::now());
-                    self.deliver(ck, &e);
+                    self.deliver(ck, &e, at);
                 }
                 None => {
                     if c.held.is_empty() {
@@ -364,7 +364,7 @@ impl State {
 
     /// Sends an event to every subscribed session of every connected member who sees it, and
     /// applies its membership changes.
-    fn deliver(&mut self, ck: &ChannelKey, e: &Arc<Published>) {
+    fn deliver(&mut self, ck: &ChannelKey, e: &Arc<Published>, at: Instant) {
         // Members added by the event see it.
         let joining: Vec<UserKey> = match &e.event {
             DomainEvent::MembershipCreated(m) => vec![m.member.key.clone()],
@@ -377,6 +377,7 @@ impl State {
             self.join(ck, u);
         }
         let mut frame: Option<Option<Bytes>> = None;
+        let track = Track::new(at, self.stats.clone());
         let mut failed: Vec<(SessionNo, bool)> = Vec::new();
         'send: {
             let Some(c) = self.channels.get(ck) else {
@@ -400,16 +401,23 @@ impl State {
                     let Some(bytes) = bytes else {
                         break 'send;
                     };
-                    match s.frames.try_send(bytes.clone()) {
+                    track.add();
+                    match s
+                        .frames
+                        .try_send(Outgoing::new(bytes.clone(), Some(track.clone())))
+                    {
                         Ok(()) => {
                             self.stats.frames_queued.fetch_add(1, Ordering::Relaxed);
                         }
-                        Err(TrySendError::Full(_)) => failed.push((*no, true)),
-                        Err(TrySendError::Closed(_)) => failed.push((*no, false)),
+                        Err(e) => {
+                            track.done();
+                            failed.push((*no, matches!(e, TrySendError::Full(_))));
+                        }
                     }
                 }
             }
         }
+        track.done();
         for (no, full) in failed {
             if full {
                 self.stats.sessions_too_slow.fetch_add(1, Ordering::Relaxed);
@@ -527,7 +535,7 @@ impl State {
                     self.channels.insert(ck.clone(), ChannelEntry::new(from));
                     self.join(&ck, &user);
                     for e in events {
-                        self.offer(&ck, seq_of(&e), e);
+                        self.offer(&ck, seq_of(&e), e, Instant::now());
                     }
                 }
                 (None, None) => {
@@ -549,7 +557,7 @@ impl State {
         if member_now && sees(&e.event, user) {
             if let (Some(s), Some(bytes)) = (self.sessions.get(&no), self.encoder.encode(&e.event))
             {
-                match s.frames.try_send(bytes) {
+                match s.frames.try_send(Outgoing::new(bytes, None)) {
                     Ok(()) => {
                         self.stats.frames_queued.fetch_add(1, Ordering::Relaxed);
                     }

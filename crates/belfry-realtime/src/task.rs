@@ -39,9 +39,9 @@ pub(crate) async fn run(
                 }
                 for cmd in batch.drain(..) {
                     match cmd {
-                        Command::Event(e) => {
+                        Command::Event(e, at) => {
                             hub.event_taken();
-                            state.event(e);
+                            state.event(e, at);
                         }
                         Command::Register { no, user, session_id, frames, close } => {
                             state.register(no, user, session_id, frames, close);

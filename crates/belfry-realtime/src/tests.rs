@@ -143,7 +143,8 @@ async fn drain(hub: &Hub, s: &mut Session) -> Vec<String> {
     probe.subscribe(Vec::new()).await;
     let mut out = Vec::new();
     while let Some(f) = s.try_frame() {
-        out.push(String::from_utf8(f.to_vec()).unwrap());
+        out.push(String::from_utf8(f.bytes.to_vec()).unwrap());
+        f.written();
     }
     out
 }
@@ -166,8 +167,19 @@ async fn members_get_messages_and_others_do_not() {
     let mut eve = connect(&hub, "eve", "1", &[("other", 0)]).await;
     hub.publish_event(send("c", 1, "ann", "hi"));
     assert_eq!(drain(&hub, &mut ann).await, ["msg hi"]);
+    assert_eq!(
+        hub.stats().delivery_latency(false).events,
+        0,
+        "bob has not written yet"
+    );
     assert_eq!(drain(&hub, &mut bob).await, ["msg hi"]);
     assert!(drain(&hub, &mut eve).await.is_empty());
+    let latency = hub.stats().delivery_latency(true);
+    assert_eq!(
+        latency.events, 1,
+        "one event, recorded when its last frame was written"
+    );
+    assert_eq!(hub.stats().delivery_latency(false).events, 0);
 }
 
 #[tokio::test]

@@ -43,6 +43,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/connect", get(crate::session::connect))
+        .route("/realtime/stats", get(crate::session::stats))
         .fallback(dispatch)
         .with_state(state)
         .layer(CatchPanicLayer::custom(panic_response))

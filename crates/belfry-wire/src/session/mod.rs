@@ -17,7 +17,7 @@ use axum::response::Response;
 use belfry_core::arn::UserKey;
 use belfry_core::service::PrefetchSort;
 use belfry_core::CoreError;
-use belfry_realtime::{CloseReason, Delivery, Hub};
+use belfry_realtime::{CloseReason, Delivery, Hub, Outgoing};
 use belfry_sigv4::RequestParts;
 use bytes::Bytes;
 use futures_util::SinkExt;
@@ -184,6 +184,18 @@ async fn write(socket: &mut WebSocket, frames: Vec<Bytes>, limit: Duration) -> b
     matches!(tokio::time::timeout(limit, work).await, Ok(Ok(())))
 }
 
+/// Writes queued frames, then tells the hub they are written (for its delivery latency).
+async fn write_queued(socket: &mut WebSocket, frames: Vec<Outgoing>, limit: Duration) -> bool {
+    let bytes = frames.iter().map(|f| f.bytes.clone()).collect();
+    if !write(socket, bytes, limit).await {
+        return false;
+    }
+    for f in frames {
+        f.written();
+    }
+    true
+}
+
 async fn run(state: Arc<AppState>, mut socket: WebSocket, verdict: Result<Admitted, CloseReason>) {
     let admitted = match verdict {
         Ok(a) => a,
@@ -250,7 +262,7 @@ async fn run(state: Arc<AppState>, mut socket: WebSocket, verdict: Result<Admitt
                             None => break,
                         }
                     }
-                    if !write(&mut socket, batch, limit).await {
+                    if !write_queued(&mut socket, batch, limit).await {
                         return;
                     }
                 }
@@ -273,4 +285,61 @@ async fn run(state: Arc<AppState>, mut socket: WebSocket, verdict: Result<Admitt
             }
         }
     }
+}
+
+/// `GET /realtime/stats[?reset=true]`: the hub's counters and the commit-to-last-frame-written
+/// percentiles, for the load generator and operators. Signed with an admin key; `reset`
+/// starts a new latency window.
+pub(crate) async fn stats(
+    State(state): State<Arc<AppState>>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    use belfry_core::auth::Grant;
+    use std::sync::atomic::Ordering::Relaxed;
+    let pairs: Vec<(&str, &str)> = headers
+        .iter()
+        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v)))
+        .collect();
+    let parts = RequestParts {
+        method: "GET",
+        raw_path: uri.path(),
+        raw_query: uri.query().unwrap_or(""),
+        headers: &pairs,
+        body: b"",
+    };
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let caller = match state.auth.authenticate(&parts, SystemTime::now()) {
+        Ok(c) => c,
+        Err(e) => return crate::server::error_response(&e.render(), &request_id),
+    };
+    if !matches!(caller.grant, Grant::Admin) {
+        let e = ApiError::Core(CoreError::forbidden(
+            "Realtime statistics need an admin key.",
+        ));
+        return crate::server::error_response(&e.render(), &request_id);
+    }
+    let reset = uri
+        .query()
+        .is_some_and(|q| q.split('&').any(|p| p == "reset=true"));
+    let s = state.realtime.hub.stats();
+    let d = s.delivery_latency(reset);
+    let body = serde_json::json!({
+        "SessionsOpen": state.realtime.hub.open_sessions(),
+        "FramesQueued": s.frames_queued.load(Relaxed),
+        "SessionsTooSlow": s.sessions_too_slow.load(Relaxed),
+        "SessionsRefused": s.sessions_refused.load(Relaxed),
+        "InboxOverflows": s.inbox_overflows.load(Relaxed),
+        "GapResets": s.gap_resets.load(Relaxed),
+        "CommitToLastFrameWritten": {
+            "Events": d.events, "P50Us": d.p50_us, "P99Us": d.p99_us,
+            "P999Us": d.p999_us, "MaxUs": d.max_us,
+        },
+    });
+    let mut res = Response::new(axum::body::Body::from(body.to_string()));
+    res.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    res
 }
