@@ -16,6 +16,7 @@ use belfry_sigv4::RequestParts;
 use http::header::{CONTENT_TYPE, DATE};
 use http::{HeaderValue, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::auth::Authenticator;
@@ -33,6 +34,10 @@ pub struct AppState {
     pub auth: Authenticator,
     /// Largest accepted request body, in bytes.
     pub max_body: usize,
+    /// Cancelled when the server is asked to stop (SIGTERM/SIGINT, or a test): the listener
+    /// stops accepting and drains its requests, and long-lived websocket sessions, which have
+    /// left the listener's tracking once upgraded, watch it to close themselves.
+    pub shutdown: CancellationToken,
 }
 
 /// The axum router for the whole API.

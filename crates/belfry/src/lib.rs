@@ -87,6 +87,7 @@ pub fn build_state_with_events(
             Duration::from_secs(config.max_clock_skew_secs),
         ),
         max_body: config.max_body_bytes,
+        shutdown: tokio_util::sync::CancellationToken::new(),
     };
     Ok((Arc::new(state), admin, generated))
 }
