@@ -7,6 +7,7 @@
 
 pub mod bench;
 pub mod config;
+pub mod listen;
 pub mod tls;
 
 use std::future::Future;
