@@ -534,6 +534,43 @@ mod tests {
     }
 
     #[test]
+    fn flags_give_the_tls_address_and_the_public_endpoint_over_the_file() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("belfry.toml");
+        std::fs::write(
+            &path,
+            "tls_listen = \"127.0.0.1:1\"\npublic_endpoint = \"file.example.com\"\n",
+        )
+        .unwrap();
+        let file_only = ServeArgs {
+            config: Some(path.clone()),
+            ..ServeArgs::default()
+        };
+        let c = Config::resolve(file_only).unwrap();
+        assert_eq!(c.tls_listen, Some(SocketAddr::from(([127, 0, 0, 1], 1))));
+        assert_eq!(c.public_endpoint.as_deref(), Some("file.example.com"));
+        let cli = Cli::try_parse_from([
+            "belfry",
+            "--config",
+            path.to_str().unwrap(),
+            "--tls-listen",
+            "127.0.0.1:8443",
+            "--public-endpoint",
+            "chat.example.com:443",
+        ])
+        .unwrap();
+        let c = Config::resolve(cli.serve).unwrap();
+        assert_eq!(c.tls_listen, Some(SocketAddr::from(([127, 0, 0, 1], 8443))));
+        assert_eq!(c.public_endpoint.as_deref(), Some("chat.example.com:443"));
+    }
+
+    #[test]
     fn the_file_takes_every_new_key() {
         let text = r#"
             tls = "off"

@@ -9,7 +9,7 @@ use aws_sdk_chimesdkmessaging as messaging;
 use belfry::config::KeyConfig;
 use belfry::Config;
 use belfry_core::events::{DomainEvent, EventBus, NoEvents, Published};
-use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
 
 pub const ADMIN_KEY: &str = "AKIDBELFRYADMIN00001";
 pub const ADMIN_SECRET: &str = "admin-secret-for-tests";
@@ -20,9 +20,12 @@ pub const REGION: &str = "us-east-1";
 
 /// A server running in this process on an ephemeral port.
 pub struct TestServer {
+    /// `http://127.0.0.1:port`: the README's endpoint.
     pub endpoint: String,
+    /// The listen address (plain HTTP and TLS).
     pub addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
+    /// Cancelling it stops the server (as SIGTERM does).
+    pub shutdown: CancellationToken,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     _dir: tempfile::TempDir,
 }
@@ -34,8 +37,14 @@ impl TestServer {
 
     /// A server whose domain events go to `events`.
     pub async fn start_with_events(events: Arc<dyn EventBus>) -> Self {
+        Self::start_with(events, |_| {}).await
+    }
+
+    /// A server with the test defaults changed by `tweak`, publishing to `events`.
+    pub async fn start_with(events: Arc<dyn EventBus>, tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::with_data_dir(dir.path().to_path_buf());
+        config.listen = "127.0.0.1:0".parse().unwrap();
         config.admin_key = Some((ADMIN_KEY.into(), ADMIN_SECRET.into()));
         config.max_body_bytes = 64 * 1024;
         config.access_keys = vec![KeyConfig {
@@ -45,17 +54,17 @@ impl TestServer {
                 "arn:aws:chime:us-east-1:000000000000:app-instance/*/user/alice".into(),
             ]),
         }];
+        tweak(&mut config);
+        config.check().unwrap();
         let (state, _, _) = belfry::build_state_with_events(&config, events).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(belfry::serve(state, listener, async {
-            let _ = stopped.await;
-        }));
+        let server = belfry::bind(&config, state).await.unwrap();
+        let addr = server.addr;
+        let shutdown = server.state.shutdown.clone();
+        let task = tokio::spawn(belfry::serve(server));
         TestServer {
             endpoint: format!("http://{addr}"),
             addr,
-            stop: Some(stop),
+            shutdown,
             task: Some(task),
             _dir: dir,
         }
@@ -63,9 +72,7 @@ impl TestServer {
 
     /// Stops the server gracefully and waits for it.
     pub async fn stop(mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
+        self.shutdown.cancel();
         if let Some(t) = self.task.take() {
             t.await.unwrap().unwrap();
         }
@@ -117,9 +124,7 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
+        self.shutdown.cancel();
     }
 }
 
