@@ -1,6 +1,7 @@
 //! Starting servers and making clients for them.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -24,6 +25,10 @@ pub struct TestServer {
     pub endpoint: String,
     /// The listen address (plain HTTP and TLS).
     pub addr: SocketAddr,
+    /// The TLS-only address, when the config asked for one.
+    pub tls_addr: Option<SocketAddr>,
+    /// The development CA's certificate, when TLS is on.
+    pub ca_pem: Option<PathBuf>,
     /// Cancelling it stops the server (as SIGTERM does).
     pub shutdown: CancellationToken,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -59,11 +64,15 @@ impl TestServer {
         let (state, _, _) = belfry::build_state_with_events(&config, events).unwrap();
         let server = belfry::bind(&config, state).await.unwrap();
         let addr = server.addr;
+        let tls_addr = server.tls_addr;
+        let ca_pem = server.dev_ca.as_ref().map(|d| d.ca_cert.clone());
         let shutdown = server.state.shutdown.clone();
         let task = tokio::spawn(belfry::serve(server));
         TestServer {
             endpoint: format!("http://{addr}"),
             addr,
+            tls_addr,
+            ca_pem,
             shutdown,
             task: Some(task),
             _dir: dir,
@@ -119,6 +128,60 @@ impl TestServer {
             b = b.time_source(aws_smithy_async::time::StaticTimeSource::new(t));
         }
         messaging::Client::from_conf(b.build())
+    }
+}
+
+impl TestServer {
+    /// The development CA's certificate, as PEM.
+    pub fn ca_pem(&self) -> Vec<u8> {
+        std::fs::read(self.ca_pem.as_ref().expect("TLS is on")).unwrap()
+    }
+
+    /// A rustls client configuration trusting only the server's development CA (for TLS and
+    /// wss clients made by hand).
+    pub fn tls_client_config(&self) -> Arc<rustls::ClientConfig> {
+        use rustls_pki_types::pem::PemObject;
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls_pki_types::CertificateDer::pem_slice_iter(&self.ca_pem()) {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        let config = rustls::ClientConfig::builder_with_provider(belfry::tls::provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Arc::new(config)
+    }
+
+    /// A messaging client calling `https://{authority}` and trusting the development CA.
+    pub fn messaging_https(&self, authority: &str) -> messaging::Client {
+        use aws_smithy_http_client::tls;
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::AwsLc,
+            ))
+            .tls_context(
+                tls::TlsContext::builder()
+                    .with_trust_store(tls::TrustStore::empty().with_pem_certificate(self.ca_pem()))
+                    .build()
+                    .unwrap(),
+            )
+            .build_https();
+        let conf = messaging::Config::builder()
+            .behavior_version(messaging::config::BehaviorVersion::latest())
+            .region(messaging::config::Region::new(REGION))
+            .endpoint_url(format!("https://{authority}"))
+            .credentials_provider(messaging::config::Credentials::new(
+                ADMIN_KEY,
+                ADMIN_SECRET,
+                None,
+                None,
+                "test",
+            ))
+            .retry_config(messaging::config::retry::RetryConfig::disabled())
+            .http_client(http)
+            .build();
+        messaging::Client::from_conf(conf)
     }
 }
 

@@ -20,4 +20,5 @@ mod messages;
 mod moderation;
 mod raw;
 mod tags;
+mod tls;
 mod wire;
