@@ -16,6 +16,7 @@ use belfry_sigv4::RequestParts;
 use http::header::{CONTENT_TYPE, DATE};
 use http::{HeaderValue, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::auth::Authenticator;
@@ -36,6 +37,9 @@ pub struct AppState {
     pub max_body: usize,
     /// Websocket sessions.
     pub realtime: Realtime,
+    /// Cancelled when the server is asked to stop (SIGTERM/SIGINT, or a test): the listener
+    /// stops accepting and drains its requests, and the realtime hub closes every session.
+    pub shutdown: CancellationToken,
 }
 
 /// The axum router for the whole API.

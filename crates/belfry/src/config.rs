@@ -14,9 +14,16 @@ use serde::{Deserialize, Serialize};
 /// `belfry serve` options; each also comes from `BELFRY_*` or the config file.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ServeArgs {
-    /// Address to listen on [default: 127.0.0.1:7755].
+    /// Address to listen on; it serves plain HTTP and TLS alike [default: 127.0.0.1:7755].
     #[arg(long, env = "BELFRY_LISTEN")]
     pub listen: Option<SocketAddr>,
+    /// An extra address that serves TLS only [default: none].
+    #[arg(long, env = "BELFRY_TLS_LISTEN")]
+    pub tls_listen: Option<SocketAddr>,
+    /// host[:port] that GetMessagingSessionEndpoint returns, for clients that reach the server
+    /// through a proxy or load balancer [default: the host:port each request was sent to].
+    #[arg(long, env = "BELFRY_PUBLIC_ENDPOINT")]
+    pub public_endpoint: Option<String>,
     /// Directory for the database and the server's keys [default: ./belfry-data].
     #[arg(long, env = "BELFRY_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
@@ -47,11 +54,35 @@ pub struct KeyConfig {
     pub bearers: Option<Vec<String>>,
 }
 
+/// Whether the server speaks TLS.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// TLS with `tls_cert` and `tls_key` when both are given, else with the development CA
+    /// that the server makes in `<data-dir>/tls/`.
+    #[default]
+    Auto,
+    /// Plain HTTP only, for a server behind a TLS-terminating proxy.
+    Off,
+}
+
 /// The config file's shape.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     listen: Option<SocketAddr>,
+    tls_listen: Option<SocketAddr>,
+    public_endpoint: Option<String>,
+    tls: Option<TlsMode>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    tls_names: Option<Vec<String>>,
+    max_connections: Option<usize>,
+    drain_secs: Option<u64>,
+    handshake_timeout_ms: Option<u64>,
+    ping_interval_secs: Option<u64>,
+    max_sessions: Option<usize>,
+    session_queue_frames: Option<usize>,
     data_dir: Option<PathBuf>,
     region: Option<String>,
     account_id: Option<String>,
@@ -65,8 +96,33 @@ pub struct FileConfig {
 /// The resolved configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Listen address.
+    /// Listen address: plain HTTP, and TLS unless `tls` is off (told apart by the first byte).
     pub listen: SocketAddr,
+    /// An extra TLS-only listen address.
+    pub tls_listen: Option<SocketAddr>,
+    /// `host[:port]` for GetMessagingSessionEndpoint to return (checked: no scheme, no path).
+    pub public_endpoint: Option<String>,
+    /// TLS on (`Auto`) or off.
+    pub tls: TlsMode,
+    /// The operator's certificate chain (PEM); with `tls_key`, replaces the development CA.
+    pub tls_cert: Option<PathBuf>,
+    /// The operator's private key (PEM).
+    pub tls_key: Option<PathBuf>,
+    /// Names the development certificate covers besides localhost, 127.0.0.1 and ::1 (a LAN
+    /// name or address, to test from a phone).
+    pub tls_names: Vec<String>,
+    /// Most connections open at once; at the bound the server stops accepting until one closes.
+    pub max_connections: usize,
+    /// How long shutdown waits for requests and websocket sessions to finish.
+    pub drain_secs: u64,
+    /// How long a new connection may take to send its first byte and finish its TLS handshake.
+    pub handshake_timeout_ms: u64,
+    /// Interval between the server's websocket pings; a session that misses them is closed.
+    pub ping_interval_secs: u64,
+    /// Most websocket sessions open at once.
+    pub max_sessions: usize,
+    /// Frames a websocket session may have queued before it is closed as too slow.
+    pub session_queue_frames: usize,
     /// Data directory.
     pub data_dir: PathBuf,
     /// Region.
@@ -83,14 +139,6 @@ pub struct Config {
     pub admin_key: Option<(String, String)>,
     /// Extra keys from the file.
     pub access_keys: Vec<KeyConfig>,
-    /// `host[:port]` GetMessagingSessionEndpoint answers with (behind a proxy).
-    pub public_endpoint: Option<String>,
-    /// Seconds between pings to each websocket session.
-    pub ping_interval_secs: u64,
-    /// Open websocket sessions at most.
-    pub max_sessions: usize,
-    /// Frames queued per websocket session at most.
-    pub session_queue_frames: usize,
 }
 
 impl Config {
@@ -98,6 +146,18 @@ impl Config {
     pub fn with_data_dir(data_dir: PathBuf) -> Self {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 7755)),
+            tls_listen: None,
+            public_endpoint: None,
+            tls: TlsMode::Auto,
+            tls_cert: None,
+            tls_key: None,
+            tls_names: Vec::new(),
+            max_connections: 50_000,
+            drain_secs: 10,
+            handshake_timeout_ms: 10_000,
+            ping_interval_secs: 30,
+            max_sessions: 100_000,
+            session_queue_frames: 1024,
             data_dir,
             region: "us-east-1".into(),
             account_id: "000000000000".into(),
@@ -106,10 +166,6 @@ impl Config {
             max_clock_skew_secs: 300,
             admin_key: None,
             access_keys: Vec::new(),
-            public_endpoint: None,
-            ping_interval_secs: 30,
-            max_sessions: 100_000,
-            session_queue_frames: 1024,
         }
     }
 
@@ -131,6 +187,30 @@ impl Config {
         );
         if let Some(l) = args.listen.or(file.listen) {
             c.listen = l;
+        }
+        c.tls_listen = args.tls_listen.or(file.tls_listen);
+        c.public_endpoint = args.public_endpoint.or(file.public_endpoint);
+        c.tls = file.tls.unwrap_or_default();
+        c.tls_cert = file.tls_cert;
+        c.tls_key = file.tls_key;
+        c.tls_names = file.tls_names.unwrap_or_default();
+        if let Some(n) = file.max_connections {
+            c.max_connections = n;
+        }
+        if let Some(s) = file.drain_secs {
+            c.drain_secs = s;
+        }
+        if let Some(ms) = file.handshake_timeout_ms {
+            c.handshake_timeout_ms = ms;
+        }
+        if let Some(s) = file.ping_interval_secs {
+            c.ping_interval_secs = s;
+        }
+        if let Some(n) = file.max_sessions {
+            c.max_sessions = n;
+        }
+        if let Some(n) = file.session_queue_frames {
+            c.session_queue_frames = n;
         }
         if let Some(r) = args.region.or(file.region) {
             c.region = r;
@@ -188,8 +268,79 @@ impl Config {
                 bail!("every [[access_keys]] entry needs a non-empty id and secret");
             }
         }
+        self.check_tls()?;
+        if let Some(e) = &self.public_endpoint {
+            check_public_endpoint(e)?;
+        }
+        for (name, value) in [
+            ("max_connections", self.max_connections),
+            ("max_sessions", self.max_sessions),
+            ("session_queue_frames", self.session_queue_frames),
+            ("ping_interval_secs", self.ping_interval_secs as usize),
+            ("handshake_timeout_ms", self.handshake_timeout_ms as usize),
+        ] {
+            if value == 0 {
+                bail!("{name} must be at least 1");
+            }
+        }
         Ok(())
     }
+
+    fn check_tls(&self) -> anyhow::Result<()> {
+        if self.tls == TlsMode::Off {
+            // Each of these only means something with TLS on; a silently ignored one would
+            // leave the operator believing they are served.
+            let set = [
+                ("tls_listen", self.tls_listen.is_some()),
+                ("tls_cert", self.tls_cert.is_some()),
+                ("tls_key", self.tls_key.is_some()),
+                ("tls_names", !self.tls_names.is_empty()),
+            ];
+            if let Some((name, _)) = set.iter().find(|(_, on)| *on) {
+                bail!("{name} is set but tls = \"off\"");
+            }
+            return Ok(());
+        }
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) | (None, Some(_)) => bail!("set both tls_cert and tls_key, or neither"),
+            (Some(_), Some(_)) if !self.tls_names.is_empty() => bail!(
+                "tls_names names the development certificate's hosts; \
+                 your own certificate (tls_cert) carries its own"
+            ),
+            _ => {}
+        }
+        for name in &self.tls_names {
+            if rustls_pki_types::ServerName::try_from(name.as_str()).is_err() {
+                bail!("tls_names entry {name:?} is not a DNS name or an IP address");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks a public endpoint: `host[:port]`, as GetMessagingSessionEndpoint returns it (the
+/// client adds the scheme and the path itself).
+pub fn check_public_endpoint(endpoint: &str) -> anyhow::Result<()> {
+    if endpoint.is_empty() {
+        bail!("public_endpoint is empty; give host[:port]");
+    }
+    if endpoint.contains("://") {
+        bail!("public_endpoint {endpoint:?} has a scheme; give host[:port] only");
+    }
+    if endpoint.contains(['/', '?', '#', '@']) || endpoint.contains(char::is_whitespace) {
+        bail!("public_endpoint {endpoint:?} must be host[:port], without a path or user");
+    }
+    let authority: http::uri::Authority = endpoint
+        .parse()
+        .map_err(|_| anyhow::anyhow!("public_endpoint {endpoint:?} is not a valid host[:port]"))?;
+    if authority.host().is_empty() {
+        bail!("public_endpoint {endpoint:?} has no host");
+    }
+    let has_port = authority.as_str().len() > authority.host().len();
+    if has_port && !matches!(authority.port_u16(), Some(p) if p != 0) {
+        bail!("public_endpoint {endpoint:?} has an invalid port");
+    }
+    Ok(())
 }
 
 /// The admin credential, as kept in `admin-credentials.toml`.
@@ -246,10 +397,17 @@ pub fn page_key(data_dir: &Path) -> anyhow::Result<[u8; 32]> {
 }
 
 /// Writes a file readable by its owner only (mode 0600), atomically.
-fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    write_atomic(path, contents, 0o600)
+}
+
+/// Writes a file with exactly `mode` (umask aside: the mode is set after creation, so a
+/// certificate meant for everyone is readable by everyone), atomically: a crash leaves the old
+/// file or the new one, never half of one.
+pub(crate) fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> anyhow::Result<()> {
     use std::io::Write;
     #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let tmp = path.with_extension("tmp");
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
@@ -258,8 +416,189 @@ fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     let mut f = opts
         .open(&tmp)
         .with_context(|| format!("writing {}", tmp.display()))?;
+    #[cfg(unix)]
+    f.set_permissions(std::fs::Permissions::from_mode(mode))?;
+    #[cfg(not(unix))]
+    let _ = mode;
     f.write_all(contents)?;
     f.sync_all()?;
     std::fs::rename(&tmp, path)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_endpoints_are_host_and_port_only() {
+        let cases: &[(&str, bool)] = &[
+            ("chat.example.com", true),
+            ("chat.example.com:8443", true),
+            ("127.0.0.1:7755", true),
+            ("[::1]:7755", true),
+            ("", false),
+            ("https://chat.example.com", false),
+            ("wss://chat.example.com", false),
+            ("chat.example.com/connect", false),
+            ("chat.example.com:", false),
+            ("chat.example.com:0", false),
+            ("chat.example.com:99999", false),
+            ("user@chat.example.com", false),
+            ("chat example.com", false),
+        ];
+        for (endpoint, ok) in cases {
+            assert_eq!(
+                check_public_endpoint(endpoint).is_ok(),
+                *ok,
+                "{endpoint:?}: {:?}",
+                check_public_endpoint(endpoint)
+            );
+        }
+    }
+
+    #[test]
+    fn tls_settings_that_cannot_take_effect_are_refused() {
+        let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        type Case = (&'static str, fn(&mut Config), Option<&'static str>);
+        let cases: &[Case] = &[
+            ("defaults", |_| {}, None),
+            (
+                "names",
+                |c| c.tls_names = vec!["phone.local".into(), "10.0.0.2".into()],
+                None,
+            ),
+            (
+                "bad name",
+                |c| c.tls_names = vec!["not a name".into()],
+                Some("tls_names"),
+            ),
+            (
+                "cert alone",
+                |c| c.tls_cert = Some("c.pem".into()),
+                Some("both"),
+            ),
+            (
+                "key alone",
+                |c| c.tls_key = Some("k.pem".into()),
+                Some("both"),
+            ),
+            (
+                "own cert and names",
+                |c| {
+                    c.tls_cert = Some("c.pem".into());
+                    c.tls_key = Some("k.pem".into());
+                    c.tls_names = vec!["x.local".into()];
+                },
+                Some("tls_names"),
+            ),
+            ("off", |c| c.tls = TlsMode::Off, None),
+            (
+                "off with a TLS address",
+                |c| {
+                    c.tls = TlsMode::Off;
+                    c.tls_listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+                },
+                Some("tls_listen"),
+            ),
+            (
+                "off with a cert",
+                |c| {
+                    c.tls = TlsMode::Off;
+                    c.tls_cert = Some("c.pem".into());
+                    c.tls_key = Some("k.pem".into());
+                },
+                Some("tls_cert"),
+            ),
+            (
+                "no connections",
+                |c| c.max_connections = 0,
+                Some("max_connections"),
+            ),
+            (
+                "no queue",
+                |c| c.session_queue_frames = 0,
+                Some("session_queue_frames"),
+            ),
+        ];
+        for (what, change, want) in cases {
+            let mut c = Config::with_data_dir(PathBuf::from("d"));
+            c.listen = addr;
+            change(&mut c);
+            match (c.check(), want) {
+                (Ok(()), None) => {}
+                (Err(e), Some(w)) => assert!(e.to_string().contains(w), "{what}: {e}"),
+                (r, _) => panic!("{what}: {r:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn flags_give_the_tls_address_and_the_public_endpoint_over_the_file() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("belfry.toml");
+        std::fs::write(
+            &path,
+            "tls_listen = \"127.0.0.1:1\"\npublic_endpoint = \"file.example.com\"\n",
+        )
+        .unwrap();
+        let file_only = ServeArgs {
+            config: Some(path.clone()),
+            ..ServeArgs::default()
+        };
+        let c = Config::resolve(file_only).unwrap();
+        assert_eq!(c.tls_listen, Some(SocketAddr::from(([127, 0, 0, 1], 1))));
+        assert_eq!(c.public_endpoint.as_deref(), Some("file.example.com"));
+        let cli = Cli::try_parse_from([
+            "belfry",
+            "--config",
+            path.to_str().unwrap(),
+            "--tls-listen",
+            "127.0.0.1:8443",
+            "--public-endpoint",
+            "chat.example.com:443",
+        ])
+        .unwrap();
+        let c = Config::resolve(cli.serve).unwrap();
+        assert_eq!(c.tls_listen, Some(SocketAddr::from(([127, 0, 0, 1], 8443))));
+        assert_eq!(c.public_endpoint.as_deref(), Some("chat.example.com:443"));
+    }
+
+    #[test]
+    fn the_file_takes_every_new_key() {
+        let text = r#"
+            tls = "off"
+            public_endpoint = "chat.example.com"
+            max_connections = 10
+            drain_secs = 3
+            handshake_timeout_ms = 500
+            ping_interval_secs = 5
+            max_sessions = 7
+            session_queue_frames = 64
+        "#;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("belfry.toml");
+        std::fs::write(&path, text).unwrap();
+        let c = Config::resolve(ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        })
+        .unwrap();
+        assert_eq!(c.tls, TlsMode::Off);
+        assert_eq!(c.public_endpoint.as_deref(), Some("chat.example.com"));
+        assert_eq!(
+            (c.max_connections, c.drain_secs, c.handshake_timeout_ms),
+            (10, 3, 500)
+        );
+        assert_eq!(
+            (c.ping_interval_secs, c.max_sessions, c.session_queue_frames),
+            (5, 7, 64)
+        );
+    }
 }

@@ -7,8 +7,10 @@
 
 pub mod bench;
 pub mod config;
+pub mod listen;
+pub mod tls;
 
-use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +28,7 @@ use belfry_wire::auth::SecretKey;
 use belfry_wire::session::frames::WireFrames;
 use belfry_wire::session::Realtime;
 use belfry_wire::{AccessKey, AppState, Authenticator};
+use listen::{Accept, ListenLimits, ListenStats};
 use tokio::net::TcpListener;
 
 pub use config::{AdminCredential, Config};
@@ -114,28 +117,92 @@ pub fn build_state_with_events(
             public_endpoint: config.public_endpoint.clone(),
             ping_interval: Duration::from_secs(config.ping_interval_secs.max(1)),
         },
+        shutdown: tokio_util::sync::CancellationToken::new(),
     };
     Ok((Arc::new(state), admin, generated))
 }
 
-/// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish, and
-/// closes the store (every acknowledged write is already durable; this flushes the WAL).
-pub async fn serve(
-    state: Arc<AppState>,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
+/// A server bound to its addresses with its TLS ready: what [`serve`] runs.
+pub struct Server {
+    /// The shared state; cancelling `state.shutdown` stops the server.
+    pub state: Arc<AppState>,
+    /// The `listen` address as bound: plain HTTP, and TLS unless it is off.
+    pub addr: SocketAddr,
+    /// The `tls_listen` address as bound, if configured.
+    pub tls_addr: Option<SocketAddr>,
+    /// The development CA's files, when the TLS certificate comes from it.
+    pub dev_ca: Option<tls::DevCa>,
+    /// The accept loop's counters.
+    pub stats: Arc<ListenStats>,
+    listeners: Vec<(TcpListener, Accept)>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    limits: ListenLimits,
+}
+
+/// Sets up TLS as `config` says (making or renewing the development certificate if needed)
+/// and binds `config.listen` and `config.tls_listen`.
+pub async fn bind(config: &Config, state: Arc<AppState>) -> anyhow::Result<Server> {
+    let tls = tls::from_config(config)?;
+    let main = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
+    let addr = main.local_addr()?;
+    let mut listeners = vec![(main, Accept::Sniff)];
+    let mut tls_addr = None;
+    if let Some(a) = config.tls_listen {
+        let l = TcpListener::bind(a)
+            .await
+            .with_context(|| format!("listening on {a} (tls_listen)"))?;
+        tls_addr = Some(l.local_addr()?);
+        listeners.push((l, Accept::TlsOnly));
+    }
+    let stats = Arc::new(ListenStats::default());
+    let (tls, dev_ca) = match tls {
+        Some(t) => (Some(t.config), t.dev),
+        None => (None, None),
+    };
+    Ok(Server {
+        state,
+        addr,
+        tls_addr,
+        dev_ca,
+        stats: stats.clone(),
+        listeners,
+        tls,
+        limits: ListenLimits {
+            max_connections: config.max_connections,
+            handshake_timeout: Duration::from_millis(config.handshake_timeout_ms),
+            drain: Duration::from_secs(config.drain_secs),
+            stats,
+        },
+    })
+}
+
+/// Serves until `server.state.shutdown` is cancelled; then stops accepting, lets requests in
+/// flight finish (at most `drain_secs`), and closes the store (every acknowledged write is
+/// already durable; this flushes the WAL).
+pub async fn serve(server: Server) -> anyhow::Result<()> {
+    let Server {
+        state,
+        listeners,
+        tls,
+        limits,
+        ..
+    } = server;
     let app = belfry_wire::app(state.clone());
+    // Sessions are upgraded connections the HTTP drain does not track: the hub closes them
+    // (1001) when the token is cancelled, and the store stays open until they are gone.
     let hub = state.realtime.hub.clone();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            // Sessions are upgraded connections the HTTP drain does not wait for: close them.
-            hub.shutdown();
-        })
+    let token = state.shutdown.clone();
+    tokio::spawn(async move {
+        token.cancelled().await;
+        hub.shutdown();
+    });
+    let drain = limits.drain;
+    listen::serve_http(listeners, app, tls, limits, state.shutdown.clone())
         .await
         .context("serving")?;
-    wait_for_sessions(&state.realtime.hub, Duration::from_secs(10)).await;
+    wait_for_sessions(&state.realtime.hub, drain).await;
     let store: &Arc<dyn Store> = state.services.store();
     store
         .close()

@@ -61,8 +61,8 @@ fn init_logging(format: &str) {
 
 async fn run(config: Config) -> anyhow::Result<()> {
     let (state, admin, generated) = belfry::build_state(&config)?;
-    let listener = tokio::net::TcpListener::bind(config.listen).await?;
-    let addr = listener.local_addr()?;
+    let server = belfry::bind(&config, state).await?;
+    let addr = server.addr;
     if generated {
         println!(
             "Generated an admin credential (kept in {}/admin-credentials.toml, mode 0600).",
@@ -77,15 +77,51 @@ async fn run(config: Config) -> anyhow::Result<()> {
         println!("export AWS_DEFAULT_REGION={}", config.region);
         println!("export AWS_ENDPOINT_URL=http://{addr}");
     }
-    tracing::info!(%addr, data_dir = %config.data_dir.display(), region = %config.region, "belfry listening");
-    belfry::serve(state, listener, shutdown_signal()).await?;
+    if let Some(dev) = &server.dev_ca {
+        // Absolute, so the line works from any directory.
+        let ca = std::fs::canonicalize(&dev.ca_cert).unwrap_or_else(|_| dev.ca_cert.clone());
+        if dev.ca_created {
+            println!(
+                "Generated a development certificate authority for https:// and wss:// on the same address ({}).",
+                ca.display()
+            );
+        }
+        println!("To trust it from Node.js (amazon-chime-sdk-js, the AWS SDK for JavaScript):");
+        println!("export NODE_EXTRA_CA_CERTS={}", ca.display());
+        println!(
+            "To trust it in a browser, import {} as a trusted certificate authority (certificate settings, Authorities).",
+            ca.display()
+        );
+    }
+    let tls = match (&server.dev_ca, config.tls) {
+        (_, belfry::config::TlsMode::Off) => "off",
+        (Some(_), _) => "development CA",
+        (None, _) => "own certificate",
+    };
+    tracing::info!(
+        %addr,
+        tls_addr = server.tls_addr.map(|a| a.to_string()),
+        tls,
+        data_dir = %config.data_dir.display(),
+        region = %config.region,
+        "belfry listening"
+    );
+    let token = server.state.shutdown.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        token.cancel();
+    });
+    belfry::serve(server).await?;
     tracing::info!("belfry stopped");
     Ok(())
 }
 
 async fn shutdown_signal() {
     let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
+        // A handler that cannot be installed must not read as a request to stop.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
     };
     #[cfg(unix)]
     let term = async {
@@ -102,5 +138,5 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
-    tracing::info!("shutdown requested; finishing in-flight requests");
+    tracing::info!("shutdown requested; finishing requests in flight and closing sessions");
 }

@@ -117,6 +117,15 @@ async fn first_start_generates_a_credential_and_sigterm_stops_cleanly() {
     let key = p.export("AWS_ACCESS_KEY_ID");
     let secret = p.export("AWS_SECRET_ACCESS_KEY");
     let endpoint = p.export("AWS_ENDPOINT_URL");
+    assert!(endpoint.starts_with("http://"), "{endpoint}");
+    // TLS on the same port from a development CA, and the line that makes Node trust it.
+    p.wait_for("Generated a development certificate authority");
+    let ca = p.export("NODE_EXTRA_CA_CERTS");
+    let ca_path = std::path::Path::new(&ca);
+    assert!(ca_path.is_absolute(), "{ca}");
+    assert_eq!(ca_path, data.join("tls/ca.pem").canonicalize().unwrap());
+    let ca_pem = std::fs::read(ca_path).unwrap();
+    p.wait_for("import");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -147,9 +156,13 @@ async fn first_start_generates_a_credential_and_sigterm_stops_cleanly() {
     );
     assert_eq!(p.export("AWS_ACCESS_KEY_ID"), key);
     let endpoint = p.export("AWS_ENDPOINT_URL");
+    assert_eq!(
+        std::fs::read(p.export("NODE_EXTRA_CA_CERTS")).unwrap(),
+        ca_pem
+    );
     assert!(
         !p.seen.iter().any(|l| l.contains("Generated")),
-        "no new credential on restart"
+        "no new credential or CA on restart"
     );
     let c = client(&endpoint, &key, &secret, "us-east-1");
     let a = c

@@ -1,6 +1,7 @@
 //! Starting servers and making clients for them.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -9,7 +10,7 @@ use aws_sdk_chimesdkmessaging as messaging;
 use belfry::config::KeyConfig;
 use belfry::Config;
 use belfry_core::events::{DomainEvent, EventBus, NoEvents, Published};
-use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
 
 pub const ADMIN_KEY: &str = "AKIDBELFRYADMIN00001";
 pub const ADMIN_SECRET: &str = "admin-secret-for-tests";
@@ -20,9 +21,16 @@ pub const REGION: &str = "us-east-1";
 
 /// A server running in this process on an ephemeral port.
 pub struct TestServer {
+    /// `http://127.0.0.1:port`: the README's endpoint.
     pub endpoint: String,
+    /// The listen address (plain HTTP and TLS).
     pub addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
+    /// The TLS-only address, when the config asked for one.
+    pub tls_addr: Option<SocketAddr>,
+    /// The development CA's certificate, when TLS is on.
+    pub ca_pem: Option<PathBuf>,
+    /// Cancelling it stops the server (as SIGTERM does).
+    pub shutdown: CancellationToken,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     _dir: tempfile::TempDir,
 }
@@ -34,17 +42,19 @@ impl TestServer {
 
     /// A server whose domain events go to `events`.
     pub async fn start_with_events(events: Arc<dyn EventBus>) -> Self {
-        Self::start_full(events, |_| {}).await
+        Self::start_with(events, |_| {}).await
     }
 
-    /// A server whose configuration `tweak` adjusts.
-    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
-        Self::start_full(Arc::new(NoEvents), tweak).await
+    /// A server with the test defaults changed by `tweak`.
+    pub async fn configured(tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::start_with(Arc::new(NoEvents), tweak).await
     }
 
-    async fn start_full(events: Arc<dyn EventBus>, tweak: impl FnOnce(&mut Config)) -> Self {
+    /// A server with the test defaults changed by `tweak`, publishing to `events`.
+    pub async fn start_with(events: Arc<dyn EventBus>, tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::with_data_dir(dir.path().to_path_buf());
+        config.listen = "127.0.0.1:0".parse().unwrap();
         config.admin_key = Some((ADMIN_KEY.into(), ADMIN_SECRET.into()));
         config.max_body_bytes = 64 * 1024;
         config.access_keys = vec![KeyConfig {
@@ -55,17 +65,20 @@ impl TestServer {
             ]),
         }];
         tweak(&mut config);
+        config.check().unwrap();
         let (state, _, _) = belfry::build_state_with_events(&config, events).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(belfry::serve(state, listener, async {
-            let _ = stopped.await;
-        }));
+        let server = belfry::bind(&config, state).await.unwrap();
+        let addr = server.addr;
+        let tls_addr = server.tls_addr;
+        let ca_pem = server.dev_ca.as_ref().map(|d| d.ca_cert.clone());
+        let shutdown = server.state.shutdown.clone();
+        let task = tokio::spawn(belfry::serve(server));
         TestServer {
             endpoint: format!("http://{addr}"),
             addr,
-            stop: Some(stop),
+            tls_addr,
+            ca_pem,
+            shutdown,
             task: Some(task),
             _dir: dir,
         }
@@ -73,22 +86,25 @@ impl TestServer {
 
     /// Stops the server gracefully and waits for it.
     pub async fn stop(mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
+        self.shutdown.cancel();
         if let Some(t) = self.task.take() {
             t.await.unwrap().unwrap();
         }
     }
 
     /// A fresh connection for a websocket client.
+    /// A TLS connection to the listen port trusting only the development CA, as
+    /// amazon-chime-sdk-js opens one (`wss://`, always).
     pub async fn ws_stream(&self) -> Box<dyn crate::ws::Io> {
-        Box::new(tokio::net::TcpStream::connect(self.addr).await.unwrap())
+        let tcp = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        let connector = tokio_rustls::TlsConnector::from(self.tls_client_config());
+        let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
+        Box::new(connector.connect(name, tcp).await.unwrap())
     }
 
     /// The scheme websocket clients use.
     pub fn ws_scheme(&self) -> &'static str {
-        "ws"
+        "wss"
     }
 
     pub fn identity(&self) -> identity::Client {
@@ -135,11 +151,63 @@ impl TestServer {
     }
 }
 
+impl TestServer {
+    /// The development CA's certificate, as PEM.
+    pub fn ca_pem(&self) -> Vec<u8> {
+        std::fs::read(self.ca_pem.as_ref().expect("TLS is on")).unwrap()
+    }
+
+    /// A rustls client configuration trusting only the server's development CA (for TLS and
+    /// wss clients made by hand).
+    pub fn tls_client_config(&self) -> Arc<rustls::ClientConfig> {
+        use rustls_pki_types::pem::PemObject;
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls_pki_types::CertificateDer::pem_slice_iter(&self.ca_pem()) {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        let config = rustls::ClientConfig::builder_with_provider(belfry::tls::provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Arc::new(config)
+    }
+
+    /// A messaging client calling `https://{authority}` and trusting the development CA.
+    pub fn messaging_https(&self, authority: &str) -> messaging::Client {
+        use aws_smithy_http_client::tls;
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::AwsLc,
+            ))
+            .tls_context(
+                tls::TlsContext::builder()
+                    .with_trust_store(tls::TrustStore::empty().with_pem_certificate(self.ca_pem()))
+                    .build()
+                    .unwrap(),
+            )
+            .build_https();
+        let conf = messaging::Config::builder()
+            .behavior_version(messaging::config::BehaviorVersion::latest())
+            .region(messaging::config::Region::new(REGION))
+            .endpoint_url(format!("https://{authority}"))
+            .credentials_provider(messaging::config::Credentials::new(
+                ADMIN_KEY,
+                ADMIN_SECRET,
+                None,
+                None,
+                "test",
+            ))
+            .retry_config(messaging::config::retry::RetryConfig::disabled())
+            .http_client(http)
+            .build();
+        messaging::Client::from_conf(conf)
+    }
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
+        self.shutdown.cancel();
     }
 }
 

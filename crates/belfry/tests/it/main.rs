@@ -22,5 +22,6 @@ mod raw;
 mod realtime;
 mod realtime_connect;
 mod tags;
+mod tls;
 mod wire;
 mod ws;

@@ -47,7 +47,7 @@ async fn the_endpoint_is_the_host_the_request_was_addressed_to() {
 
 #[tokio::test]
 async fn a_configured_public_endpoint_is_returned_as_is() {
-    let s = TestServer::start_with(|c| c.public_endpoint = Some("chat.example.com".into())).await;
+    let s = TestServer::configured(|c| c.public_endpoint = Some("chat.example.com".into())).await;
     let out = s
         .messaging()
         .get_messaging_session_endpoint()
@@ -156,7 +156,7 @@ async fn deleting_the_user_or_a_second_socket_with_its_session_id_closes_with_40
 
 #[tokio::test]
 async fn the_session_cap_closes_with_1013_and_shutdown_with_1001() {
-    let s = TestServer::start_with(|c| c.max_sessions = 2).await;
+    let s = TestServer::configured(|c| c.max_sessions = 2).await;
     let w = World::new(&s, &["ann"]).await;
     let mut one = Ws::established(&s, w.user(0), "1").await;
     let _two = Ws::established(&s, w.user(0), "2").await;
