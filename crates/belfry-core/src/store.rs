@@ -173,12 +173,14 @@ pub trait Store: Send + Sync + 'static {
     // --- Channels -----------------------------------------------------------------------------
 
     /// Creates a channel with its moderators, members and tags, or replays an earlier identical
-    /// create. Channel id taken: `Conflict`.
+    /// create. Channel id taken: `Conflict`; more than `max_channels`, or a member in too many
+    /// channels (`limits`, as `create_membership` counts them): `ResourceLimitExceeded`.
     async fn create_channel(
         &self,
         new: NewChannel,
         idem: Idempotency,
         max_channels: u64,
+        limits: MembershipLimits,
     ) -> CoreResult<Created>;
     /// One channel, with its creator's current name.
     async fn get_channel(&self, key: &ChannelKey) -> CoreResult<Option<Channel>>;

@@ -20,7 +20,7 @@ pub(crate) mod message;
 mod message_change;
 mod moderation;
 
-pub use membership::{batch_memberships, memberships, user_memberships};
+pub use membership::{batch_memberships, creation_memberships, memberships, user_memberships};
 pub use message::{
     messages_context_is_current, messages_idempotency, messages_listing, messages_send,
 };
@@ -42,6 +42,7 @@ where
     cascades(make().await).await;
     memberships(make().await).await;
     batch_memberships(make().await).await;
+    creation_memberships(make().await).await;
     user_memberships(make().await).await;
     moderators(make().await).await;
     bans(make().await).await;
@@ -140,7 +141,7 @@ pub(crate) async fn setup(s: &Arc<dyn Store>, app_id: &str, users: &[&str]) {
 }
 
 /// Limits no case reaches unless it means to.
-const ROOMY: MembershipLimits = MembershipLimits {
+pub(crate) const ROOMY: MembershipLimits = MembershipLimits {
     per_channel: 1000,
     per_user: 1000,
 };
@@ -365,19 +366,20 @@ pub async fn channels(s: Arc<dyn Store>) {
         value: "v".into(),
     }];
     let created = s
-        .create_channel(nc.clone(), idem("ch", "t1", "f"), 10)
+        .create_channel(nc.clone(), idem("ch", "t1", "f"), 10, ROOMY)
         .await
         .unwrap();
     assert_eq!(created.id, "c1");
     assert!(
-        s.create_channel(nc.clone(), idem("ch", "t1", "f"), 10)
+        s.create_channel(nc.clone(), idem("ch", "t1", "f"), 10, ROOMY)
             .await
             .unwrap()
             .replayed
     );
-    is(s.create_channel(nc, idem("ch", "t2", "f"), 10).await, |e| {
-        matches!(e, CoreError::Conflict(_))
-    });
+    is(
+        s.create_channel(nc, idem("ch", "t2", "f"), 10, ROOMY).await,
+        |e| matches!(e, CoreError::Conflict(_)),
+    );
     let c = s.get_channel(&ckey("app", "c1")).await.unwrap().unwrap();
     assert_eq!(c.created_by.name.as_deref(), Some("owner name"));
     assert_eq!(c.privacy, ChannelPrivacy::Public);
@@ -425,6 +427,7 @@ pub async fn channels(s: Arc<dyn Store>) {
         new_channel("app", "p1", "owner", ChannelPrivacy::Private),
         idem("ch", "t3", "f"),
         10,
+        ROOMY,
     )
     .await
     .unwrap();
@@ -432,6 +435,7 @@ pub async fn channels(s: Arc<dyn Store>) {
         new_channel("app", "c2", "owner", ChannelPrivacy::Public),
         idem("ch", "t4", "f"),
         10,
+        ROOMY,
     )
     .await
     .unwrap();
@@ -461,6 +465,7 @@ pub async fn channels(s: Arc<dyn Store>) {
             new_channel("app", "c3", "owner", ChannelPrivacy::Public),
             idem("ch", "t5", "f"),
             3,
+            ROOMY,
         )
         .await,
         |e| matches!(e, CoreError::ResourceLimitExceeded(_)),
@@ -478,7 +483,7 @@ pub async fn roles(s: Arc<dyn Store>) {
     setup(&s, "app", &["owner", "mem", "adm", "none"]).await;
     let mut nc = new_channel("app", "c", "owner", ChannelPrivacy::Private);
     nc.members = vec![ukey("app", "mem")];
-    s.create_channel(nc, idem("ch", "t", "f"), 10)
+    s.create_channel(nc, idem("ch", "t", "f"), 10, ROOMY)
         .await
         .unwrap();
     s.create_admin(&ukey("app", "adm"), Timestamp(1), 10)
@@ -532,7 +537,7 @@ pub async fn cascades(s: Arc<dyn Store>) {
     setup(&s, "app", &["owner", "mem"]).await;
     let mut nc = new_channel("app", "c", "owner", ChannelPrivacy::Public);
     nc.members = vec![ukey("app", "mem")];
-    s.create_channel(nc, idem("ch", "t", "f"), 10)
+    s.create_channel(nc, idem("ch", "t", "f"), 10, ROOMY)
         .await
         .unwrap();
     s.create_admin(&ukey("app", "mem"), Timestamp(1), 10)

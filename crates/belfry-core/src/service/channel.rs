@@ -355,7 +355,12 @@ impl Services {
         };
         let created = self
             .store
-            .create_channel(new, idem, self.limits.channels_per_app_instance)
+            .create_channel(
+                new,
+                idem,
+                self.limits.channels_per_app_instance,
+                self.membership_limits(),
+            )
             .await?;
         if !created.replayed {
             for member in members {

@@ -82,7 +82,7 @@ fn membership_type(
 }
 
 impl Services {
-    fn membership_limits(&self) -> MembershipLimits {
+    pub(crate) fn membership_limits(&self) -> MembershipLimits {
         MembershipLimits {
             per_channel: self.limits.members_per_channel,
             per_user: self.limits.memberships_per_user,

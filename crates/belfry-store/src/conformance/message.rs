@@ -199,7 +199,7 @@ pub async fn messages_send(s: Arc<dyn Store>) {
     setup(&s, "app", &people).await;
     let mut nc = new_channel("app", "c", "owner", ChannelPrivacy::Public);
     nc.members = vec![ukey("app", "mem"), ukey("app", "banned")];
-    s.create_channel(nc, idem("ch", "c", "f"), 10)
+    s.create_channel(nc, idem("ch", "c", "f"), 10, ROOMY)
         .await
         .unwrap();
     let c = ckey("app", "c");
@@ -397,7 +397,9 @@ pub async fn messages_idempotency(s: Arc<dyn Store>) {
     for ch in ["c", "c2"] {
         let mut nc = new_channel("app", ch, "owner", ChannelPrivacy::Public);
         nc.members = vec![ukey("app", "alice"), ukey("app", "bob")];
-        s.create_channel(nc, idem("ch", ch, "f"), 10).await.unwrap();
+        s.create_channel(nc, idem("ch", ch, "f"), 10, ROOMY)
+            .await
+            .unwrap();
     }
     let c = ckey("app", "c");
     let first = rich("c", 1, "alice", 5000);
@@ -502,7 +504,9 @@ pub async fn messages_listing(s: Arc<dyn Store>) {
             ukey("app", "bob"),
             ukey("app", "carol"),
         ];
-        s.create_channel(nc, idem("ch", ch, "f"), 10).await.unwrap();
+        s.create_channel(nc, idem("ch", ch, "f"), 10, ROOMY)
+            .await
+            .unwrap();
     }
     // In sending order; 1–3 share a time, 5–6 too.
     let sends = [
@@ -621,7 +625,7 @@ pub async fn messages_context_is_current(s: Arc<dyn Store>) {
     setup(&s, "app", &["owner", "mem"]).await;
     let mut nc = new_channel("app", "c", "owner", ChannelPrivacy::Public);
     nc.members = vec![ukey("app", "mem")];
-    s.create_channel(nc, idem("ch", "c", "f"), 10)
+    s.create_channel(nc, idem("ch", "c", "f"), 10, ROOMY)
         .await
         .unwrap();
     let (c, mem, owner) = (ckey("app", "c"), ukey("app", "mem"), ukey("app", "owner"));

@@ -19,7 +19,9 @@ async fn channels(s: &Arc<dyn Store>, members: &[&str]) {
     for ch in ["c", "c2"] {
         let mut nc = new_channel("app", ch, "owner", ChannelPrivacy::Public);
         nc.members = members.iter().map(|m| ukey("app", m)).collect();
-        s.create_channel(nc, idem("ch", ch, "f"), 10).await.unwrap();
+        s.create_channel(nc, idem("ch", ch, "f"), 10, ROOMY)
+            .await
+            .unwrap();
     }
 }
 
@@ -199,6 +201,7 @@ pub async fn messages_delete(s: Arc<dyn Store>) {
         new_channel("app", "c", "owner", ChannelPrivacy::Public),
         idem("ch", "again", "f"),
         10,
+        ROOMY,
     )
     .await
     .unwrap();
@@ -294,7 +297,7 @@ pub async fn channel_access(s: Arc<dyn Store>) {
     setup(&s, "app", &people).await;
     let mut nc = new_channel("app", "c", "owner", ChannelPrivacy::Private);
     nc.members = vec![ukey("app", "mem"), ukey("app", "banned")];
-    s.create_channel(nc, idem("ch", "c", "f"), 10)
+    s.create_channel(nc, idem("ch", "c", "f"), 10, ROOMY)
         .await
         .unwrap();
     let c = ckey("app", "c");

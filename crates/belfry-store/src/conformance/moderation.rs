@@ -16,6 +16,7 @@ async fn channel(s: &Arc<dyn Store>, id: &str, token: &str) {
         new_channel("app", id, "owner", ChannelPrivacy::Public),
         idem("ch", token, "f"),
         10,
+        ROOMY,
     )
     .await
     .unwrap();

@@ -6,7 +6,7 @@ use belfry_core::model::{
     NewChannel, TagKind, TagTarget, UserRef,
 };
 use belfry_core::perm::Roles;
-use belfry_core::store::Seq;
+use belfry_core::store::{MembershipLimits, Seq};
 use belfry_core::time::Timestamp;
 use belfry_core::{CoreError, CoreResult};
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -106,6 +106,7 @@ pub(crate) fn create(
     new: NewChannel,
     idem: Idempotency,
     max: u64,
+    limits: MembershipLimits,
 ) -> CoreResult<Created> {
     if let Some(done) = replay(c, &idem)? {
         // A token whose resource was deleted since is free again.
@@ -167,20 +168,17 @@ pub(crate) fn create(
         )
         .map_err(db)?;
     }
+    // Members added at creation count against the membership quotas like any other.
     for m in &new.members {
-        c.execute(
-            "INSERT INTO memberships (app_instance_id, channel_id, user_id, type, invited_by, created_ms, updated_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-            params![
-                key.app_instance_id,
-                key.channel_id,
-                m.user_id,
-                MembershipType::Default.as_str(),
-                creator,
-                ch.created.0
-            ],
-        )
-        .map_err(db)?;
+        super::membership::create(
+            c,
+            key,
+            m,
+            MembershipType::Default,
+            &ch.created_by.key,
+            ch.created,
+            limits,
+        )?;
     }
     tags::put(c, &tag_target(key), &new.tags)?;
     remember(c, &idem, &key.channel_id, ch.created.0)?;

@@ -136,8 +136,9 @@ impl Store for SqliteStore {
         new: NewChannel,
         idem: Idempotency,
         max: u64,
+        limits: MembershipLimits,
     ) -> CoreResult<Created> {
-        self.write(move |c| channel::create(c, new, idem, max))
+        self.write(move |c| channel::create(c, new, idem, max, limits))
             .await
     }
 

@@ -105,7 +105,7 @@ async fn send_with(store: &SqliteStore, n: u64, token: &str) -> bool {
 }
 
 async fn channel_with_member(store: &SqliteStore) {
-    use crate::conformance::{idem, new_channel, setup, ukey};
+    use crate::conformance::{idem, new_channel, setup, ukey, ROOMY};
     let s: Arc<dyn Store> = Arc::new(store.clone());
     setup(&s, "app", &["owner", "mem"]).await;
     let mut nc = new_channel(
@@ -115,7 +115,7 @@ async fn channel_with_member(store: &SqliteStore) {
         belfry_core::model::ChannelPrivacy::Public,
     );
     nc.members = vec![ukey("app", "mem")];
-    s.create_channel(nc, idem("ch", "c", "f"), 10)
+    s.create_channel(nc, idem("ch", "c", "f"), 10, ROOMY)
         .await
         .unwrap();
 }
