@@ -242,7 +242,8 @@ impl Services {
         Ok(out)
     }
 
-    /// CreateChannel: the creator becomes its first moderator (not a member).
+    /// CreateChannel: the creator becomes its first moderator and its first DEFAULT member
+    /// (invited by itself), as AWS does for non-elastic channels.
     pub async fn create_channel(
         &self,
         caller: &Caller,
@@ -293,7 +294,8 @@ impl Services {
                 }
             }
         }
-        let creator = self.bearer(caller, bearer, &app.id).await?;
+        let creator_user = self.bearer_user(caller, bearer, &app.id).await?;
+        let creator = creator_user.key.clone();
         if !app.local {
             return Err(CoreError::bad(format!(
                 "The AppInstance {app_arn} does not exist."
@@ -308,10 +310,17 @@ impl Services {
                 moderators.push(m.key);
             }
         }
-        let members = self
+        let listed = self
             .body_users("MemberArns", &app.id, input.member_arns)
             .await?;
-        let member_keys: Vec<UserKey> = members.iter().map(|m| m.key.clone()).collect();
+        // The fingerprint covers MemberArns as given, without the creator.
+        let member_keys: Vec<UserKey> = listed.iter().map(|m| m.key.clone()).collect();
+        let creator_ref = UserRef {
+            key: creator.clone(),
+            name: Some(creator_user.name),
+        };
+        let mut members = vec![creator_ref.clone()];
+        members.extend(listed.into_iter().filter(|m| m.key != creator));
         let now = self.clock.now();
         let idem = Idempotency {
             scope: format!("CreateChannel/{}/{}", app.id, creator.user_id),
@@ -350,7 +359,7 @@ impl Services {
         let new = NewChannel {
             channel: channel.clone(),
             moderators,
-            members: member_keys,
+            members: members.iter().map(|m| m.key.clone()).collect(),
             tags,
         };
         let created = self
@@ -369,7 +378,7 @@ impl Services {
                         Membership {
                             channel: channel.key.clone(),
                             member,
-                            invited_by: channel.created_by.clone(),
+                            invited_by: creator_ref.clone(),
                             kind: MembershipType::Default,
                             created: now,
                             updated: now,

@@ -324,7 +324,7 @@ async fn every_change_is_published_after_commit() {
         .await
         .unwrap();
     // A refused send publishes nothing.
-    assert!(send(&m, &ch, w.user(0), "not a member")
+    assert!(send(&m, &ch, w.user(4), "not a member")
         .send()
         .await
         .is_err());
@@ -415,6 +415,7 @@ async fn every_change_is_published_after_commit() {
     assert_eq!(
         kinds,
         [
+            "MembershipCreated owner",
             "MembershipCreated ann",
             "MembershipCreated bob",
             "MembershipsBatchCreated 1",
@@ -430,7 +431,7 @@ async fn every_change_is_published_after_commit() {
             "ChannelDeleted",
         ]
     );
-    match &events[3] {
+    match &events[4] {
         DomainEvent::MessageCreated(msg) => {
             assert_eq!(msg.sender.name.as_deref(), Some("ann name"));
             assert_eq!(msg.content.as_deref(), Some("hi"));

@@ -15,6 +15,15 @@ async fn limits_at_and_over() {
     let m = s.messaging();
     let r = Room::new(&s, &["owner", "ann", "bob"], ChannelPrivacy::Public).await;
     let ann = r.user(1);
+    // The owner (a member since it created the channel) leaves, so that a target can name a
+    // user who is not a member.
+    m.delete_channel_membership()
+        .channel_arn(&r.ch)
+        .member_arn(r.user(0))
+        .chime_bearer(r.user(0))
+        .send()
+        .await
+        .unwrap();
     let ok = |b: SendChannelMessageFluentBuilder| async move {
         b.send().await.map(|_| ()).map_err(|e| format!("{e:?}"))
     };
