@@ -34,6 +34,11 @@ impl TestServer {
 
     /// A server whose domain events go to `events`.
     pub async fn start_with_events(events: Arc<dyn EventBus>) -> Self {
+        Self::start_with(events, |_| {}).await
+    }
+
+    /// A server whose domain events go to `events`, with `tweak` applied to the test config.
+    pub async fn start_with(events: Arc<dyn EventBus>, tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::with_data_dir(dir.path().to_path_buf());
         config.admin_key = Some((ADMIN_KEY.into(), ADMIN_SECRET.into()));
@@ -45,6 +50,7 @@ impl TestServer {
                 "arn:aws:chime:us-east-1:000000000000:app-instance/*/user/alice".into(),
             ]),
         }];
+        tweak(&mut config);
         let (state, _, _) = belfry::build_state_with_events(&config, events).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
