@@ -19,6 +19,7 @@ mod membership;
 pub(crate) mod message;
 mod message_change;
 mod moderation;
+mod sequence;
 
 pub use membership::{batch_memberships, creation_memberships, memberships, user_memberships};
 pub use message::{
@@ -26,6 +27,7 @@ pub use message::{
 };
 pub use message_change::{channel_access, messages_change, messages_delete, read_markers};
 pub use moderation::{bans, moderators, role_cascades};
+pub use sequence::event_sequence;
 
 /// Runs every case, each on a new store from `make`.
 pub async fn run_all<F, Fut>(make: F)
@@ -55,6 +57,8 @@ where
     messages_delete(make().await).await;
     read_markers(make().await).await;
     channel_access(make().await).await;
+    // Adapters that can restart a store run this case with a real `reopen` as well.
+    event_sequence(make().await, |s| async move { s }).await;
     concurrent_writes_and_isolated_failures(make().await).await;
 }
 
@@ -403,7 +407,8 @@ pub async fn channels(s: Arc<dyn Store>) {
             Timestamp(4000),
         )
         .await
-        .unwrap();
+        .unwrap()
+        .0;
     assert_eq!(
         (
             up.name.as_str(),
@@ -470,7 +475,7 @@ pub async fn channels(s: Arc<dyn Store>) {
         .await,
         |e| matches!(e, CoreError::ResourceLimitExceeded(_)),
     );
-    let gone = s.delete_channel(&ckey("app", "c1")).await.unwrap();
+    let (gone, _) = s.delete_channel(&ckey("app", "c1")).await.unwrap();
     assert_eq!(gone.key.channel_id, "c1");
     assert!(s.get_channel(&ckey("app", "c1")).await.unwrap().is_none());
     is(s.delete_channel(&ckey("app", "c1")).await, |e| {

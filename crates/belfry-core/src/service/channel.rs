@@ -372,19 +372,20 @@ impl Services {
             )
             .await?;
         if !created.replayed {
-            for member in members {
-                self.events
-                    .publish(Published::unordered(DomainEvent::MembershipCreated(
-                        Membership {
-                            channel: channel.key.clone(),
-                            member,
-                            invited_by: creator_ref.clone(),
-                            kind: MembershipType::Default,
-                            created: now,
-                            updated: now,
-                            read_marker: None,
-                        },
-                    )));
+            // The store numbered the members' events 1..=n in this order.
+            for (seq, member) in (1..).zip(members) {
+                self.events.publish(Published::at(
+                    seq,
+                    DomainEvent::MembershipCreated(Membership {
+                        channel: channel.key.clone(),
+                        member,
+                        invited_by: creator_ref.clone(),
+                        kind: MembershipType::Default,
+                        created: now,
+                        updated: now,
+                        read_marker: None,
+                    }),
+                ));
             }
         }
         Ok(self.arns.channel(&app.id, &created.id))
@@ -428,12 +429,12 @@ impl Services {
             mode,
             metadata: input.metadata,
         };
-        let channel = self
+        let (channel, seq) = self
             .store
             .update_channel(&access.channel.key, update, self.clock.now())
             .await?;
         self.events
-            .publish(Published::unordered(DomainEvent::ChannelUpdated(channel)));
+            .publish(Published::at(seq, DomainEvent::ChannelUpdated(channel)));
         Ok(arn.to_string())
     }
 
@@ -446,9 +447,9 @@ impl Services {
     ) -> CoreResult<()> {
         let access = self.channel_access(caller, bearer, arn).await?;
         self.check(&access, Action::Delete, "")?;
-        let channel = self.store.delete_channel(&access.channel.key).await?;
+        let (channel, seq) = self.store.delete_channel(&access.channel.key).await?;
         self.events
-            .publish(Published::unordered(DomainEvent::ChannelDeleted(channel)));
+            .publish(Published::at(seq, DomainEvent::ChannelDeleted(channel)));
         Ok(())
     }
 

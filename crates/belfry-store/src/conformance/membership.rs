@@ -55,6 +55,7 @@ pub async fn memberships(s: Arc<dyn Store>) {
         async move {
             s.create_membership(&ch, &id, kind, &owner, Timestamp(at), limits)
                 .await
+                .map(|(m, _)| m)
         }
     };
 
@@ -218,7 +219,7 @@ pub async fn memberships(s: Arc<dyn Store>) {
         .is_empty());
 
     // Delete returns the membership as it was; then it is gone and a second delete is NotFound.
-    assert_eq!(s.delete_membership(&c, &u("carol")).await.unwrap(), carol);
+    assert_eq!(s.delete_membership(&c, &u("carol")).await.unwrap().0, carol);
     assert!(s.get_membership(&c, &u("carol")).await.unwrap().is_none());
     assert_eq!(s.roles(&c, &u("carol")).await.unwrap().member, None);
     is(s.delete_membership(&c, &u("carol")).await, |e| {
@@ -266,13 +267,14 @@ pub async fn batch_memberships(s: Arc<dyn Store>) {
             ROOMY,
         )
         .await
-        .unwrap();
+        .unwrap()
+        .0;
     s.create_ban(&ch, &u("banned"), &owner, Timestamp(6))
         .await
         .unwrap();
 
     let input = ["a", "old", "banned", "ghost", "b", "a"];
-    let out = s
+    let (out, seq) = s
         .batch_create_memberships(
             &ch,
             input.iter().map(|id| u(id)).collect(),
@@ -284,6 +286,8 @@ pub async fn batch_memberships(s: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(out.len(), input.len(), "one outcome per input: {out:?}");
+    // One event for the batch, after old's membership (the ban kicked no one).
+    assert_eq!(seq, Some(2));
     let mut out = out.into_iter();
     let mut next = || out.next().unwrap();
     assert_eq!(
@@ -323,7 +327,7 @@ pub async fn batch_memberships(s: Arc<dyn Store>) {
 
     // An empty channel with room for two: the third of the batch finds it full.
     let small = ckey("app", "small");
-    let out = s
+    let (out, seq) = s
         .batch_create_memberships(
             &small,
             vec![u("a"), u("b"), u("c")],
@@ -337,7 +341,7 @@ pub async fn batch_memberships(s: Arc<dyn Store>) {
         )
         .await
         .unwrap();
-    assert_eq!(out.len(), 3);
+    assert_eq!((out.len(), seq), (3, Some(1)));
     assert!(out[0].is_ok() && out[1].is_ok(), "{out:?}");
     assert!(
         matches!(out[2], Err(CoreError::ResourceLimitExceeded(_))),

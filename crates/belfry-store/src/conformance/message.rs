@@ -110,11 +110,16 @@ pub(super) async fn send(s: &Arc<dyn Store>, m: ChannelMessage) -> ChannelMessag
         .send_message(req(m.clone(), &token, "f"), allow())
         .await
         .unwrap();
+    assert!(
+        sent.event_seq.is_some(),
+        "a stored message takes an event number"
+    );
     assert_eq!(
         sent,
         Sent {
             message: named(m),
-            replayed: false
+            replayed: false,
+            event_seq: sent.event_seq
         }
     );
     sent.message
@@ -251,7 +256,8 @@ pub async fn messages_send(s: Arc<dyn Store>) {
         sent,
         Sent {
             message: stored.clone(),
-            replayed: false
+            replayed: false,
+            event_seq: Some(5)
         }
     );
     assert_eq!(stored.created, stored.updated);
@@ -304,7 +310,8 @@ pub async fn messages_send(s: Arc<dyn Store>) {
         sent,
         Sent {
             message: named(fleeting),
-            replayed: false
+            replayed: false,
+            event_seq: None
         }
     );
     assert!(s.get_message(&c, &mid(3)).await.unwrap().is_none());
@@ -340,7 +347,8 @@ pub async fn messages_send(s: Arc<dyn Store>) {
         sent,
         Sent {
             message: named(retry),
-            replayed: false
+            replayed: false,
+            event_seq: Some(7)
         }
     );
 
@@ -418,7 +426,8 @@ pub async fn messages_idempotency(s: Arc<dyn Store>) {
         again,
         Sent {
             message: named(first.clone()),
-            replayed: true
+            replayed: true,
+            event_seq: None
         }
     );
     assert_eq!(again.message.message_id, mid(1));
@@ -445,7 +454,8 @@ pub async fn messages_idempotency(s: Arc<dyn Store>) {
         sent,
         Sent {
             message: named(bobs.clone()),
-            replayed: false
+            replayed: false,
+            event_seq: Some(4)
         }
     );
     let elsewhere = plain("c2", 5, "alice", 7200);
@@ -457,7 +467,8 @@ pub async fn messages_idempotency(s: Arc<dyn Store>) {
         sent,
         Sent {
             message: named(elsewhere.clone()),
-            replayed: false
+            replayed: false,
+            event_seq: Some(3)
         }
     );
 
@@ -470,7 +481,8 @@ pub async fn messages_idempotency(s: Arc<dyn Store>) {
         r,
         Sent {
             message: named(bobs),
-            replayed: true
+            replayed: true,
+            event_seq: None
         }
     );
     let r = s
@@ -481,7 +493,8 @@ pub async fn messages_idempotency(s: Arc<dyn Store>) {
         r,
         Sent {
             message: named(elsewhere),
-            replayed: true
+            replayed: true,
+            event_seq: None
         }
     );
     assert_eq!(history(&s, "c", "owner").await, mids(&[1, 4]));
