@@ -27,7 +27,7 @@ pub use message::{
 };
 pub use message_change::{channel_access, messages_change, messages_delete, read_markers};
 pub use moderation::{bans, moderators, role_cascades};
-pub use sequence::event_sequence;
+pub use sequence::{event_sequence, session_channels};
 
 /// Runs every case, each on a new store from `make`.
 pub async fn run_all<F, Fut>(make: F)
@@ -59,6 +59,7 @@ where
     channel_access(make().await).await;
     // Adapters that can restart a store run this case with a real `reopen` as well.
     event_sequence(make().await, |s| async move { s }).await;
+    session_channels(make().await).await;
     concurrent_writes_and_isolated_failures(make().await).await;
 }
 

@@ -1,5 +1,6 @@
 //! Conformance cases for the channels' event sequence numbers (what orders a channel's events
-//! for realtime delivery).
+//! for realtime delivery) and for `session_channels`, which a connecting session reads them
+//! with.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use belfry_core::model::{
     ChannelMessage, ChannelPrivacy, ChannelUpdate, MembershipType, MessageChange, Persistence, Tag,
     TagKind, TagTarget,
 };
-use belfry_core::store::Store;
+use belfry_core::store::{SessionChannel, Store};
 use belfry_core::time::Timestamp;
 use belfry_core::CoreError;
 
@@ -260,4 +261,96 @@ where
         matches!(e, CoreError::NotFound(_))
     });
     assert_eq!(current(&s, "owner", &c2).await, 2);
+}
+
+/// Session channels: every membership of the user, HIDDEN ones included, each with the
+/// channel's current event number, LastMessageTimestamp and the user's read marker; nothing of
+/// channels the user is not in (or has left) or of a same-named user of another AppInstance.
+pub async fn session_channels(s: Arc<dyn Store>) {
+    setup(&s, "app", &["owner", "u", "other"]).await;
+    setup(&s, "app2", &["owner", "u"]).await;
+    let u = ukey("app", "u");
+    let owner = ukey("app", "owner");
+    for ch in ["pub", "hid", "left", "notmine"] {
+        channel_with(&s, ch, &["owner"]).await;
+    }
+    let mut nc = new_channel("app2", "elsewhere", "owner", ChannelPrivacy::Public);
+    nc.members = vec![ukey("app2", "owner"), ukey("app2", "u")];
+    s.create_channel(nc, idem("app2", "e", "f"), 10, ROOMY)
+        .await
+        .unwrap();
+    assert!(s.session_channels(&u).await.unwrap().is_empty());
+
+    let join = |ch: &str, kind| {
+        let (s, ch, u, owner) = (s.clone(), ckey("app", ch), u.clone(), owner.clone());
+        async move {
+            s.create_membership(&ch, &u, kind, &owner, Timestamp(10), ROOMY)
+                .await
+                .unwrap()
+                .1
+        }
+    };
+    assert_eq!(join("pub", MembershipType::Default).await, 2);
+    assert_eq!(join("hid", MembershipType::Hidden).await, 2);
+    assert_eq!(join("left", MembershipType::Default).await, 2);
+    let m = plain("pub", 1, "owner", 5000);
+    let sent = s.send_message(req(m, "t1", "f"), allow()).await.unwrap();
+    assert_eq!(sent.event_seq, Some(3));
+    s.update_read_marker(&ckey("app", "pub"), &u, Timestamp(6000))
+        .await
+        .unwrap();
+    let (_, seq) = s
+        .update_channel(&ckey("app", "hid"), ChannelUpdate::default(), Timestamp(7))
+        .await
+        .unwrap();
+    assert_eq!(seq, 3);
+    s.delete_membership(&ckey("app", "left"), &u).await.unwrap();
+    // A message only its sender and target see moves no LastMessageTimestamp, but it is an
+    // event of the channel.
+    let aside = to(plain("hid", 2, "owner", 8000), "owner");
+    s.send_message(req(aside, "t2", "f"), allow())
+        .await
+        .unwrap();
+
+    let mut got = s.session_channels(&u).await.unwrap();
+    got.sort_by(|a, b| a.channel.channel_id.cmp(&b.channel.channel_id));
+    assert_eq!(
+        got,
+        vec![
+            SessionChannel {
+                channel: ckey("app", "hid"),
+                kind: MembershipType::Hidden,
+                event_seq: 4,
+                last_message: None,
+                read_marker: None,
+            },
+            SessionChannel {
+                channel: ckey("app", "pub"),
+                kind: MembershipType::Default,
+                event_seq: 3,
+                last_message: Some(Timestamp(5000)),
+                read_marker: Some(Timestamp(6000)),
+            },
+        ]
+    );
+    // The same user id in another AppInstance is another user.
+    let there = s.session_channels(&ukey("app2", "u")).await.unwrap();
+    assert_eq!(
+        there
+            .iter()
+            .map(|sc| sc.channel.clone())
+            .collect::<Vec<_>>(),
+        [ckey("app2", "elsewhere")]
+    );
+    assert_eq!(there[0].event_seq, 2);
+    assert!(s
+        .session_channels(&ukey("app", "other"))
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(s
+        .session_channels(&ukey("app", "ghost"))
+        .await
+        .unwrap()
+        .is_empty());
 }
