@@ -8,7 +8,7 @@ use aws_sdk_chimesdkidentity as identity;
 use aws_sdk_chimesdkmessaging as messaging;
 use belfry::config::KeyConfig;
 use belfry::Config;
-use belfry_core::events::{DomainEvent, EventBus, NoEvents, Published};
+use belfry_core::events::{EventBus, NoEvents, Published};
 use tokio::sync::oneshot;
 
 pub const ADMIN_KEY: &str = "AKIDBELFRYADMIN00001";
@@ -200,19 +200,19 @@ pub fn uuid() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-/// Records every published domain event.
+/// Records every published domain event with its channel sequence number, in publish order.
 #[derive(Default)]
-pub struct Recorder(pub Mutex<Vec<DomainEvent>>);
+pub struct Recorder(pub Mutex<Vec<Published>>);
 
 impl EventBus for Recorder {
     fn publish(&self, event: Published) {
-        self.0.lock().unwrap().push(event.event);
+        self.0.lock().unwrap().push(event);
     }
 }
 
 impl Recorder {
     /// Takes what was recorded so far.
-    pub fn take(&self) -> Vec<DomainEvent> {
+    pub fn take(&self) -> Vec<Published> {
         std::mem::take(&mut *self.0.lock().unwrap())
     }
 }
