@@ -185,7 +185,7 @@ pub struct NewChannel {
     pub channel: Channel,
     /// Moderators to add, the creator first; each created by the creator.
     pub moderators: Vec<UserKey>,
-    /// DEFAULT members to add, invited by the creator.
+    /// DEFAULT members to add, invited by the creator (CreateChannel puts the creator first).
     pub members: Vec<UserKey>,
     /// Tags to set.
     pub tags: Vec<Tag>,

@@ -3,6 +3,13 @@
 //! `NotFound` and driver failures into `Internal`; no driver type crosses this boundary.
 //!
 //! Every write method is atomic and durable when it returns `Ok`.
+//!
+//! Event sequence: every write that publishes a channel event takes the channel's next event
+//! sequence number inside its own transaction and returns it (the `u64` beside the result), so
+//! a channel's events can be delivered in commit order (`belfry_core::events::Published`).
+//! Numbers start at 1 in a new channel and grow by exactly one per event-publishing write;
+//! writes that publish nothing about the channel (moderators, bans without a kick, read
+//! markers, tags) leave it alone.
 
 use async_trait::async_trait;
 
@@ -58,6 +65,10 @@ pub struct Sent {
     pub message: ChannelMessage,
     /// True when an earlier send with the same token stored it.
     pub replayed: bool,
+    /// The channel's event number the send took: `Some` for a PERSISTENT message stored now,
+    /// `None` for a replay (nothing new happened) and for NON_PERSISTENT messages (never
+    /// stored, so outside the channel's sequence).
+    pub event_seq: Option<u64>,
 }
 
 /// A channel as one user sees it, read at once.
@@ -173,25 +184,30 @@ pub trait Store: Send + Sync + 'static {
     // --- Channels -----------------------------------------------------------------------------
 
     /// Creates a channel with its moderators, members and tags, or replays an earlier identical
-    /// create. Channel id taken: `Conflict`.
+    /// create. Channel id taken: `Conflict`; more than `max_channels`, or a member in too many
+    /// channels (`limits`, as `create_membership` counts them): `ResourceLimitExceeded`.
+    /// The members' MembershipCreated events are numbered 1..=n in `new.members` order, and the
+    /// channel's event sequence continues from n.
     async fn create_channel(
         &self,
         new: NewChannel,
         idem: Idempotency,
         max_channels: u64,
+        limits: MembershipLimits,
     ) -> CoreResult<Created>;
     /// One channel, with its creator's current name.
     async fn get_channel(&self, key: &ChannelKey) -> CoreResult<Option<Channel>>;
-    /// Applies an update and returns the channel as it now is. Missing: `NotFound`.
+    /// Applies an update and returns the channel as it now is, with the update's event number.
+    /// Missing: `NotFound`.
     async fn update_channel(
         &self,
         key: &ChannelKey,
         update: ChannelUpdate,
         now: Timestamp,
-    ) -> CoreResult<Channel>;
+    ) -> CoreResult<(Channel, u64)>;
     /// Deletes a channel with its memberships, moderators, bans, messages and tags; returns it
-    /// as it was. Missing: `NotFound`.
-    async fn delete_channel(&self, key: &ChannelKey) -> CoreResult<Channel>;
+    /// as it was, with the deletion's event number (the channel's last). Missing: `NotFound`.
+    async fn delete_channel(&self, key: &ChannelKey) -> CoreResult<(Channel, u64)>;
     /// Channels of an AppInstance with the given privacy, in creation order.
     async fn list_channels(
         &self,
@@ -211,8 +227,9 @@ pub trait Store: Send + Sync + 'static {
 
     // --- Memberships --------------------------------------------------------------------------
 
-    /// Adds a member. Banned: `Forbidden`; already a member: `Conflict`; user missing:
-    /// `NotFound`; channel full or user in too many channels: `ResourceLimitExceeded`.
+    /// Adds a member; returns the membership and its event number. Banned: `Forbidden`;
+    /// already a member: `Conflict`; user missing: `NotFound`; channel full or user in too
+    /// many channels: `ResourceLimitExceeded`.
     async fn create_membership(
         &self,
         channel: &ChannelKey,
@@ -221,9 +238,10 @@ pub trait Store: Send + Sync + 'static {
         invited_by: &UserKey,
         now: Timestamp,
         limits: MembershipLimits,
-    ) -> CoreResult<Membership>;
+    ) -> CoreResult<(Membership, u64)>;
     /// Adds several members in one transaction; each gets its own outcome, as
-    /// `create_membership` would report it.
+    /// `create_membership` would report it. The batch takes one event number if it added
+    /// anyone (`None` otherwise).
     async fn batch_create_memberships(
         &self,
         channel: &ChannelKey,
@@ -232,7 +250,7 @@ pub trait Store: Send + Sync + 'static {
         invited_by: &UserKey,
         now: Timestamp,
         limits: MembershipLimits,
-    ) -> CoreResult<Vec<CoreResult<Membership>>>;
+    ) -> CoreResult<(Vec<CoreResult<Membership>>, Option<u64>)>;
     /// One membership.
     async fn get_membership(
         &self,
@@ -247,12 +265,13 @@ pub trait Store: Send + Sync + 'static {
         after: Option<i64>,
         limit: usize,
     ) -> CoreResult<Vec<Seq<UserRef>>>;
-    /// Removes a membership and returns it as it was. Not a member: `NotFound`.
+    /// Removes a membership and returns it as it was, with the removal's event number. Not a
+    /// member: `NotFound`.
     async fn delete_membership(
         &self,
         channel: &ChannelKey,
         member: &UserKey,
-    ) -> CoreResult<Membership>;
+    ) -> CoreResult<(Membership, u64)>;
     /// A user's memberships with their channels, in membership creation order.
     async fn list_user_memberships(
         &self,
@@ -302,15 +321,15 @@ pub trait Store: Send + Sync + 'static {
     // --- Bans ---------------------------------------------------------------------------------
 
     /// Bans a user and, in the same transaction, removes their membership (returned if there
-    /// was one). Admin or moderator: `BadRequest`; already banned: `Conflict`; user missing:
-    /// `NotFound`.
+    /// was one, with the removal's event number). Admin or moderator: `BadRequest`; already
+    /// banned: `Conflict`; user missing: `NotFound`.
     async fn create_ban(
         &self,
         channel: &ChannelKey,
         user: &UserKey,
         created_by: &UserKey,
         now: Timestamp,
-    ) -> CoreResult<Option<Membership>>;
+    ) -> CoreResult<Option<(Membership, u64)>>;
     /// One ban.
     async fn get_ban(&self, channel: &ChannelKey, user: &UserKey) -> CoreResult<Option<Ban>>;
     /// Bans in creation order.
@@ -326,9 +345,10 @@ pub trait Store: Send + Sync + 'static {
     // --- Messages -----------------------------------------------------------------------------
 
     /// Reads the sender's and target's roles and the channel, runs `policy` on them, then (for a
-    /// PERSISTENT message) stores it and moves the channel's LastMessageTimestamp — all in one
-    /// transaction. A PERSISTENT message with the (channel, sender, ClientRequestToken) of a
-    /// stored one is a replay when its fingerprint matches, else `Conflict`.
+    /// PERSISTENT message) stores it, takes the channel's next event number and moves the
+    /// channel's LastMessageTimestamp — all in one transaction. A PERSISTENT message with the
+    /// (channel, sender, ClientRequestToken) of a stored one is a replay when its fingerprint
+    /// matches, else `Conflict`.
     async fn send_message(&self, new: NewMessage, policy: SendPolicy) -> CoreResult<Sent>;
     /// One stored message, with the sender's current name.
     async fn get_message(
@@ -346,21 +366,22 @@ pub trait Store: Send + Sync + 'static {
         after: Option<MessageCursor>,
         limit: usize,
     ) -> CoreResult<Vec<(MessageCursor, ChannelMessage)>>;
-    /// Edits or redacts a message and returns it as it now is. Missing: `NotFound`; editing a
-    /// redacted message: `Conflict`.
+    /// Edits or redacts a message and returns it as it now is, with the change's event number.
+    /// Missing: `NotFound`; editing a redacted message: `Conflict`.
     async fn change_message(
         &self,
         channel: &ChannelKey,
         message_id: &str,
         change: MessageChange,
         now: Timestamp,
-    ) -> CoreResult<ChannelMessage>;
-    /// Deletes a message and returns it as it was. Missing: `NotFound`.
+    ) -> CoreResult<(ChannelMessage, u64)>;
+    /// Deletes a message and returns it as it was, with the deletion's event number. Missing:
+    /// `NotFound`.
     async fn delete_message(
         &self,
         channel: &ChannelKey,
         message_id: &str,
-    ) -> CoreResult<ChannelMessage>;
+    ) -> CoreResult<(ChannelMessage, u64)>;
     /// Sets the member's read marker. Not a member: `NotFound`.
     async fn update_read_marker(
         &self,

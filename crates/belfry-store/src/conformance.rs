@@ -19,13 +19,15 @@ mod membership;
 pub(crate) mod message;
 mod message_change;
 mod moderation;
+mod sequence;
 
-pub use membership::{batch_memberships, memberships, user_memberships};
+pub use membership::{batch_memberships, creation_memberships, memberships, user_memberships};
 pub use message::{
     messages_context_is_current, messages_idempotency, messages_listing, messages_send,
 };
 pub use message_change::{channel_access, messages_change, messages_delete, read_markers};
 pub use moderation::{bans, moderators, role_cascades};
+pub use sequence::{event_sequence, session_channels};
 
 /// Runs every case, each on a new store from `make`.
 pub async fn run_all<F, Fut>(make: F)
@@ -42,6 +44,7 @@ where
     cascades(make().await).await;
     memberships(make().await).await;
     batch_memberships(make().await).await;
+    creation_memberships(make().await).await;
     user_memberships(make().await).await;
     moderators(make().await).await;
     bans(make().await).await;
@@ -54,6 +57,9 @@ where
     messages_delete(make().await).await;
     read_markers(make().await).await;
     channel_access(make().await).await;
+    // Adapters that can restart a store run this case with a real `reopen` as well.
+    event_sequence(make().await, |s| async move { s }).await;
+    session_channels(make().await).await;
     concurrent_writes_and_isolated_failures(make().await).await;
 }
 
@@ -140,7 +146,7 @@ pub(crate) async fn setup(s: &Arc<dyn Store>, app_id: &str, users: &[&str]) {
 }
 
 /// Limits no case reaches unless it means to.
-const ROOMY: MembershipLimits = MembershipLimits {
+pub(crate) const ROOMY: MembershipLimits = MembershipLimits {
     per_channel: 1000,
     per_user: 1000,
 };
@@ -365,19 +371,20 @@ pub async fn channels(s: Arc<dyn Store>) {
         value: "v".into(),
     }];
     let created = s
-        .create_channel(nc.clone(), idem("ch", "t1", "f"), 10)
+        .create_channel(nc.clone(), idem("ch", "t1", "f"), 10, ROOMY)
         .await
         .unwrap();
     assert_eq!(created.id, "c1");
     assert!(
-        s.create_channel(nc.clone(), idem("ch", "t1", "f"), 10)
+        s.create_channel(nc.clone(), idem("ch", "t1", "f"), 10, ROOMY)
             .await
             .unwrap()
             .replayed
     );
-    is(s.create_channel(nc, idem("ch", "t2", "f"), 10).await, |e| {
-        matches!(e, CoreError::Conflict(_))
-    });
+    is(
+        s.create_channel(nc, idem("ch", "t2", "f"), 10, ROOMY).await,
+        |e| matches!(e, CoreError::Conflict(_)),
+    );
     let c = s.get_channel(&ckey("app", "c1")).await.unwrap().unwrap();
     assert_eq!(c.created_by.name.as_deref(), Some("owner name"));
     assert_eq!(c.privacy, ChannelPrivacy::Public);
@@ -401,7 +408,8 @@ pub async fn channels(s: Arc<dyn Store>) {
             Timestamp(4000),
         )
         .await
-        .unwrap();
+        .unwrap()
+        .0;
     assert_eq!(
         (
             up.name.as_str(),
@@ -425,6 +433,7 @@ pub async fn channels(s: Arc<dyn Store>) {
         new_channel("app", "p1", "owner", ChannelPrivacy::Private),
         idem("ch", "t3", "f"),
         10,
+        ROOMY,
     )
     .await
     .unwrap();
@@ -432,6 +441,7 @@ pub async fn channels(s: Arc<dyn Store>) {
         new_channel("app", "c2", "owner", ChannelPrivacy::Public),
         idem("ch", "t4", "f"),
         10,
+        ROOMY,
     )
     .await
     .unwrap();
@@ -461,11 +471,12 @@ pub async fn channels(s: Arc<dyn Store>) {
             new_channel("app", "c3", "owner", ChannelPrivacy::Public),
             idem("ch", "t5", "f"),
             3,
+            ROOMY,
         )
         .await,
         |e| matches!(e, CoreError::ResourceLimitExceeded(_)),
     );
-    let gone = s.delete_channel(&ckey("app", "c1")).await.unwrap();
+    let (gone, _) = s.delete_channel(&ckey("app", "c1")).await.unwrap();
     assert_eq!(gone.key.channel_id, "c1");
     assert!(s.get_channel(&ckey("app", "c1")).await.unwrap().is_none());
     is(s.delete_channel(&ckey("app", "c1")).await, |e| {
@@ -478,7 +489,7 @@ pub async fn roles(s: Arc<dyn Store>) {
     setup(&s, "app", &["owner", "mem", "adm", "none"]).await;
     let mut nc = new_channel("app", "c", "owner", ChannelPrivacy::Private);
     nc.members = vec![ukey("app", "mem")];
-    s.create_channel(nc, idem("ch", "t", "f"), 10)
+    s.create_channel(nc, idem("ch", "t", "f"), 10, ROOMY)
         .await
         .unwrap();
     s.create_admin(&ukey("app", "adm"), Timestamp(1), 10)
@@ -532,7 +543,7 @@ pub async fn cascades(s: Arc<dyn Store>) {
     setup(&s, "app", &["owner", "mem"]).await;
     let mut nc = new_channel("app", "c", "owner", ChannelPrivacy::Public);
     nc.members = vec![ukey("app", "mem")];
-    s.create_channel(nc, idem("ch", "t", "f"), 10)
+    s.create_channel(nc, idem("ch", "t", "f"), 10, ROOMY)
         .await
         .unwrap();
     s.create_admin(&ukey("app", "mem"), Timestamp(1), 10)

@@ -89,6 +89,7 @@ pub struct FileConfig {
     log_format: Option<String>,
     max_body_bytes: Option<usize>,
     max_clock_skew_secs: Option<u64>,
+    memberships_per_user: Option<u64>,
     #[serde(default)]
     access_keys: Vec<KeyConfig>,
 }
@@ -135,6 +136,9 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Allowed signature clock skew.
     pub max_clock_skew_secs: u64,
+    /// Channel memberships one user may hold (a backend user that creates every channel is a
+    /// member of each).
+    pub memberships_per_user: u64,
     /// Admin credential from the environment, if given.
     pub admin_key: Option<(String, String)>,
     /// Extra keys from the file.
@@ -164,6 +168,7 @@ impl Config {
             log_format: "human".into(),
             max_body_bytes: 1024 * 1024,
             max_clock_skew_secs: 300,
+            memberships_per_user: belfry_core::Limits::default().memberships_per_user,
             admin_key: None,
             access_keys: Vec::new(),
         }
@@ -226,6 +231,9 @@ impl Config {
         }
         if let Some(s) = file.max_clock_skew_secs {
             c.max_clock_skew_secs = s;
+        }
+        if let Some(n) = file.memberships_per_user {
+            c.memberships_per_user = n;
         }
         c.access_keys = file.access_keys;
         let id = std::env::var("BELFRY_ACCESS_KEY_ID")

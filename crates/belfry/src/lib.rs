@@ -102,7 +102,10 @@ pub fn build_state_with_events(
         Arc::new(Tee(hub.clone(), events)),
         arns,
         PageSigner::new(config::page_key(&config.data_dir)?),
-        Limits::default(),
+        Limits {
+            memberships_per_user: config.memberships_per_user,
+            ..Limits::default()
+        },
     );
     let state = AppState {
         services,

@@ -4,6 +4,7 @@ use super::{fingerprint, tags::check_tags, tags_part, Services, TagInput};
 use crate::arn::UserKey;
 use crate::auth::Caller;
 use crate::error::{CoreError, CoreResult};
+use crate::events::{DomainEvent, Published};
 use crate::model::{AppInstance, AppInstanceAdmin, Idempotency};
 use crate::paging::{Binding, Page};
 use crate::validate;
@@ -135,11 +136,17 @@ impl Services {
         Ok(self.arns.app_instance(&app.id))
     }
 
-    /// DeleteAppInstance: everything inside goes with it.
+    /// DeleteAppInstance: everything inside goes with it. One event says so (its users'
+    /// sessions end); nothing inside is published one by one.
     pub async fn delete_app_instance(&self, caller: &Caller, arn: &str) -> CoreResult<()> {
         caller.require_developer("DeleteAppInstance")?;
         let app = self.existing_app_instance("AppInstanceArn", arn).await?;
-        self.store.delete_app_instance(&app.id).await
+        self.store.delete_app_instance(&app.id).await?;
+        self.events
+            .publish(Published::unordered(DomainEvent::AppInstanceDeleted {
+                app_instance_id: app.id,
+            }));
+        Ok(())
     }
 
     /// Resolves `AppInstanceAdminArn` to a user of `app_instance_id`. A path label naming a

@@ -29,9 +29,9 @@ impl Services {
             .store
             .create_ban(&access.channel.key, &user, &access.bearer, self.clock.now())
             .await?;
-        if let Some(m) = kicked {
+        if let Some((m, seq)) = kicked {
             self.events
-                .publish(Published::unordered(DomainEvent::MembershipDeleted(m)));
+                .publish(Published::at(seq, DomainEvent::MembershipDeleted(m)));
         }
         self.store
             .get_ban(&access.channel.key, &user)

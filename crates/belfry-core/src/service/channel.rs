@@ -242,7 +242,8 @@ impl Services {
         Ok(out)
     }
 
-    /// CreateChannel: the creator becomes its first moderator (not a member).
+    /// CreateChannel: the creator becomes its first moderator and its first DEFAULT member
+    /// (invited by itself), as AWS does for non-elastic channels.
     pub async fn create_channel(
         &self,
         caller: &Caller,
@@ -293,7 +294,8 @@ impl Services {
                 }
             }
         }
-        let creator = self.bearer(caller, bearer, &app.id).await?;
+        let creator_user = self.bearer_user(caller, bearer, &app.id).await?;
+        let creator = creator_user.key.clone();
         if !app.local {
             return Err(CoreError::bad(format!(
                 "The AppInstance {app_arn} does not exist."
@@ -308,10 +310,17 @@ impl Services {
                 moderators.push(m.key);
             }
         }
-        let members = self
+        let listed = self
             .body_users("MemberArns", &app.id, input.member_arns)
             .await?;
-        let member_keys: Vec<UserKey> = members.iter().map(|m| m.key.clone()).collect();
+        // The fingerprint covers MemberArns as given, without the creator.
+        let member_keys: Vec<UserKey> = listed.iter().map(|m| m.key.clone()).collect();
+        let creator_ref = UserRef {
+            key: creator.clone(),
+            name: Some(creator_user.name),
+        };
+        let mut members = vec![creator_ref.clone()];
+        members.extend(listed.into_iter().filter(|m| m.key != creator));
         let now = self.clock.now();
         let idem = Idempotency {
             scope: format!("CreateChannel/{}/{}", app.id, creator.user_id),
@@ -350,27 +359,33 @@ impl Services {
         let new = NewChannel {
             channel: channel.clone(),
             moderators,
-            members: member_keys,
+            members: members.iter().map(|m| m.key.clone()).collect(),
             tags,
         };
         let created = self
             .store
-            .create_channel(new, idem, self.limits.channels_per_app_instance)
+            .create_channel(
+                new,
+                idem,
+                self.limits.channels_per_app_instance,
+                self.membership_limits(),
+            )
             .await?;
         if !created.replayed {
-            for member in members {
-                self.events
-                    .publish(Published::unordered(DomainEvent::MembershipCreated(
-                        Membership {
-                            channel: channel.key.clone(),
-                            member,
-                            invited_by: channel.created_by.clone(),
-                            kind: MembershipType::Default,
-                            created: now,
-                            updated: now,
-                            read_marker: None,
-                        },
-                    )));
+            // The store numbered the members' events 1..=n in this order.
+            for (seq, member) in (1..).zip(members) {
+                self.events.publish(Published::at(
+                    seq,
+                    DomainEvent::MembershipCreated(Membership {
+                        channel: channel.key.clone(),
+                        member,
+                        invited_by: creator_ref.clone(),
+                        kind: MembershipType::Default,
+                        created: now,
+                        updated: now,
+                        read_marker: None,
+                    }),
+                ));
             }
         }
         Ok(self.arns.channel(&app.id, &created.id))
@@ -414,12 +429,12 @@ impl Services {
             mode,
             metadata: input.metadata,
         };
-        let channel = self
+        let (channel, seq) = self
             .store
             .update_channel(&access.channel.key, update, self.clock.now())
             .await?;
         self.events
-            .publish(Published::unordered(DomainEvent::ChannelUpdated(channel)));
+            .publish(Published::at(seq, DomainEvent::ChannelUpdated(channel)));
         Ok(arn.to_string())
     }
 
@@ -432,9 +447,9 @@ impl Services {
     ) -> CoreResult<()> {
         let access = self.channel_access(caller, bearer, arn).await?;
         self.check(&access, Action::Delete, "")?;
-        let channel = self.store.delete_channel(&access.channel.key).await?;
+        let (channel, seq) = self.store.delete_channel(&access.channel.key).await?;
         self.events
-            .publish(Published::unordered(DomainEvent::ChannelDeleted(channel)));
+            .publish(Published::at(seq, DomainEvent::ChannelDeleted(channel)));
         Ok(())
     }
 

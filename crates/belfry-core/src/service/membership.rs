@@ -82,7 +82,7 @@ fn membership_type(
 }
 
 impl Services {
-    fn membership_limits(&self) -> MembershipLimits {
+    pub(crate) fn membership_limits(&self) -> MembershipLimits {
         MembershipLimits {
             per_channel: self.limits.members_per_channel,
             per_user: self.limits.memberships_per_user,
@@ -112,7 +112,7 @@ impl Services {
             target,
         };
         self.check(&access, action, &member_arn)?;
-        let membership = self
+        let (membership, seq) = self
             .store
             .create_membership(
                 &access.channel.key,
@@ -123,10 +123,10 @@ impl Services {
                 self.membership_limits(),
             )
             .await?;
-        self.events
-            .publish(Published::unordered(DomainEvent::MembershipCreated(
-                membership.clone(),
-            )));
+        self.events.publish(Published::at(
+            seq,
+            DomainEvent::MembershipCreated(membership.clone()),
+        ));
         Ok(membership)
     }
 
@@ -198,8 +198,8 @@ impl Services {
             }
         }
         let keys: Vec<UserKey> = candidates.iter().map(|(_, k)| k.clone()).collect();
-        let outcomes = if keys.is_empty() {
-            Vec::new()
+        let (outcomes, seq) = if keys.is_empty() {
+            (Vec::new(), None)
         } else {
             self.store
                 .batch_create_memberships(
@@ -228,14 +228,16 @@ impl Services {
             name: self.store.get_user(&access.bearer).await?.map(|u| u.name),
             key: access.bearer,
         };
-        if !members.is_empty() {
-            self.events
-                .publish(Published::unordered(DomainEvent::MembershipsBatchCreated {
+        if let Some(seq) = seq {
+            self.events.publish(Published::at(
+                seq,
+                DomainEvent::MembershipsBatchCreated {
                     channel: access.channel,
                     invited_by: invited_by.clone(),
                     kind,
                     members: members.clone(),
-                }));
+                },
+            ));
         }
         Ok(BatchOutcome {
             invited_by,
@@ -316,14 +318,14 @@ impl Services {
             .target(&access, "MemberArn", member_arn, CoreError::NotFound)
             .await?;
         self.check(&access, Action::RemoveMember { target }, member_arn)?;
-        let removed = self
+        let (removed, seq) = self
             .store
             .delete_membership(&access.channel.key, &member)
             .await?;
-        self.events
-            .publish(Published::unordered(DomainEvent::MembershipDeleted(
-                removed.clone(),
-            )));
+        self.events.publish(Published::at(
+            seq,
+            DomainEvent::MembershipDeleted(removed.clone()),
+        ));
         Ok(removed)
     }
 

@@ -351,10 +351,12 @@ impl Services {
             )
             .await?;
         if !sent.replayed {
-            self.events
-                .publish(Published::unordered(DomainEvent::MessageCreated(
-                    sent.message.clone(),
-                )));
+            let event = DomainEvent::MessageCreated(sent.message.clone());
+            // NON_PERSISTENT messages are never stored, so they have no place in the sequence.
+            self.events.publish(match sent.event_seq {
+                Some(seq) => Published::at(seq, event),
+                None => Published::unordered(event),
+            });
         }
         Ok(sent.message)
     }
@@ -506,14 +508,14 @@ impl Services {
             metadata: input.metadata,
             content_type: input.content_type,
         };
-        let updated = self
+        let (updated, seq) = self
             .store
             .change_message(&access.channel.key, message_id, change, self.clock.now())
             .await?;
-        self.events
-            .publish(Published::unordered(DomainEvent::MessageUpdated(
-                updated.clone(),
-            )));
+        self.events.publish(Published::at(
+            seq,
+            DomainEvent::MessageUpdated(updated.clone()),
+        ));
         Ok(updated)
     }
 
@@ -538,7 +540,7 @@ impl Services {
         if m.redacted {
             return Ok(m);
         }
-        let redacted = self
+        let (redacted, seq) = self
             .store
             .change_message(
                 &access.channel.key,
@@ -547,10 +549,10 @@ impl Services {
                 self.clock.now(),
             )
             .await?;
-        self.events
-            .publish(Published::unordered(DomainEvent::MessageRedacted(
-                redacted.clone(),
-            )));
+        self.events.publish(Published::at(
+            seq,
+            DomainEvent::MessageRedacted(redacted.clone()),
+        ));
         Ok(redacted)
     }
 
@@ -567,12 +569,12 @@ impl Services {
         no_sub_channel(sub_channel_id)?;
         let access = self.channel_access(caller, bearer, arn).await?;
         self.check(&access, Action::DeleteMessage, "")?;
-        let deleted = self
+        let (deleted, seq) = self
             .store
             .delete_message(&access.channel.key, message_id)
             .await?;
         self.events
-            .publish(Published::unordered(DomainEvent::MessageDeleted(deleted)));
+            .publish(Published::at(seq, DomainEvent::MessageDeleted(deleted)));
         Ok(())
     }
 

@@ -33,6 +33,7 @@ use crate::arn::{ArnContext, LocalId, UserKey};
 use crate::auth::Caller;
 use crate::error::{CoreError, CoreResult};
 use crate::events::EventBus;
+use crate::model::AppInstanceUser;
 use crate::paging::{seq_cursor, Binding, Page, PageSigner};
 use crate::store::Seq;
 use crate::store::Store;
@@ -123,12 +124,22 @@ impl Services {
         header: Option<&str>,
         app_instance_id: &str,
     ) -> CoreResult<UserKey> {
+        Ok(self.bearer_user(caller, header, app_instance_id).await?.key)
+    }
+
+    /// `bearer`, returning the user as stored.
+    async fn bearer_user(
+        &self,
+        caller: &Caller,
+        header: Option<&str>,
+        app_instance_id: &str,
+    ) -> CoreResult<AppInstanceUser> {
         let key = self.bearer_key(header, app_instance_id)?;
-        if self.store.get_user(&key).await?.is_none() {
+        let Some(user) = self.store.get_user(&key).await? else {
             return Err(message::invalid_bearer());
-        }
+        };
         self.may_act_as(caller, header)?;
-        Ok(key)
+        Ok(user)
     }
 
     /// The user a Describe…ForAppInstanceUser call asks about: the bearer may ask about

@@ -4,6 +4,7 @@ use super::{expiration_part, fingerprint, tags::check_tags, tags_part, Services,
 use crate::arn::UserKey;
 use crate::auth::Caller;
 use crate::error::{CoreError, CoreResult};
+use crate::events::{DomainEvent, Published};
 use crate::model::{AppInstanceUser, ExpirationCriterion, ExpirationSettings, Idempotency};
 use crate::paging::{Binding, Page};
 use crate::validate;
@@ -181,9 +182,14 @@ impl Services {
     }
 
     /// DeleteAppInstanceUser: memberships, moderator roles, bans and the admin role go too.
+    /// One event says so (its sessions end); the memberships it removed are not published one
+    /// by one.
     pub async fn delete_app_instance_user(&self, caller: &Caller, arn: &str) -> CoreResult<()> {
         caller.require_developer("DeleteAppInstanceUser")?;
         let user = self.existing_user("AppInstanceUserArn", arn).await?;
-        self.store.delete_user(&user.key).await
+        self.store.delete_user(&user.key).await?;
+        self.events
+            .publish(Published::unordered(DomainEvent::UserDeleted(user.key)));
+        Ok(())
     }
 }

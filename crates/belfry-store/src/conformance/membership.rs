@@ -42,6 +42,7 @@ pub async fn memberships(s: Arc<dyn Store>) {
             new_channel("app", ch, "owner", ChannelPrivacy::Public),
             idem("ch", &format!("t{i}"), "f"),
             10,
+            ROOMY,
         )
         .await
         .unwrap();
@@ -54,6 +55,7 @@ pub async fn memberships(s: Arc<dyn Store>) {
         async move {
             s.create_membership(&ch, &id, kind, &owner, Timestamp(at), limits)
                 .await
+                .map(|(m, _)| m)
         }
     };
 
@@ -217,7 +219,7 @@ pub async fn memberships(s: Arc<dyn Store>) {
         .is_empty());
 
     // Delete returns the membership as it was; then it is gone and a second delete is NotFound.
-    assert_eq!(s.delete_membership(&c, &u("carol")).await.unwrap(), carol);
+    assert_eq!(s.delete_membership(&c, &u("carol")).await.unwrap().0, carol);
     assert!(s.get_membership(&c, &u("carol")).await.unwrap().is_none());
     assert_eq!(s.roles(&c, &u("carol")).await.unwrap().member, None);
     is(s.delete_membership(&c, &u("carol")).await, |e| {
@@ -247,6 +249,7 @@ pub async fn batch_memberships(s: Arc<dyn Store>) {
             new_channel("app", ch, "owner", ChannelPrivacy::Private),
             idem("ch", &format!("t{i}"), "f"),
             10,
+            ROOMY,
         )
         .await
         .unwrap();
@@ -264,13 +267,14 @@ pub async fn batch_memberships(s: Arc<dyn Store>) {
             ROOMY,
         )
         .await
-        .unwrap();
+        .unwrap()
+        .0;
     s.create_ban(&ch, &u("banned"), &owner, Timestamp(6))
         .await
         .unwrap();
 
     let input = ["a", "old", "banned", "ghost", "b", "a"];
-    let out = s
+    let (out, seq) = s
         .batch_create_memberships(
             &ch,
             input.iter().map(|id| u(id)).collect(),
@@ -282,6 +286,8 @@ pub async fn batch_memberships(s: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(out.len(), input.len(), "one outcome per input: {out:?}");
+    // One event for the batch, after old's membership (the ban kicked no one).
+    assert_eq!(seq, Some(2));
     let mut out = out.into_iter();
     let mut next = || out.next().unwrap();
     assert_eq!(
@@ -321,7 +327,7 @@ pub async fn batch_memberships(s: Arc<dyn Store>) {
 
     // An empty channel with room for two: the third of the batch finds it full.
     let small = ckey("app", "small");
-    let out = s
+    let (out, seq) = s
         .batch_create_memberships(
             &small,
             vec![u("a"), u("b"), u("c")],
@@ -335,7 +341,7 @@ pub async fn batch_memberships(s: Arc<dyn Store>) {
         )
         .await
         .unwrap();
-    assert_eq!(out.len(), 3);
+    assert_eq!((out.len(), seq), (3, Some(1)));
     assert!(out[0].is_ok() && out[1].is_ok(), "{out:?}");
     assert!(
         matches!(out[2], Err(CoreError::ResourceLimitExceeded(_))),
@@ -367,6 +373,7 @@ pub async fn user_memberships(s: Arc<dyn Store>) {
             new_channel(app, ch, "owner", privacy),
             idem(app, &format!("t{i}"), "f"),
             10,
+            ROOMY,
         )
         .await
         .unwrap();
@@ -475,4 +482,95 @@ pub async fn user_memberships(s: Arc<dyn Store>) {
         .await
         .unwrap()
         .is_empty());
+}
+
+/// Members added by `create_channel` (the creator first, as CreateChannel passes them): DEFAULT,
+/// invited by the creator, at the channel's creation time, and counted against both membership
+/// quotas like any membership; over a quota nothing of the channel is stored and its token is
+/// not used up.
+pub async fn creation_memberships(s: Arc<dyn Store>) {
+    setup(&s, "app", &["owner", "m1"]).await;
+    let u = |id: &str| ukey("app", id);
+    let with_members = |ch: &str, members: &[&str]| {
+        let mut nc = new_channel("app", ch, "owner", ChannelPrivacy::Public);
+        nc.members = members.iter().map(|m| u(m)).collect();
+        nc
+    };
+    s.create_channel(
+        with_members("c", &["owner", "m1"]),
+        idem("ch", "c", "f"),
+        10,
+        ROOMY,
+    )
+    .await
+    .unwrap();
+    let c = ckey("app", "c");
+    assert_eq!(
+        s.get_membership(&c, &u("owner")).await.unwrap(),
+        Some(membership(
+            "c",
+            "owner",
+            "owner",
+            MembershipType::Default,
+            3000
+        ))
+    );
+    let roles = s.roles(&c, &u("owner")).await.unwrap();
+    assert!(roles.moderator && roles.member == Some(MembershipType::Default));
+    let listed = s
+        .list_memberships(&c, MembershipType::Default, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(user_ids(&listed), ["owner", "m1"]);
+
+    // The owner is in one channel: a per-user limit of 1 refuses a second one whole.
+    let limits = |per_channel, per_user| MembershipLimits {
+        per_channel,
+        per_user,
+    };
+    is(
+        s.create_channel(
+            with_members("d", &["owner"]),
+            idem("ch", "d", "f"),
+            10,
+            limits(1000, 1),
+        )
+        .await,
+        |e| matches!(e, CoreError::ResourceLimitExceeded(_)),
+    );
+    assert!(s.get_channel(&ckey("app", "d")).await.unwrap().is_none());
+    assert_eq!(
+        s.roles(&ckey("app", "d"), &u("owner")).await.unwrap(),
+        Default::default()
+    );
+    // Two members in a channel that takes one.
+    is(
+        s.create_channel(
+            with_members("d", &["owner", "m1"]),
+            idem("ch", "d", "f"),
+            10,
+            limits(1, 1000),
+        )
+        .await,
+        |e| matches!(e, CoreError::ResourceLimitExceeded(_)),
+    );
+    assert!(s.get_channel(&ckey("app", "d")).await.unwrap().is_none());
+    // The same token then creates the channel: the refusals remembered nothing.
+    let created = s
+        .create_channel(
+            with_members("d", &["owner", "m1"]),
+            idem("ch", "d", "f"),
+            10,
+            limits(2, 2),
+        )
+        .await
+        .unwrap();
+    assert_eq!((created.id.as_str(), created.replayed), ("d", false));
+    assert_eq!(
+        s.list_user_memberships(&u("owner"), None, 10)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
 }

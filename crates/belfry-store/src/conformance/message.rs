@@ -110,11 +110,16 @@ pub(super) async fn send(s: &Arc<dyn Store>, m: ChannelMessage) -> ChannelMessag
         .send_message(req(m.clone(), &token, "f"), allow())
         .await
         .unwrap();
+    assert!(
+        sent.event_seq.is_some(),
+        "a stored message takes an event number"
+    );
     assert_eq!(
         sent,
         Sent {
             message: named(m),
-            replayed: false
+            replayed: false,
+            event_seq: sent.event_seq
         }
     );
     sent.message
@@ -199,7 +204,7 @@ pub async fn messages_send(s: Arc<dyn Store>) {
     setup(&s, "app", &people).await;
     let mut nc = new_channel("app", "c", "owner", ChannelPrivacy::Public);
     nc.members = vec![ukey("app", "mem"), ukey("app", "banned")];
-    s.create_channel(nc, idem("ch", "c", "f"), 10)
+    s.create_channel(nc, idem("ch", "c", "f"), 10, ROOMY)
         .await
         .unwrap();
     let c = ckey("app", "c");
@@ -251,7 +256,8 @@ pub async fn messages_send(s: Arc<dyn Store>) {
         sent,
         Sent {
             message: stored.clone(),
-            replayed: false
+            replayed: false,
+            event_seq: Some(5)
         }
     );
     assert_eq!(stored.created, stored.updated);
@@ -304,7 +310,8 @@ pub async fn messages_send(s: Arc<dyn Store>) {
         sent,
         Sent {
             message: named(fleeting),
-            replayed: false
+            replayed: false,
+            event_seq: None
         }
     );
     assert!(s.get_message(&c, &mid(3)).await.unwrap().is_none());
@@ -340,7 +347,8 @@ pub async fn messages_send(s: Arc<dyn Store>) {
         sent,
         Sent {
             message: named(retry),
-            replayed: false
+            replayed: false,
+            event_seq: Some(7)
         }
     );
 
@@ -397,7 +405,9 @@ pub async fn messages_idempotency(s: Arc<dyn Store>) {
     for ch in ["c", "c2"] {
         let mut nc = new_channel("app", ch, "owner", ChannelPrivacy::Public);
         nc.members = vec![ukey("app", "alice"), ukey("app", "bob")];
-        s.create_channel(nc, idem("ch", ch, "f"), 10).await.unwrap();
+        s.create_channel(nc, idem("ch", ch, "f"), 10, ROOMY)
+            .await
+            .unwrap();
     }
     let c = ckey("app", "c");
     let first = rich("c", 1, "alice", 5000);
@@ -416,7 +426,8 @@ pub async fn messages_idempotency(s: Arc<dyn Store>) {
         again,
         Sent {
             message: named(first.clone()),
-            replayed: true
+            replayed: true,
+            event_seq: None
         }
     );
     assert_eq!(again.message.message_id, mid(1));
@@ -443,7 +454,8 @@ pub async fn messages_idempotency(s: Arc<dyn Store>) {
         sent,
         Sent {
             message: named(bobs.clone()),
-            replayed: false
+            replayed: false,
+            event_seq: Some(4)
         }
     );
     let elsewhere = plain("c2", 5, "alice", 7200);
@@ -455,7 +467,8 @@ pub async fn messages_idempotency(s: Arc<dyn Store>) {
         sent,
         Sent {
             message: named(elsewhere.clone()),
-            replayed: false
+            replayed: false,
+            event_seq: Some(3)
         }
     );
 
@@ -468,7 +481,8 @@ pub async fn messages_idempotency(s: Arc<dyn Store>) {
         r,
         Sent {
             message: named(bobs),
-            replayed: true
+            replayed: true,
+            event_seq: None
         }
     );
     let r = s
@@ -479,7 +493,8 @@ pub async fn messages_idempotency(s: Arc<dyn Store>) {
         r,
         Sent {
             message: named(elsewhere),
-            replayed: true
+            replayed: true,
+            event_seq: None
         }
     );
     assert_eq!(history(&s, "c", "owner").await, mids(&[1, 4]));
@@ -502,7 +517,9 @@ pub async fn messages_listing(s: Arc<dyn Store>) {
             ukey("app", "bob"),
             ukey("app", "carol"),
         ];
-        s.create_channel(nc, idem("ch", ch, "f"), 10).await.unwrap();
+        s.create_channel(nc, idem("ch", ch, "f"), 10, ROOMY)
+            .await
+            .unwrap();
     }
     // In sending order; 1–3 share a time, 5–6 too.
     let sends = [
@@ -621,7 +638,7 @@ pub async fn messages_context_is_current(s: Arc<dyn Store>) {
     setup(&s, "app", &["owner", "mem"]).await;
     let mut nc = new_channel("app", "c", "owner", ChannelPrivacy::Public);
     nc.members = vec![ukey("app", "mem")];
-    s.create_channel(nc, idem("ch", "c", "f"), 10)
+    s.create_channel(nc, idem("ch", "c", "f"), 10, ROOMY)
         .await
         .unwrap();
     let (c, mem, owner) = (ckey("app", "c"), ukey("app", "mem"), ukey("app", "owner"));

@@ -19,7 +19,9 @@ async fn channels(s: &Arc<dyn Store>, members: &[&str]) {
     for ch in ["c", "c2"] {
         let mut nc = new_channel("app", ch, "owner", ChannelPrivacy::Public);
         nc.members = members.iter().map(|m| ukey("app", m)).collect();
-        s.create_channel(nc, idem("ch", ch, "f"), 10).await.unwrap();
+        s.create_channel(nc, idem("ch", ch, "f"), 10, ROOMY)
+            .await
+            .unwrap();
     }
 }
 
@@ -47,11 +49,13 @@ pub async fn messages_change(s: Arc<dyn Store>) {
     let bystander = send(&s, plain("c", 2, "bob", 5100)).await;
     let other = send(&s, plain("c2", 3, "alice", 5200)).await;
 
-    // Content only: metadata and content type stay.
-    let first = s
+    // Content only: metadata and content type stay. Each change takes the channel's next event
+    // number (after two members and two messages).
+    let (first, seq) = s
         .change_message(&c, &mid(1), edit("edited", None, None), Timestamp(6000))
         .await
         .unwrap();
+    assert_eq!(seq, 5);
     let want = ChannelMessage {
         content: Some("edited".into()),
         edited: Some(Timestamp(6000)),
@@ -62,7 +66,7 @@ pub async fn messages_change(s: Arc<dyn Store>) {
     assert_eq!(s.get_message(&c, &mid(1)).await.unwrap(), Some(want));
 
     // All three given: all three replaced.
-    let second = s
+    let (second, seq) = s
         .change_message(
             &c,
             &mid(1),
@@ -71,6 +75,7 @@ pub async fn messages_change(s: Arc<dyn Store>) {
         )
         .await
         .unwrap();
+    assert_eq!(seq, 6);
     let want = ChannelMessage {
         content: Some("again".into()),
         metadata: Some("md2".into()),
@@ -88,10 +93,11 @@ pub async fn messages_change(s: Arc<dyn Store>) {
 
     // Redaction: content, metadata and attributes gone, marked redacted, updated == now; the
     // sender, target, type, push settings, times and last edit stay. Listings show the same.
-    let redacted = s
+    let (redacted, seq) = s
         .change_message(&c, &mid(1), MessageChange::Redact, Timestamp(8000))
         .await
         .unwrap();
+    assert_eq!(seq, 7);
     assert_eq!(
         redacted,
         ChannelMessage {
@@ -171,7 +177,8 @@ pub async fn messages_delete(s: Arc<dyn Store>) {
         .unwrap();
     let before = s.get_message(&c, &mid(1)).await.unwrap().unwrap();
 
-    assert_eq!(s.delete_message(&c, &mid(1)).await.unwrap(), before);
+    // Two members, two messages, one edit: the delete is the sixth event.
+    assert_eq!(s.delete_message(&c, &mid(1)).await.unwrap(), (before, 6));
     assert!(s.get_message(&c, &mid(1)).await.unwrap().is_none());
     assert_eq!(history(&s, "c", "alice").await, mids(&[2]));
     not_found(s.delete_message(&c, &mid(1)).await);
@@ -199,6 +206,7 @@ pub async fn messages_delete(s: Arc<dyn Store>) {
         new_channel("app", "c", "owner", ChannelPrivacy::Public),
         idem("ch", "again", "f"),
         10,
+        ROOMY,
     )
     .await
     .unwrap();
@@ -215,11 +223,13 @@ pub async fn messages_delete(s: Arc<dyn Store>) {
         .send_message(req(fresh.clone(), &token, "different"), allow())
         .await
         .unwrap();
+    // The new channel numbers its events afresh.
     assert_eq!(
         sent,
         Sent {
             message: named(fresh),
-            replayed: false
+            replayed: false,
+            event_seq: Some(1),
         }
     );
     assert_eq!(history(&s, "c", "owner").await, mids(&[2]));
@@ -294,7 +304,7 @@ pub async fn channel_access(s: Arc<dyn Store>) {
     setup(&s, "app", &people).await;
     let mut nc = new_channel("app", "c", "owner", ChannelPrivacy::Private);
     nc.members = vec![ukey("app", "mem"), ukey("app", "banned")];
-    s.create_channel(nc, idem("ch", "c", "f"), 10)
+    s.create_channel(nc, idem("ch", "c", "f"), 10, ROOMY)
         .await
         .unwrap();
     let c = ckey("app", "c");

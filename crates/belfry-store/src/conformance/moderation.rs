@@ -16,6 +16,7 @@ async fn channel(s: &Arc<dyn Store>, id: &str, token: &str) {
         new_channel("app", id, "owner", ChannelPrivacy::Public),
         idem("ch", token, "f"),
         10,
+        ROOMY,
     )
     .await
     .unwrap();
@@ -32,6 +33,7 @@ async fn join(s: &Arc<dyn Store>, ch: &str, user: &str, kind: MembershipType) ->
     )
     .await
     .unwrap()
+    .0
 }
 
 /// Moderators: the creator's role from `create_channel`; grant with names and time; duplicate,
@@ -222,12 +224,13 @@ pub async fn bans(s: Arc<dyn Store>) {
         .await
         .unwrap();
 
-    // A member: the ban returns the membership it removed, and the user is banned, not a member.
+    // A member: the ban returns the membership it removed, with the removal's event number
+    // (after three joins), and the user is banned, not a member.
     assert_eq!(
         s.create_ban(&c, &u("mem"), &owner, Timestamp(60))
             .await
             .unwrap(),
-        Some(mem)
+        Some((mem, 4))
     );
     assert!(s.get_membership(&c, &u("mem")).await.unwrap().is_none());
     assert_eq!(
@@ -251,12 +254,13 @@ pub async fn bans(s: Arc<dyn Store>) {
         None
     );
     assert!(s.roles(&c, &u("outsider")).await.unwrap().banned);
-    // A HIDDEN member is removed just the same.
+    // A HIDDEN member is removed just the same. (Banning a non-member published nothing, so
+    // took no number.)
     assert_eq!(
         s.create_ban(&c, &u("hid"), &owner, Timestamp(62))
             .await
             .unwrap(),
-        Some(hid)
+        Some((hid, 5))
     );
     assert!(s.get_membership(&c, &u("hid")).await.unwrap().is_none());
 
@@ -332,7 +336,8 @@ pub async fn bans(s: Arc<dyn Store>) {
             ROOMY,
         )
         .await
-        .unwrap();
+        .unwrap()
+        .0;
     assert_eq!(back.created, Timestamp(70));
     assert_eq!(
         s.roles(&c, &u("mem")).await.unwrap().member,

@@ -6,7 +6,7 @@ use belfry_core::model::{
     NewChannel, TagKind, TagTarget, UserRef,
 };
 use belfry_core::perm::Roles;
-use belfry_core::store::Seq;
+use belfry_core::store::{MembershipLimits, Seq};
 use belfry_core::time::Timestamp;
 use belfry_core::{CoreError, CoreResult};
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -106,6 +106,7 @@ pub(crate) fn create(
     new: NewChannel,
     idem: Idempotency,
     max: u64,
+    limits: MembershipLimits,
 ) -> CoreResult<Created> {
     if let Some(done) = replay(c, &idem)? {
         // A token whose resource was deleted since is free again.
@@ -142,8 +143,8 @@ pub(crate) fn create(
     }
     c.execute(
         "INSERT INTO channels (app_instance_id, channel_id, name, mode, privacy, metadata, created_by,
-            created_ms, updated_ms, expiration_days, expiration_criterion)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            created_ms, updated_ms, expiration_days, expiration_criterion, event_seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         params![
             key.app_instance_id,
             key.channel_id,
@@ -156,6 +157,8 @@ pub(crate) fn create(
             ch.updated.0,
             ch.expiration.map(|e| e.days),
             ch.expiration.map(|e| e.criterion.as_str()),
+            // One MembershipCreated event per member, numbered 1..=n in order.
+            new.members.len() as i64,
         ],
     )
     .map_err(db)?;
@@ -167,20 +170,17 @@ pub(crate) fn create(
         )
         .map_err(db)?;
     }
+    // Members added at creation count against the membership quotas like any other.
     for m in &new.members {
-        c.execute(
-            "INSERT INTO memberships (app_instance_id, channel_id, user_id, type, invited_by, created_ms, updated_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-            params![
-                key.app_instance_id,
-                key.channel_id,
-                m.user_id,
-                MembershipType::Default.as_str(),
-                creator,
-                ch.created.0
-            ],
-        )
-        .map_err(db)?;
+        super::membership::add(
+            c,
+            key,
+            m,
+            MembershipType::Default,
+            &ch.created_by.key,
+            ch.created,
+            limits,
+        )?;
     }
     tags::put(c, &tag_target(key), &new.tags)?;
     remember(c, &idem, &key.channel_id, ch.created.0)?;
@@ -209,17 +209,35 @@ fn missing(key: &ChannelKey) -> CoreError {
     CoreError::not_found(format!("Channel {} does not exist.", key.channel_id))
 }
 
+/// Takes the channel's next event sequence number (see `belfry_core::events`). The caller's
+/// transaction holds it: a write that fails after taking one leaves no gap.
+pub(crate) fn next_event_seq(c: &Connection, key: &ChannelKey) -> CoreResult<u64> {
+    c.prepare_cached(
+        "UPDATE channels SET event_seq = event_seq + 1
+         WHERE app_instance_id = ?1 AND channel_id = ?2 RETURNING event_seq",
+    )
+    .map_err(db)?
+    .query_row(params![key.app_instance_id, key.channel_id], |r| {
+        r.get::<_, i64>(0)
+    })
+    .optional()
+    .map_err(db)?
+    .map(|n| n as u64)
+    .ok_or_else(|| missing(key))
+}
+
+/// Applies an update; returns the channel as it now is and the update's event number.
 pub(crate) fn update(
     c: &Connection,
     key: &ChannelKey,
     u: &ChannelUpdate,
     now: Timestamp,
-) -> CoreResult<Channel> {
-    let n = c
-        .execute(
+) -> CoreResult<(Channel, u64)> {
+    let seq: Option<i64> = c
+        .query_row(
             "UPDATE channels SET name = COALESCE(?3, name), mode = COALESCE(?4, mode),
-                metadata = COALESCE(?5, metadata), updated_ms = ?6
-             WHERE app_instance_id = ?1 AND channel_id = ?2",
+                metadata = COALESCE(?5, metadata), updated_ms = ?6, event_seq = event_seq + 1
+             WHERE app_instance_id = ?1 AND channel_id = ?2 RETURNING event_seq",
             params![
                 key.app_instance_id,
                 key.channel_id,
@@ -228,16 +246,20 @@ pub(crate) fn update(
                 u.metadata,
                 now.0
             ],
+            |r| r.get(0),
         )
+        .optional()
         .map_err(db)?;
-    if n == 0 {
-        return Err(missing(key));
-    }
-    get(c, key)?.ok_or_else(|| missing(key))
+    let seq = seq.ok_or_else(|| missing(key))?;
+    let channel = get(c, key)?.ok_or_else(|| missing(key))?;
+    Ok((channel, seq as u64))
 }
 
-pub(crate) fn delete(c: &Connection, key: &ChannelKey) -> CoreResult<Channel> {
+/// Deletes a channel; returns it as it was and the deletion's event number (the channel's
+/// last).
+pub(crate) fn delete(c: &Connection, key: &ChannelKey) -> CoreResult<(Channel, u64)> {
     let channel = get(c, key)?.ok_or_else(|| missing(key))?;
+    let seq = next_event_seq(c, key)?;
     // Foreign keys cascade to memberships, moderators and bans.
     c.execute(
         "DELETE FROM channels WHERE app_instance_id = ?1 AND channel_id = ?2",
@@ -245,7 +267,7 @@ pub(crate) fn delete(c: &Connection, key: &ChannelKey) -> CoreResult<Channel> {
     )
     .map_err(db)?;
     tags::delete_all(c, &tag_target(key))?;
-    Ok(channel)
+    Ok((channel, seq))
 }
 
 pub(crate) fn list(

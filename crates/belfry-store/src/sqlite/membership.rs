@@ -69,8 +69,54 @@ fn banned(c: &Connection, ch: &ChannelKey, user: &UserKey) -> CoreResult<bool> {
     )? > 0)
 }
 
-/// Adds one member, re-checking inside the transaction what the service checked before.
+/// Adds one member; returns the membership and its event number.
 pub(crate) fn create(
+    c: &Connection,
+    ch: &ChannelKey,
+    user: &UserKey,
+    kind: MembershipType,
+    invited_by: &UserKey,
+    now: Timestamp,
+    limits: MembershipLimits,
+) -> CoreResult<(Membership, u64)> {
+    let m = add(c, ch, user, kind, invited_by, now, limits)?;
+    Ok((m, channel::next_event_seq(c, ch)?))
+}
+
+/// Adds several members; each gets its own outcome, as `create` would report it. The batch
+/// takes one event number, if it added anyone.
+pub(crate) fn batch(
+    c: &Connection,
+    ch: &ChannelKey,
+    members: &[UserKey],
+    kind: MembershipType,
+    invited_by: &UserKey,
+    now: Timestamp,
+    limits: MembershipLimits,
+) -> CoreResult<(Vec<CoreResult<Membership>>, Option<u64>)> {
+    // Each member is refused or added on its own; the checks run before any insert, so a
+    // refusal leaves nothing to undo.
+    let outcomes: Vec<CoreResult<Membership>> = members
+        .iter()
+        .map(|m| add(c, ch, m, kind, invited_by, now, limits))
+        .collect();
+    // A storage failure fails the whole batch (the job's savepoint undoes the rest).
+    if let Some(Err(e)) = outcomes
+        .iter()
+        .find(|o| matches!(o, Err(CoreError::Internal(_))))
+    {
+        return Err(e.clone());
+    }
+    let seq = if outcomes.iter().any(Result::is_ok) {
+        Some(channel::next_event_seq(c, ch)?)
+    } else {
+        None
+    };
+    Ok((outcomes, seq))
+}
+
+/// Inserts one membership, re-checking inside the transaction what the service checked before.
+pub(crate) fn add(
     c: &Connection,
     ch: &ChannelKey,
     user: &UserKey,
@@ -183,7 +229,12 @@ pub(crate) fn list(
     rows.collect::<Result<_, _>>().map_err(db)
 }
 
-pub(crate) fn delete(c: &Connection, ch: &ChannelKey, user: &UserKey) -> CoreResult<Membership> {
+/// Removes a membership; returns it as it was and the removal's event number.
+pub(crate) fn delete(
+    c: &Connection,
+    ch: &ChannelKey,
+    user: &UserKey,
+) -> CoreResult<(Membership, u64)> {
     let m = get(c, ch, user)?.ok_or_else(|| {
         CoreError::not_found(format!(
             "{} is not a member of channel {}.",
@@ -195,7 +246,7 @@ pub(crate) fn delete(c: &Connection, ch: &ChannelKey, user: &UserKey) -> CoreRes
         params![ch.app_instance_id, ch.channel_id, user.user_id],
     )
     .map_err(db)?;
-    Ok(m)
+    Ok((m, channel::next_event_seq(c, ch)?))
 }
 
 pub(crate) fn list_for_user(
@@ -237,12 +288,11 @@ pub(crate) fn list_for_user(
     rows.collect::<Result<_, _>>().map_err(db)
 }
 
-/// A user's channels for a connecting session, in one read.
+/// A user's channels for a connecting session, in one read (one statement: one snapshot).
 pub(crate) fn session_channels(c: &Connection, user: &UserKey) -> CoreResult<Vec<SessionChannel>> {
-    // PLACEHOLDER: event_seq is 0 until channels carry an event sequence column.
     let mut stmt = c
         .prepare_cached(
-            "SELECT m.channel_id, m.type, 0, c.last_message_ms, m.read_marker_ms
+            "SELECT m.channel_id, m.type, c.event_seq, c.last_message_ms, m.read_marker_ms
              FROM memberships m JOIN channels c
                ON c.app_instance_id = m.app_instance_id AND c.channel_id = m.channel_id
              WHERE m.app_instance_id = ?1 AND m.user_id = ?2 ORDER BY m.seq",

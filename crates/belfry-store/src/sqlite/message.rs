@@ -227,6 +227,7 @@ pub(crate) fn send(
             return Ok(Sent {
                 message,
                 replayed: false,
+                event_seq: None,
             });
         }
     };
@@ -248,6 +249,7 @@ pub(crate) fn send(
         return Ok(Sent {
             message,
             replayed: true,
+            event_seq: None,
         });
     }
     // Creation times never go backwards within a channel: a send that took its time before
@@ -294,16 +296,20 @@ pub(crate) fn send(
         &new.client_request_token,
     );
     hot.tokens.add(c, token_key, c.last_insert_rowid())?;
-    // A targeted message is seen by two members only; it does not move the channel's
-    // LastMessageTimestamp, which everyone sees.
-    if m.target.is_none() {
-        c.prepare_cached(
-            "UPDATE channels SET last_message_ms = MAX(COALESCE(last_message_ms, 0), ?2) WHERE seq = ?1",
+    // One statement on the channel row: the message takes the channel's next event number,
+    // and (untargeted) moves LastMessageTimestamp. A targeted message is seen by two members
+    // only; it does not move LastMessageTimestamp, which everyone sees.
+    let moves_last = m.target.is_none().then_some(m.created.0);
+    let event_seq: i64 = c
+        .prepare_cached(
+            "UPDATE channels SET event_seq = event_seq + 1,
+                last_message_ms = CASE WHEN ?2 IS NULL THEN last_message_ms
+                                       ELSE MAX(COALESCE(last_message_ms, 0), ?2) END
+             WHERE seq = ?1 RETURNING event_seq",
         )
         .map_err(db)?
-        .execute(params![channel_seq, m.created.0])
+        .query_row(params![channel_seq, moves_last], |r| r.get(0))
         .map_err(db)?;
-    }
     if let Some(ch) = cache.channel_mut(&key) {
         ch.newest_ms = Some(Some(created.0));
         if m.target.is_none() {
@@ -319,6 +325,7 @@ pub(crate) fn send(
     Ok(Sent {
         message,
         replayed: false,
+        event_seq: Some(event_seq as u64),
     })
 }
 
@@ -368,13 +375,14 @@ fn missing(id: &str) -> CoreError {
     CoreError::not_found(format!("The message {id} does not exist."))
 }
 
+/// Edits or redacts a message; returns it as it now is and the change's event number.
 pub(crate) fn change(
     c: &Connection,
     ch: &ChannelKey,
     id: &str,
     change: &MessageChange,
     now: Timestamp,
-) -> CoreResult<ChannelMessage> {
+) -> CoreResult<(ChannelMessage, u64)> {
     let current = get(c, ch, id)?.ok_or_else(|| missing(id))?;
     match change {
         MessageChange::Edit {
@@ -417,17 +425,23 @@ pub(crate) fn change(
             .map_err(db)?;
         }
     }
-    get(c, ch, id)?.ok_or_else(|| missing(id))
+    let changed = get(c, ch, id)?.ok_or_else(|| missing(id))?;
+    Ok((changed, channel::next_event_seq(c, ch)?))
 }
 
-pub(crate) fn delete(c: &Connection, ch: &ChannelKey, id: &str) -> CoreResult<ChannelMessage> {
+/// Deletes a message; returns it as it was and the deletion's event number.
+pub(crate) fn delete(
+    c: &Connection,
+    ch: &ChannelKey,
+    id: &str,
+) -> CoreResult<(ChannelMessage, u64)> {
     let current = get(c, ch, id)?.ok_or_else(|| missing(id))?;
     c.execute(
         &format!("DELETE FROM messages WHERE message_id = ?3 AND channel_seq = {CHANNEL_SEQ}"),
         params![ch.app_instance_id, ch.channel_id, id],
     )
     .map_err(db)?;
-    Ok(current)
+    Ok((current, channel::next_event_seq(c, ch)?))
 }
 
 pub(crate) fn read_marker(

@@ -251,7 +251,7 @@ pub(crate) fn create_ban(
     user: &UserKey,
     by: &UserKey,
     now: Timestamp,
-) -> CoreResult<Option<Membership>> {
+) -> CoreResult<Option<(Membership, u64)>> {
     require_parties(c, ch, user)?;
     if app_instance::is_admin(c, user)? || get(c, Table::Moderators, ch, user)?.is_some() {
         return Err(CoreError::bad(format!(

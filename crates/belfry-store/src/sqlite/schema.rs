@@ -149,6 +149,12 @@ const MIGRATIONS: &[&str] = &[
     );
     INSERT INTO token_sweep (id, indexed_through) VALUES (1, 0);
     "#,
+    // 4: each channel numbers its events. A write that publishes a channel event takes the
+    // next number in its own transaction, so numbers follow commit order; existing channels
+    // start from 0.
+    r#"
+    ALTER TABLE channels ADD COLUMN event_seq INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// Applies the migrations not yet applied. A database newer than this binary is refused.

@@ -136,8 +136,9 @@ impl Store for SqliteStore {
         new: NewChannel,
         idem: Idempotency,
         max: u64,
+        limits: MembershipLimits,
     ) -> CoreResult<Created> {
-        self.write(move |c| channel::create(c, new, idem, max))
+        self.write(move |c| channel::create(c, new, idem, max, limits))
             .await
     }
 
@@ -151,13 +152,13 @@ impl Store for SqliteStore {
         key: &ChannelKey,
         update: ChannelUpdate,
         now: Timestamp,
-    ) -> CoreResult<Channel> {
+    ) -> CoreResult<(Channel, u64)> {
         let key = key.clone();
         self.write(move |c| channel::update(c, &key, &update, now))
             .await
     }
 
-    async fn delete_channel(&self, key: &ChannelKey) -> CoreResult<Channel> {
+    async fn delete_channel(&self, key: &ChannelKey) -> CoreResult<(Channel, u64)> {
         let key = key.clone();
         self.write(move |c| channel::delete(c, &key)).await
     }
@@ -204,7 +205,7 @@ impl Store for SqliteStore {
         by: &UserKey,
         now: Timestamp,
         limits: MembershipLimits,
-    ) -> CoreResult<Membership> {
+    ) -> CoreResult<(Membership, u64)> {
         let (ch, member, by) = (ch.clone(), member.clone(), by.clone());
         self.write(move |c| membership::create(c, &ch, &member, kind, &by, now, limits))
             .await
@@ -218,25 +219,10 @@ impl Store for SqliteStore {
         by: &UserKey,
         now: Timestamp,
         limits: MembershipLimits,
-    ) -> CoreResult<Vec<CoreResult<Membership>>> {
+    ) -> CoreResult<(Vec<CoreResult<Membership>>, Option<u64>)> {
         let (ch, by) = (ch.clone(), by.clone());
-        self.write(move |c| {
-            // Each member is refused or added on its own; the checks run before any insert, so
-            // a refusal leaves nothing to undo.
-            let outcomes: Vec<CoreResult<Membership>> = members
-                .iter()
-                .map(|m| membership::create(c, &ch, m, kind, &by, now, limits))
-                .collect();
-            // A storage failure fails the whole batch (the job's savepoint undoes the rest).
-            if let Some(Err(e)) = outcomes
-                .iter()
-                .find(|o| matches!(o, Err(belfry_core::CoreError::Internal(_))))
-            {
-                return Err(e.clone());
-            }
-            Ok(outcomes)
-        })
-        .await
+        self.write(move |c| membership::batch(c, &ch, &members, kind, &by, now, limits))
+            .await
     }
 
     async fn get_membership(
@@ -260,7 +246,11 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn delete_membership(&self, ch: &ChannelKey, member: &UserKey) -> CoreResult<Membership> {
+    async fn delete_membership(
+        &self,
+        ch: &ChannelKey,
+        member: &UserKey,
+    ) -> CoreResult<(Membership, u64)> {
         let (ch, member) = (ch.clone(), member.clone());
         self.write(move |c| membership::delete(c, &ch, &member))
             .await
@@ -336,7 +326,7 @@ impl Store for SqliteStore {
         u: &UserKey,
         by: &UserKey,
         now: Timestamp,
-    ) -> CoreResult<Option<Membership>> {
+    ) -> CoreResult<Option<(Membership, u64)>> {
         let (ch, u, by) = (ch.clone(), u.clone(), by.clone());
         self.write(move |c| moderation::create_ban(c, &ch, &u, &by, now))
             .await
@@ -395,13 +385,13 @@ impl Store for SqliteStore {
         id: &str,
         change: MessageChange,
         now: Timestamp,
-    ) -> CoreResult<ChannelMessage> {
+    ) -> CoreResult<(ChannelMessage, u64)> {
         let (ch, id) = (ch.clone(), id.to_string());
         self.write(move |c| message::change(c, &ch, &id, &change, now))
             .await
     }
 
-    async fn delete_message(&self, ch: &ChannelKey, id: &str) -> CoreResult<ChannelMessage> {
+    async fn delete_message(&self, ch: &ChannelKey, id: &str) -> CoreResult<(ChannelMessage, u64)> {
         let (ch, id) = (ch.clone(), id.to_string());
         self.write(move |c| message::delete(c, &ch, &id)).await
     }

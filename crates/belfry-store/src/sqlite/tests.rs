@@ -24,6 +24,44 @@ async fn sqlite_passes_the_conformance_suite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_sequence_numbers_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    let store = Arc::new(SqliteStore::open(&path).unwrap());
+    crate::conformance::event_sequence(store, |s| async move {
+        s.close().await.unwrap();
+        drop(s);
+        Arc::new(SqliteStore::open(&path).unwrap()) as Arc<dyn Store>
+    })
+    .await;
+}
+
+/// Channels created before the event sequence existed start counting from 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channels_from_before_the_event_sequence_start_at_zero() {
+    use crate::conformance::{ckey, ukey};
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    channel_with_member(&store).await;
+    store.close().await.unwrap();
+    drop(store);
+    // Back to schema 3: no event_seq column.
+    let conn = Connection::open(dir.path().join("belfry.db")).unwrap();
+    conn.execute_batch("ALTER TABLE channels DROP COLUMN event_seq; PRAGMA user_version = 3;")
+        .unwrap();
+    drop(conn);
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let mine = store.session_channels(&ukey("app", "mem")).await.unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].event_seq, 0);
+    let (_, seq) = store
+        .update_channel(&ckey("app", "c"), Default::default(), Timestamp(9))
+        .await
+        .unwrap();
+    assert_eq!(seq, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_survive_reopen_and_migrations_are_idempotent() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path()).unwrap();
@@ -105,7 +143,7 @@ async fn send_with(store: &SqliteStore, n: u64, token: &str) -> bool {
 }
 
 async fn channel_with_member(store: &SqliteStore) {
-    use crate::conformance::{idem, new_channel, setup, ukey};
+    use crate::conformance::{idem, new_channel, setup, ukey, ROOMY};
     let s: Arc<dyn Store> = Arc::new(store.clone());
     setup(&s, "app", &["owner", "mem"]).await;
     let mut nc = new_channel(
@@ -115,7 +153,7 @@ async fn channel_with_member(store: &SqliteStore) {
         belfry_core::model::ChannelPrivacy::Public,
     );
     nc.members = vec![ukey("app", "mem")];
-    s.create_channel(nc, idem("ch", "c", "f"), 10)
+    s.create_channel(nc, idem("ch", "c", "f"), 10, ROOMY)
         .await
         .unwrap();
 }

@@ -9,7 +9,7 @@ use aws_sdk_chimesdkidentity as identity;
 use aws_sdk_chimesdkmessaging as messaging;
 use belfry::config::KeyConfig;
 use belfry::Config;
-use belfry_core::events::{DomainEvent, EventBus, NoEvents, Published};
+use belfry_core::events::{EventBus, NoEvents, Published};
 use tokio_util::sync::CancellationToken;
 
 pub const ADMIN_KEY: &str = "AKIDBELFRYADMIN00001";
@@ -50,7 +50,7 @@ impl TestServer {
         Self::start_with(Arc::new(NoEvents), tweak).await
     }
 
-    /// A server with the test defaults changed by `tweak`, publishing to `events`.
+    /// A server whose domain events go to `events`, with `tweak` applied to the test config.
     pub async fn start_with(events: Arc<dyn EventBus>, tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::with_data_dir(dir.path().to_path_buf());
@@ -282,19 +282,19 @@ pub fn uuid() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-/// Records every published domain event.
+/// Records every published domain event with its channel sequence number, in publish order.
 #[derive(Default)]
-pub struct Recorder(pub Mutex<Vec<DomainEvent>>);
+pub struct Recorder(pub Mutex<Vec<Published>>);
 
 impl EventBus for Recorder {
     fn publish(&self, event: Published) {
-        self.0.lock().unwrap().push(event.event);
+        self.0.lock().unwrap().push(event);
     }
 }
 
 impl Recorder {
     /// Takes what was recorded so far.
-    pub fn take(&self) -> Vec<DomainEvent> {
+    pub fn take(&self) -> Vec<Published> {
         std::mem::take(&mut *self.0.lock().unwrap())
     }
 }

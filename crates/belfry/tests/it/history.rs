@@ -1,5 +1,5 @@
 //! Paging through message history: both orders, time windows, ties in time, concurrent sends;
-//! and the domain events every change publishes.
+//! and the domain events every change publishes, numbered in each channel's commit order.
 
 use std::sync::Arc;
 
@@ -324,7 +324,7 @@ async fn every_change_is_published_after_commit() {
         .await
         .unwrap();
     // A refused send publishes nothing.
-    assert!(send(&m, &ch, w.user(0), "not a member")
+    assert!(send(&m, &ch, w.user(4), "not a member")
         .send()
         .await
         .is_err());
@@ -383,58 +383,180 @@ async fn every_change_is_published_after_commit() {
         .send()
         .await
         .unwrap();
+    // Deleting a user, or an AppInstance, is one event each (what they take with them is not
+    // published one by one); a refused delete publishes nothing.
+    assert!(id
+        .delete_app_instance_user()
+        .app_instance_user_arn(format!("{}/user/ghost", w.app))
+        .send()
+        .await
+        .is_err());
+    id.delete_app_instance_user()
+        .app_instance_user_arn(w.user(1))
+        .send()
+        .await
+        .unwrap();
+    id.delete_app_instance()
+        .app_instance_arn(&w.app)
+        .send()
+        .await
+        .unwrap();
 
     let events = rec.take();
-    let kinds: Vec<String> = events
+    let kinds: Vec<(String, Option<u64>)> = events
         .iter()
-        .map(|e| match e {
-            DomainEvent::MessageCreated(m) => format!("MessageCreated {}", m.persistence.as_str()),
-            DomainEvent::MessageUpdated(m) => {
-                format!("MessageUpdated {}", m.content.as_deref().unwrap_or(""))
-            }
-            DomainEvent::MessageRedacted(m) => format!("MessageRedacted {}", m.redacted),
-            DomainEvent::MessageDeleted(_) => "MessageDeleted".into(),
-            DomainEvent::MembershipCreated(m) => {
-                format!("MembershipCreated {}", m.member.key.user_id)
-            }
-            DomainEvent::MembershipsBatchCreated { members, .. } => {
-                format!("MembershipsBatchCreated {}", members.len())
-            }
-            DomainEvent::MembershipDeleted(m) => {
-                format!("MembershipDeleted {}", m.member.key.user_id)
-            }
-            DomainEvent::ChannelUpdated(c) => format!("ChannelUpdated {}", c.name),
-            DomainEvent::ChannelDeleted(_) => "ChannelDeleted".into(),
-            DomainEvent::ReadMarkerUpdated { user, .. } => {
-                format!("ReadMarkerUpdated {}", user.user_id)
-            }
-            DomainEvent::UserDeleted(u) => format!("UserDeleted {}", u.user_id),
-            DomainEvent::AppInstanceDeleted { .. } => "AppInstanceDeleted".into(),
+        .map(|p| {
+            let kind = match &p.event {
+                DomainEvent::MessageCreated(m) => {
+                    format!("MessageCreated {}", m.persistence.as_str())
+                }
+                DomainEvent::MessageUpdated(m) => {
+                    format!("MessageUpdated {}", m.content.as_deref().unwrap_or(""))
+                }
+                DomainEvent::MessageRedacted(m) => format!("MessageRedacted {}", m.redacted),
+                DomainEvent::MessageDeleted(_) => "MessageDeleted".into(),
+                DomainEvent::MembershipCreated(m) => {
+                    format!("MembershipCreated {}", m.member.key.user_id)
+                }
+                DomainEvent::MembershipsBatchCreated { members, .. } => {
+                    format!("MembershipsBatchCreated {}", members.len())
+                }
+                DomainEvent::MembershipDeleted(m) => {
+                    format!("MembershipDeleted {}", m.member.key.user_id)
+                }
+                DomainEvent::ChannelUpdated(c) => format!("ChannelUpdated {}", c.name),
+                DomainEvent::ChannelDeleted(_) => "ChannelDeleted".into(),
+                DomainEvent::ReadMarkerUpdated { user, .. } => {
+                    format!("ReadMarkerUpdated {}", user.user_id)
+                }
+                DomainEvent::UserDeleted(u) => format!("UserDeleted {}", u.user_id),
+                DomainEvent::AppInstanceDeleted { app_instance_id } => {
+                    format!("AppInstanceDeleted {}", w.app.ends_with(app_instance_id))
+                }
+            };
+            (kind, p.seq)
         })
         .collect();
-    assert_eq!(
-        kinds,
-        [
-            "MembershipCreated ann",
-            "MembershipCreated bob",
-            "MembershipsBatchCreated 1",
-            "MessageCreated PERSISTENT",
-            "MessageCreated NON_PERSISTENT",
-            "MessageUpdated hi!",
-            "ReadMarkerUpdated ann",
-            "MessageRedacted true",
-            "MessageDeleted",
-            "MembershipDeleted bob",
-            "MembershipDeleted carol",
-            "ChannelUpdated renamed",
-            "ChannelDeleted",
-        ]
-    );
-    match &events[3] {
+    // Each of the channel's committed changes has the next number of the channel's sequence,
+    // in commit order; what has no place in it (a NON_PERSISTENT message, a read marker, user
+    // and AppInstance deletions) has none.
+    let want: Vec<(String, Option<u64>)> = [
+        ("MembershipCreated owner", Some(1)),
+        ("MembershipCreated ann", Some(2)),
+        ("MembershipCreated bob", Some(3)),
+        ("MembershipsBatchCreated 1", Some(4)),
+        ("MessageCreated PERSISTENT", Some(5)),
+        ("MessageCreated NON_PERSISTENT", None),
+        ("MessageUpdated hi!", Some(6)),
+        ("ReadMarkerUpdated ann", None),
+        ("MessageRedacted true", Some(7)),
+        ("MessageDeleted", Some(8)),
+        ("MembershipDeleted bob", Some(9)),
+        ("MembershipDeleted carol", Some(10)),
+        ("ChannelUpdated renamed", Some(11)),
+        ("ChannelDeleted", Some(12)),
+        ("UserDeleted ann", None),
+        ("AppInstanceDeleted true", None),
+    ]
+    .into_iter()
+    .map(|(k, seq)| (k.to_string(), seq))
+    .collect();
+    assert_eq!(kinds, want);
+    assert!(events.iter().all(|p| match p.event.channel() {
+        Some(c) => ch.ends_with(&format!("/channel/{}", c.channel_id)),
+        None => matches!(
+            p.event,
+            DomainEvent::UserDeleted(_) | DomainEvent::AppInstanceDeleted { .. }
+        ),
+    }));
+    // The creator's membership: DEFAULT, invited by the creator, with names.
+    match &events[0].event {
+        DomainEvent::MembershipCreated(m) => {
+            assert_eq!(m.kind, belfry_core::model::MembershipType::Default);
+            assert_eq!(m.member.name.as_deref(), Some("owner name"));
+            assert_eq!(m.invited_by, m.member);
+        }
+        other => panic!("{other:?}"),
+    }
+    match &events[4].event {
         DomainEvent::MessageCreated(msg) => {
             assert_eq!(msg.sender.name.as_deref(), Some("ann name"));
             assert_eq!(msg.content.as_deref(), Some("hi"));
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// Concurrent senders and editors on one channel: every event has a number of the channel's
+/// sequence, the numbers are a gapless run however the publishing tasks raced, and they follow
+/// commit order (the order ListChannelMessages gives, which is commit order).
+#[tokio::test]
+async fn concurrent_writes_take_consecutive_numbers_in_commit_order() {
+    let rec = Arc::new(Recorder::default());
+    let s = TestServer::start_with_events(rec.clone()).await;
+    let m = s.messaging();
+    let r = Room::new(&s, &["owner", "a", "b", "c", "d"], ChannelPrivacy::Public).await;
+    let before = rec.take().len() as u64; // the owner's and four added memberships
+    assert_eq!(before, 5);
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let (m, ch, who) = (m.clone(), r.ch.clone(), r.user(1 + i % 4).to_string());
+        tasks.push(tokio::spawn(async move {
+            let id = send(&m, &ch, &who, &format!("m{i}"))
+                .send()
+                .await
+                .unwrap()
+                .message_id
+                .unwrap();
+            // Half of them are edited at once, racing the other sends.
+            if i % 2 == 0 {
+                m.update_channel_message()
+                    .channel_arn(&ch)
+                    .message_id(&id)
+                    .content(format!("m{i}!"))
+                    .chime_bearer(&who)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let mut events = rec.take();
+    assert_eq!(events.len(), 60);
+    events.sort_by_key(|p| p.seq);
+    let seqs: Vec<u64> = events.iter().map(|p| p.seq.unwrap()).collect();
+    assert_eq!(seqs, (before + 1..=before + 60).collect::<Vec<_>>());
+    // In number order, each message is created before it is edited, and the creations come in
+    // the channel's history order.
+    let created: Vec<String> = events
+        .iter()
+        .filter_map(|p| match &p.event {
+            DomainEvent::MessageCreated(msg) => Some(msg.message_id.clone()),
+            _ => None,
+        })
+        .collect();
+    for p in &events {
+        if let DomainEvent::MessageUpdated(msg) = &p.event {
+            let made = events
+                .iter()
+                .find(|q| {
+                    matches!(&q.event, DomainEvent::MessageCreated(c) if c.message_id == msg.message_id)
+                })
+                .unwrap();
+            assert!(made.seq < p.seq, "an edit numbered before its message");
+        }
+    }
+    let history = walk(
+        &m,
+        &r.ch,
+        r.user(1),
+        Some(SortOrder::Ascending),
+        (None, None),
+        50,
+    )
+    .await;
+    same_order(&created, &history.ids, "events by number vs history");
 }

@@ -1,4 +1,5 @@
-//! SendChannelMessage sizes at and just over every limit, UTF-8 multibyte content included.
+//! SendChannelMessage sizes at and just over every limit, UTF-8 multibyte content included;
+//! the memberships-per-user quota, which a channel's creator counts against, from the config.
 
 use aws_sdk_chimesdkmessaging::operation::send_channel_message::builders::SendChannelMessageFluentBuilder;
 use aws_sdk_chimesdkmessaging::types::{
@@ -15,6 +16,15 @@ async fn limits_at_and_over() {
     let m = s.messaging();
     let r = Room::new(&s, &["owner", "ann", "bob"], ChannelPrivacy::Public).await;
     let ann = r.user(1);
+    // The owner (a member since it created the channel) leaves, so that a target can name a
+    // user who is not a member.
+    m.delete_channel_membership()
+        .channel_arn(&r.ch)
+        .member_arn(r.user(0))
+        .chime_bearer(r.user(0))
+        .send()
+        .await
+        .unwrap();
     let ok = |b: SendChannelMessageFluentBuilder| async move {
         b.send().await.map(|_| ()).map_err(|e| format!("{e:?}"))
     };
@@ -166,4 +176,44 @@ async fn limits_at_and_over() {
             (got, _) => panic!("{what}: unexpected {got:?}"),
         }
     }
+}
+
+#[tokio::test]
+async fn memberships_per_user_comes_from_the_config_file_and_counts_creators() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("belfry.toml");
+    std::fs::write(&file, "memberships_per_user = 2\n").unwrap();
+    let config = belfry::Config::resolve(belfry::config::ServeArgs {
+        config: Some(file),
+        data_dir: Some(dir.path().join("d")),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(config.memberships_per_user, 2);
+    assert_eq!(
+        belfry::Config::with_data_dir(dir.path().into()).memberships_per_user,
+        10_000
+    );
+
+    let s = TestServer::start_with(std::sync::Arc::new(belfry_core::events::NoEvents), |c| {
+        c.memberships_per_user = config.memberships_per_user
+    })
+    .await;
+    let m = s.messaging();
+    let w = World::new(&s, &["backend"]).await;
+    let create = || {
+        m.create_channel()
+            .app_instance_arn(&w.app)
+            .name("c")
+            .client_request_token(uuid())
+            .chime_bearer(w.user(0))
+            .send()
+    };
+    create().await.unwrap();
+    create().await.unwrap();
+    assert_eq!(
+        code(create().await),
+        "ResourceLimitExceededException",
+        "the creator is a member of both channels already"
+    );
 }

@@ -8,7 +8,7 @@ use aws_sdk_chimesdkmessaging::Client;
 
 use crate::harness::*;
 
-/// Creates a channel as `owner` (who becomes its moderator).
+/// Creates a channel as `owner` (who becomes its moderator and a DEFAULT member).
 pub async fn make_channel(
     m: &Client,
     w: &World,
@@ -130,8 +130,8 @@ async fn membership_lifecycle_in_an_unrestricted_channel() {
     assert!(d.created_timestamp.is_some() && d.created_timestamp == d.last_updated_timestamp);
     assert_eq!(
         members(&m, &ch, owner, None).await.unwrap(),
-        vec![bob.to_string()],
-        "the creator moderates but is not a member"
+        vec![owner.to_string(), bob.to_string()],
+        "the creator is a member (and a moderator) from the start"
     );
 
     // UNRESTRICTED: a member adds and removes others.
@@ -171,7 +171,10 @@ async fn membership_lifecycle_in_an_unrestricted_channel() {
         .send()
         .await;
     assert_eq!(code(r), "NotFoundException");
-    assert!(members(&m, &ch, owner, None).await.unwrap().is_empty());
+    assert_eq!(
+        members(&m, &ch, owner, None).await.unwrap(),
+        vec![owner.to_string()]
+    );
 }
 
 #[tokio::test]
@@ -227,8 +230,8 @@ async fn who_may_add_members() {
     assert_eq!(code(r), "ForbiddenException");
     assert_eq!(
         members(&m, &restricted, bob, None).await.unwrap().len(),
-        2,
-        "members see each other"
+        3,
+        "members see each other (the owner, bob and carol)"
     );
 
     // PUBLIC + UNRESTRICTED: anyone may add themself, not others.
@@ -247,7 +250,7 @@ async fn who_may_add_members() {
     add(&m, &open, dave, dave, Type::Default).await.unwrap();
     assert_eq!(
         members(&m, &open, carol, None).await.unwrap(),
-        vec![dave.to_string()],
+        vec![owner.to_string(), dave.to_string()],
         "PUBLIC members are listed to anyone"
     );
     // PUBLIC + RESTRICTED: no self-join; PRIVATE + UNRESTRICTED: no self-join.
@@ -355,12 +358,12 @@ async fn hidden_members() {
 
     assert_eq!(
         members(&m, &ch, owner, None).await.unwrap(),
-        vec![bob.to_string()],
+        vec![owner.to_string(), bob.to_string()],
         "hidden members are left out by default"
     );
     assert_eq!(
         members(&m, &ch, owner, Some(Type::Default)).await.unwrap(),
-        vec![bob.to_string()]
+        vec![owner.to_string(), bob.to_string()]
     );
     assert_eq!(
         members(&m, &ch, owner, Some(Type::Hidden)).await.unwrap(),
@@ -456,7 +459,7 @@ async fn bans_kick_and_block() {
     // The ban kicks bob at once.
     assert_eq!(
         members(&m, &ch, owner, None).await.unwrap(),
-        vec![carol.to_string()]
+        vec![owner.to_string(), carol.to_string()]
     );
     let r = m
         .describe_channel_membership()
@@ -581,7 +584,7 @@ async fn bans_kick_and_block() {
         .unwrap();
     assert_eq!(
         members(&m, &ch, owner, None).await.unwrap(),
-        vec![carol.to_string()]
+        vec![owner.to_string(), carol.to_string()]
     );
     assert_eq!(
         code(
@@ -676,7 +679,53 @@ async fn create_channel_with_members_and_moderators() {
         .unwrap();
     assert_eq!(
         members(&m, &ch, w.user(0), None).await.unwrap(),
-        vec![w.user(1).to_string(), w.user(2).to_string()]
+        vec![
+            w.user(0).to_string(),
+            w.user(1).to_string(),
+            w.user(2).to_string()
+        ],
+        "the creator first, then MemberArns"
+    );
+    // The creator is a DEFAULT member invited by itself, and can send at once.
+    let own = m
+        .describe_channel_membership()
+        .channel_arn(&ch)
+        .member_arn(w.user(0))
+        .chime_bearer(w.user(0))
+        .send()
+        .await
+        .unwrap()
+        .channel_membership
+        .unwrap();
+    assert_eq!(own.r#type, Some(Type::Default));
+    assert_eq!(own.invited_by.unwrap().arn.as_deref(), Some(w.user(0)));
+    m.send_channel_message()
+        .channel_arn(&ch)
+        .content("hello")
+        .r#type(aws_sdk_chimesdkmessaging::types::ChannelMessageType::Standard)
+        .persistence(aws_sdk_chimesdkmessaging::types::ChannelMessagePersistenceType::Persistent)
+        .client_request_token(uuid())
+        .chime_bearer(w.user(0))
+        .send()
+        .await
+        .expect("the creator sends without joining first");
+    // The creator named in MemberArns as well is a member once.
+    let again = m
+        .create_channel()
+        .app_instance_arn(&w.app)
+        .name("again")
+        .member_arns(w.user(1))
+        .member_arns(w.user(0))
+        .client_request_token(uuid())
+        .chime_bearer(w.user(0))
+        .send()
+        .await
+        .unwrap()
+        .channel_arn
+        .unwrap();
+    assert_eq!(
+        members(&m, &again, w.user(0), None).await.unwrap(),
+        vec![w.user(0).to_string(), w.user(1).to_string()]
     );
     let d = m
         .describe_channel_membership()

@@ -229,6 +229,14 @@ async fn only_default_members_send() {
         .send()
         .await
         .unwrap();
+    // The owner (a member since it created the channel) leaves and stays a moderator.
+    m.delete_channel_membership()
+        .channel_arn(&r.ch)
+        .member_arn(owner)
+        .chime_bearer(owner)
+        .send()
+        .await
+        .unwrap();
     for who in [hid, out, admin, owner, banned] {
         assert_eq!(
             code(send(&m, &r.ch, who, "x").send().await),
@@ -638,6 +646,15 @@ async fn read_markers() {
         .send()
         .await;
     assert_eq!(code(r2), "ForbiddenException");
+    // The owner was a member since it created the channel; once it leaves, its moderator role
+    // alone does not do.
+    m.delete_channel_membership()
+        .channel_arn(&r.ch)
+        .member_arn(r.user(0))
+        .chime_bearer(r.user(0))
+        .send()
+        .await
+        .unwrap();
     let r3 = m
         .update_channel_read_marker()
         .channel_arn(&r.ch)
