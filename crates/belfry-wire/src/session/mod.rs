@@ -269,7 +269,13 @@ async fn run(state: Arc<AppState>, mut socket: WebSocket, verdict: Result<Admitt
                 Delivery::Close(reason) => return close(&mut socket, reason).await,
             },
             inbound = socket.recv() => match inbound {
-                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                // The library only queues its answer to a close; flush it, or the client sees
+                // 1006 (abnormal) instead of its own clean close.
+                Some(Ok(Message::Close(_))) => {
+                    let _ = tokio::time::timeout(Duration::from_secs(2), socket.flush()).await;
+                    return;
+                }
+                None | Some(Err(_)) => return,
                 // A pong, or anything else: the peer is alive. Data frames mean nothing.
                 Some(Ok(_)) => awaiting_pong = false,
             },
