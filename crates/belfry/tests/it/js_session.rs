@@ -242,6 +242,8 @@ struct Session {
     pending: VecDeque<Value>,
     seen: Vec<String>,
     stderr: Arc<Mutex<Vec<String>>>,
+    /// What GetMessagingSessionEndpoint must answer: the host:port the REST calls went to.
+    endpoint: String,
 }
 
 /// Events after which session.js is done, unless the test expects them.
@@ -302,6 +304,7 @@ impl Session {
             pending: VecDeque::new(),
             seen: Vec::new(),
             stderr,
+            endpoint: server.addr.to_string(),
         }
     }
 
@@ -357,8 +360,16 @@ impl Session {
         })
     }
 
-    /// The observer's `messagingSessionDidStart`, then the SESSION_ESTABLISHED frame itself.
+    /// The endpoint the library resolved, the observer's `messagingSessionDidStart`, then the
+    /// SESSION_ESTABLISHED frame itself.
     fn established(&mut self) {
+        let e = self.event("endpoint");
+        assert_eq!(
+            e["url"].as_str(),
+            Some(self.endpoint.as_str()),
+            "GetMessagingSessionEndpoint answers the host:port the request went to{}",
+            self.transcript()
+        );
         self.event("started");
         let f = self.frame("SESSION_ESTABLISHED");
         assert_eq!(

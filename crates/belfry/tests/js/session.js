@@ -12,8 +12,9 @@
 //   NODE_EXTRA_CA_CERTS     Belfry's dev CA (<data-dir>/tls/ca.pem), read by Node itself
 //
 // stdout: one JSON object per line, {"ev": ...}:
-//   connecting {reconnecting}   started   message {type, headers, payload}   closed {code, reason}
-//   sent {id}   send-failed {error}   stopped {code, reason}   start-failed {code, error}   timeout
+//   connecting {reconnecting}   endpoint {url}   started   message {type, headers, payload}
+//   closed {code, reason}   sent {id}   send-failed {error}   stopped {code, reason}
+//   start-failed {code, error}   timeout
 // stdin: one command per line: `send <content>` (SendChannelMessage with aws-sdk-js-v3), `stop`.
 // The library's own log goes to stderr.
 
@@ -55,12 +56,15 @@ setTimeout(() => {
 }, Number(env.TIMEOUT_MS || 60000));
 
 // The library reports every socket close (also the ones it reconnects after, which observers never
-// see) as "WebSocket close: <code> <reason>"; surface those as events.
+// see) as "WebSocket close: <code> <reason>", and the GetMessagingSessionEndpoint answer it is about
+// to connect to as "Messaging endpoint resolved to: <url>"; surface those as events.
 const log = level => msg => {
   const text = typeof msg === 'function' ? msg() : msg;
   process.stderr.write(`[${level}] ${text}\n`);
-  const m = /^WebSocket close: (\d+) ?(.*)$/.exec(text);
-  if (m) emit('closed', { code: Number(m[1]), reason: m[2] });
+  const closed = /^WebSocket close: (\d+) ?(.*)$/.exec(text);
+  if (closed) emit('closed', { code: Number(closed[1]), reason: closed[2] });
+  const endpoint = /^Messaging endpoint resolved to: (.*)$/.exec(text);
+  if (endpoint) emit('endpoint', { url: endpoint[1] });
 };
 const logger = {
   debug: log('debug'),
