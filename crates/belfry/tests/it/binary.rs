@@ -71,7 +71,7 @@ impl Proc {
     }
 
     /// SIGTERM, then the exit code.
-    fn terminate(mut self) -> i32 {
+    pub fn terminate(mut self) -> i32 {
         let status = Command::new("kill")
             .arg("-TERM")
             .arg(self.child.id().to_string())

@@ -14,6 +14,7 @@ mod harness;
 mod history;
 mod idempotency;
 mod identity;
+mod js_session;
 mod limits;
 mod memberships;
 mod messages;
