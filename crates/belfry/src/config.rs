@@ -80,6 +80,7 @@ pub struct FileConfig {
     max_connections: Option<usize>,
     drain_secs: Option<u64>,
     handshake_timeout_ms: Option<u64>,
+    socket_send_buffer_bytes: Option<usize>,
     ping_interval_secs: Option<u64>,
     max_sessions: Option<usize>,
     session_queue_frames: Option<usize>,
@@ -118,6 +119,8 @@ pub struct Config {
     pub drain_secs: u64,
     /// How long a new connection may take to send its first byte and finish its TLS handshake.
     pub handshake_timeout_ms: u64,
+    /// Each connection's kernel send buffer (`SO_SNDBUF`); 0 leaves the kernel's autotuning.
+    pub socket_send_buffer_bytes: usize,
     /// Interval between the server's websocket pings; a session that misses them is closed.
     pub ping_interval_secs: u64,
     /// Most websocket sessions open at once.
@@ -159,6 +162,7 @@ impl Config {
             max_connections: 50_000,
             drain_secs: 10,
             handshake_timeout_ms: 10_000,
+            socket_send_buffer_bytes: 256 * 1024,
             ping_interval_secs: 30,
             max_sessions: 100_000,
             session_queue_frames: 1024,
@@ -207,6 +211,9 @@ impl Config {
         }
         if let Some(ms) = file.handshake_timeout_ms {
             c.handshake_timeout_ms = ms;
+        }
+        if let Some(b) = file.socket_send_buffer_bytes {
+            c.socket_send_buffer_bytes = b;
         }
         if let Some(s) = file.ping_interval_secs {
             c.ping_interval_secs = s;

@@ -175,6 +175,7 @@ pub async fn bind(config: &Config, state: Arc<AppState>) -> anyhow::Result<Serve
         limits: ListenLimits {
             max_connections: config.max_connections,
             handshake_timeout: Duration::from_millis(config.handshake_timeout_ms),
+            send_buffer: config.socket_send_buffer_bytes,
             drain: Duration::from_secs(config.drain_secs),
             stats,
         },

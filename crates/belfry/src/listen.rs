@@ -53,6 +53,10 @@ pub struct ListenLimits {
     /// After shutdown is requested, how long requests in flight may take to finish before
     /// their connections are dropped.
     pub drain: Duration,
+    /// Each connection's kernel send buffer (`SO_SNDBUF`), set explicitly so that what a slow
+    /// websocket client can leave buffered in the kernel is bounded and known; 0 leaves the
+    /// kernel's autotuning.
+    pub send_buffer: usize,
     /// Counters the loop keeps up to date, for metrics.
     pub stats: Arc<ListenStats>,
 }
@@ -63,6 +67,7 @@ impl Default for ListenLimits {
             max_connections: 50_000,
             handshake_timeout: Duration::from_secs(10),
             drain: Duration::from_secs(10),
+            send_buffer: 0,
             stats: Arc::default(),
         }
     }
@@ -260,6 +265,13 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, accept: Accept, s
     // Replies and websocket frames are small and latency-bound; Nagle would hold them back.
     if let Err(e) = stream.set_nodelay(true) {
         tracing::debug!(%peer, error = %e, "setting TCP_NODELAY failed");
+    }
+    if shared.limits.send_buffer > 0 {
+        if let Err(e) =
+            socket2::SockRef::from(&stream).set_send_buffer_size(shared.limits.send_buffer)
+        {
+            tracing::debug!(%peer, error = %e, "setting SO_SNDBUF failed");
+        }
     }
     let prepared = tokio::select! {
         r = tokio::time::timeout(shared.limits.handshake_timeout, prepare(stream, accept, shared)) => r,

@@ -94,9 +94,14 @@ impl TestServer {
 
     /// A fresh connection for a websocket client.
     /// A TLS connection to the listen port trusting only the development CA, as
-    /// amazon-chime-sdk-js opens one (`wss://`, always).
-    pub async fn ws_stream(&self) -> Box<dyn crate::ws::Io> {
-        let tcp = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+    /// amazon-chime-sdk-js opens one (`wss://`, always); `rcvbuf` sets the client's kernel
+    /// receive buffer (a client that stops reading then backs up quickly).
+    pub async fn ws_stream_with(&self, rcvbuf: Option<u32>) -> Box<dyn crate::ws::Io> {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        if let Some(size) = rcvbuf {
+            socket.set_recv_buffer_size(size).unwrap();
+        }
+        let tcp = socket.connect(self.addr).await.unwrap();
         let connector = tokio_rustls::TlsConnector::from(self.tls_client_config());
         let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
         Box::new(connector.connect(name, tcp).await.unwrap())

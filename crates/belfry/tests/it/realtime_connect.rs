@@ -286,3 +286,43 @@ async fn prefetch_sort_by_last_message_timestamp_and_sort_alone_means_nothing() 
     send(&m, &r.ch, r.user(1), "live").send().await.unwrap();
     plain.expect("CREATE_CHANNEL_MESSAGE").await;
 }
+
+#[tokio::test]
+async fn a_session_that_stops_reading_is_closed_with_1013_not_skipped() {
+    let s = TestServer::configured(|c| {
+        c.session_queue_frames = 4;
+        c.socket_send_buffer_bytes = 16 * 1024;
+    })
+    .await;
+    let r = Room::new(&s, &["owner", "ann", "bob"], ChannelPrivacy::Private).await;
+    let m = s.messaging();
+    let mut bob = Ws::established_small_buffer(&s, r.user(2), "slow").await;
+    // bob reads nothing while about 1 MB is sent: more than the socket buffers, the
+    // websocket write buffer and a 4-frame queue can hold.
+    let big = "x".repeat(4000);
+    for i in 0..250 {
+        send(&m, &r.ch, r.user(1), &format!("{i}{big}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    // Then he reads: what was written arrives in order, then the close, and no gap in between.
+    let mut next = 0;
+    loop {
+        match bob.next().await {
+            Next::Frame(f) => {
+                let content = f.payload["Content"].as_str().unwrap().to_string();
+                assert!(
+                    content.starts_with(&format!("{next}x")),
+                    "frame {next} skipped"
+                );
+                next += 1;
+            }
+            Next::Closed(code) => {
+                assert_eq!(code, 1013);
+                break;
+            }
+        }
+    }
+    assert!(next < 250, "the session was not closed at all");
+}

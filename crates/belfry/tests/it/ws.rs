@@ -126,7 +126,25 @@ impl Ws {
 
     /// Opens `path` (already signed, or not) on the server.
     pub async fn open(server: &TestServer, path: &str) -> Ws {
-        let io = server.ws_stream().await;
+        Self::open_with(server, path, None).await
+    }
+
+    /// Connects as `user` over a socket with a small receive buffer, and reads
+    /// SESSION_ESTABLISHED.
+    pub async fn established_small_buffer(server: &TestServer, user: &str, sid: &str) -> Ws {
+        let host = server.addr.to_string();
+        let path = presign(
+            &host,
+            &[("userArn", user), ("sessionId", sid)],
+            &Signing::default(),
+        );
+        let mut ws = Self::open_with(server, &path, Some(16 * 1024)).await;
+        ws.expect("SESSION_ESTABLISHED").await;
+        ws
+    }
+
+    async fn open_with(server: &TestServer, path: &str, rcvbuf: Option<u32>) -> Ws {
+        let io = server.ws_stream_with(rcvbuf).await;
         let url = format!("{}://{}{path}", server.ws_scheme(), server.addr);
         let (stream, response) = tokio_tungstenite::client_async(url, io)
             .await
