@@ -326,3 +326,22 @@ async fn a_session_that_stops_reading_is_closed_with_1013_not_skipped() {
     }
     assert!(next < 250, "the session was not closed at all");
 }
+
+#[tokio::test]
+async fn sessions_that_answer_pings_stay_and_silent_ones_are_closed() {
+    // The one test here that must let time pass: pings are a matter of seconds.
+    let s = TestServer::configured(|c| c.ping_interval_secs = 1).await;
+    let r = Room::new(&s, &["owner", "ann", "bob"], ChannelPrivacy::Private).await;
+    let mut live = Ws::established(&s, r.user(1), "live").await;
+    let mut silent = Ws::established(&s, r.user(2), "silent").await;
+    // `live` keeps reading (its client answers pings by itself); `silent` reads nothing.
+    let waited = tokio::time::timeout(Duration::from_millis(3500), live.next()).await;
+    assert!(waited.is_err(), "no frame was expected, only pings");
+    send(&s.messaging(), &r.ch, r.user(1), "still here")
+        .send()
+        .await
+        .unwrap();
+    let f = live.expect("CREATE_CHANNEL_MESSAGE").await;
+    assert_eq!(f.payload["Content"], "still here");
+    assert_eq!(silent.closed().await, 1011);
+}
