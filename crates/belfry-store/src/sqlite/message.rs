@@ -22,7 +22,7 @@ const COLUMNS: &str =
     m.attributes, m.push, m.target, m.created_ms, m.updated_ms, m.edited_ms, m.redacted";
 
 /// What a send needs to decide: the channel (creator name not resolved: not needed here), the
-/// sender's name, and the sender's roles.
+/// sender's name, and the sender's roles; and the channel's event sequence number.
 const CONTEXT: &str = channel::channel_select!(
     unnamed,
     ",
@@ -30,7 +30,8 @@ const CONTEXT: &str = channel::channel_select!(
         EXISTS (SELECT 1 FROM admins WHERE app_instance_id = ?1 AND user_id = ?3),
         EXISTS (SELECT 1 FROM moderators WHERE app_instance_id = ?1 AND channel_id = ?2 AND user_id = ?3),
         (SELECT type FROM memberships WHERE app_instance_id = ?1 AND channel_id = ?2 AND user_id = ?3),
-        EXISTS (SELECT 1 FROM bans WHERE app_instance_id = ?1 AND channel_id = ?2 AND user_id = ?3)",
+        EXISTS (SELECT 1 FROM bans WHERE app_instance_id = ?1 AND channel_id = ?2 AND user_id = ?3),
+        c.event_seq",
     "WHERE c.app_instance_id = ?1 AND c.channel_id = ?2"
 );
 
@@ -139,11 +140,12 @@ fn roles_of(c: &Connection, ch: &ChannelKey, user: &UserKey) -> CoreResult<Roles
     channel::roles(c, ch, user)
 }
 
-/// Channel, sender name and sender roles in one statement, or `None` without the channel.
+/// Channel, its event sequence number, sender name and sender roles in one statement, or
+/// `None` without the channel.
 fn load_context(
     c: &Connection,
     m: &ChannelMessage,
-) -> CoreResult<Option<(Seq<Channel>, CachedSender)>> {
+) -> CoreResult<Option<(Seq<Channel>, u64, CachedSender)>> {
     c.prepare_cached(CONTEXT)
         .map_err(db)?
         .query_row(
@@ -162,6 +164,7 @@ fn load_context(
                 };
                 Ok((
                     channel::from_row(r)?,
+                    r.get::<_, i64>(19)? as u64,
                     CachedSender {
                         name: r.get(14)?,
                         roles,
@@ -188,22 +191,23 @@ pub(crate) fn send(
         Some(known) => Some(known),
         None => {
             let loaded = load_context(c, m)?;
-            if let Some((ch, sender)) = &loaded {
+            if let Some((ch, event_seq, sender)) = &loaded {
                 cache.put(
                     key.clone(),
                     &m.sender.key.user_id,
                     ch.clone(),
+                    *event_seq,
                     sender.clone(),
                 );
             }
             loaded
         }
     };
-    let (channel, sender_name, sender_roles) = match known {
-        Some((ch, sender)) => (Some(ch), sender.name, sender.roles),
+    let (channel, event_seq, sender_name, sender_roles) = match known {
+        Some((ch, event_seq, sender)) => (Some(ch), event_seq, sender.name, sender.roles),
         None => {
             let name = super::user::get(c, &m.sender.key)?.map(|u| u.name);
-            (None, name, Roles::default())
+            (None, 0, name, Roles::default())
         }
     };
     let target_roles = match (&channel, &m.target) {
@@ -298,19 +302,29 @@ pub(crate) fn send(
     hot.tokens.add(c, token_key, c.last_insert_rowid())?;
     // One statement on the channel row: the message takes the channel's next event number,
     // and (untargeted) moves LastMessageTimestamp. A targeted message is seen by two members
-    // only; it does not move LastMessageTimestamp, which everyone sees.
+    // only; it does not move LastMessageTimestamp, which everyone sees. The number comes from
+    // the cache, which is exact (see `send_cache`); the row is updated only if it agrees, so a
+    // cache out of step fails the send (and its group) instead of numbering wrong. (RETURNING
+    // would cost about three times this statement: SQLite buffers the rows it returns.)
     let moves_last = m.target.is_none().then_some(m.created.0);
-    let event_seq: i64 = c
+    let event_seq = event_seq + 1;
+    let updated = c
         .prepare_cached(
-            "UPDATE channels SET event_seq = event_seq + 1,
+            "UPDATE channels SET event_seq = ?3,
                 last_message_ms = CASE WHEN ?2 IS NULL THEN last_message_ms
                                        ELSE MAX(COALESCE(last_message_ms, 0), ?2) END
-             WHERE seq = ?1 RETURNING event_seq",
+             WHERE seq = ?1 AND event_seq = ?3 - 1",
         )
         .map_err(db)?
-        .query_row(params![channel_seq, moves_last], |r| r.get(0))
+        .execute(params![channel_seq, moves_last, event_seq as i64])
         .map_err(db)?;
+    if updated != 1 {
+        return Err(CoreError::internal(
+            "the send cache's event sequence number disagrees with the channel row",
+        ));
+    }
     if let Some(ch) = cache.channel_mut(&key) {
+        ch.event_seq = event_seq;
         ch.newest_ms = Some(Some(created.0));
         if m.target.is_none() {
             let last = ch
@@ -325,7 +339,7 @@ pub(crate) fn send(
     Ok(Sent {
         message,
         replayed: false,
-        event_seq: Some(event_seq as u64),
+        event_seq: Some(event_seq),
     })
 }
 

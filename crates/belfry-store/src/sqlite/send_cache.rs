@@ -1,5 +1,5 @@
-//! What the writer remembers between sends: each channel's row and newest message time, and
-//! each sender's name and roles in a channel. The writer owns it and clears it before every job
+//! What the writer remembers between sends: each channel's row, event sequence number and
+//! newest message time, and each sender's name and roles in a channel. The writer owns it and clears it before every job
 //! that is not a send and after every group that fails to commit (see `writer`), so it never
 //! disagrees with the database the writer sees. It is bounded: when full it starts over.
 
@@ -16,6 +16,8 @@ const MAX_ENTRIES: usize = 65_536;
 #[derive(Clone)]
 pub(crate) struct CachedChannel {
     pub(crate) channel: Seq<Channel>,
+    /// The channel's current event sequence number (`channels.event_seq`).
+    pub(crate) event_seq: u64,
     /// Newest creation time among the channel's stored messages, once looked up.
     pub(crate) newest_ms: Option<Option<i64>>,
 }
@@ -58,23 +60,25 @@ impl SendCache {
         self.senders.clear();
     }
 
-    /// The channel and the sender, if both are cached.
+    /// The channel (row and event sequence number) and the sender, if both are cached.
     pub(crate) fn get(
         &self,
         channel_key: &str,
         user_id: &str,
-    ) -> Option<(Seq<Channel>, CachedSender)> {
+    ) -> Option<(Seq<Channel>, u64, CachedSender)> {
         let sender = self.senders.get(&sender_key(channel_key, user_id))?;
         let channel = self.channels.get(channel_key)?;
-        Some((channel.channel.clone(), sender.clone()))
+        Some((channel.channel.clone(), channel.event_seq, sender.clone()))
     }
 
-    /// Remembers a channel and a sender in it.
+    /// Remembers a channel (as just read) and a sender in it. A channel already cached is kept:
+    /// it is as exact as the row just read.
     pub(crate) fn put(
         &mut self,
         channel_key: String,
         user_id: &str,
         channel: Seq<Channel>,
+        event_seq: u64,
         sender: CachedSender,
     ) {
         if self.channels.len() >= MAX_ENTRIES || self.senders.len() >= MAX_ENTRIES {
@@ -84,6 +88,7 @@ impl SendCache {
             .insert(sender_key(&channel_key, user_id), sender);
         self.channels.entry(channel_key).or_insert(CachedChannel {
             channel,
+            event_seq,
             newest_ms: None,
         });
     }

@@ -61,6 +61,52 @@ async fn channels_from_before_the_event_sequence_start_at_zero() {
     assert_eq!(seq, 1);
 }
 
+/// The send path numbers events from the writer's cache. Were the cache ever out of step with
+/// the channel row, the send fails (its group rolled back, the cache cleared) rather than
+/// number wrong, and the next send is numbered from the row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_cache_out_of_step_with_the_event_sequence_fails_the_send() {
+    use crate::conformance::ckey;
+    use crate::conformance::message::{allow, plain, req};
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    channel_with_member(&store).await;
+    let send = |n: u64| {
+        let store = store.clone();
+        async move {
+            let m = plain("c", n, "mem", 10_000 + n as i64);
+            store
+                .send_message(req(m, &format!("t{n}"), "f"), allow())
+                .await
+        }
+    };
+    assert_eq!(
+        send(1).await.unwrap().event_seq,
+        Some(2),
+        "after mem's membership"
+    );
+    // Behind the cache's back: a hot job does not clear it.
+    store
+        .inner
+        .writer
+        .write_hot(|c, _| {
+            c.execute("UPDATE channels SET event_seq = event_seq + 10", [])
+                .map(|_| ())
+                .map_err(super::db)
+        })
+        .await
+        .unwrap();
+    let err = send(2).await.unwrap_err();
+    assert!(
+        matches!(err, belfry_core::CoreError::Internal(_)),
+        "{err:?}"
+    );
+    let c = ckey("app", "c");
+    let id = plain("c", 2, "mem", 0).message_id;
+    assert!(store.get_message(&c, &id).await.unwrap().is_none());
+    assert_eq!(send(3).await.unwrap().event_seq, Some(13));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_survive_reopen_and_migrations_are_idempotent() {
     let dir = tempfile::tempdir().unwrap();
