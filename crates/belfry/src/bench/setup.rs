@@ -117,7 +117,8 @@ pub async fn build(
             .as_str()
             .context("no ChannelArn")?
             .to_string();
-        for chunk in user_arns.chunks(100) {
+        // The creator (user 0) is a member already.
+        for chunk in user_arns[1..].chunks(100) {
             post(
                 first,
                 format!("/channels/{}/memberships", label(&ch)),
