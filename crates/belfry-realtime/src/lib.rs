@@ -98,8 +98,10 @@ pub struct HubConfig {
     pub queue_frames: usize,
     /// Events waiting for the hub task at most; past that the hub resets every session (1013).
     pub inbox_events: usize,
-    /// Recent events kept to catch up sessions that are connecting.
+    /// Recent events kept to catch up sessions that are connecting, at most …
     pub ring_events: usize,
+    /// … and at most this many bytes of them (approximately).
+    pub ring_bytes: usize,
     /// Events held back per channel while an earlier one is missing.
     pub held_per_channel: usize,
     /// How long a missing event is waited for before the channel's sessions are reset (1013).
@@ -111,8 +113,10 @@ impl Default for HubConfig {
         HubConfig {
             max_sessions: 100_000,
             queue_frames: 1024,
-            inbox_events: 1 << 20,
-            ring_events: 1 << 16,
+            // About 2.5 s of events at the highest send rate measured (25k/s).
+            inbox_events: 1 << 16,
+            ring_events: 1 << 14,
+            ring_bytes: 64 << 20,
             held_per_channel: 4096,
             gap_timeout: Duration::from_secs(2),
         }
@@ -134,6 +138,8 @@ pub struct Stats {
     pub inbox_overflows: AtomicU64,
     /// Channels reset because a missing event never arrived.
     pub gap_resets: AtomicU64,
+    /// Sessions closed because more happened while they connected than the ring holds.
+    pub connect_resyncs: AtomicU64,
     /// Per event: microseconds from its publication (right after its commit) until the last
     /// of its frames was written to a socket.
     delivered: Mutex<Option<Histogram>>,
@@ -150,6 +156,7 @@ impl Default for Stats {
             sessions_refused: AtomicU64::new(0),
             inbox_overflows: AtomicU64::new(0),
             gap_resets: AtomicU64::new(0),
+            connect_resyncs: AtomicU64::new(0),
             // Up to an hour, 3 significant digits.
             delivered: Mutex::new(Histogram::new_with_bounds(1, 3_600_000_000, 3).ok()),
         }
@@ -306,6 +313,9 @@ pub(crate) enum Command {
         done: oneshot::Sender<()>,
     },
     Unregister(SessionNo),
+    /// The inbox overflowed and an event was dropped: everyone registered before this point
+    /// may have missed it.
+    Reset,
     Shutdown,
 }
 
@@ -358,6 +368,8 @@ impl Hub {
                     limit = inner.config.inbox_events,
                     "realtime hub inbox full; every session will be reset"
                 );
+                // In order with registrations: whoever registered before the loss is reset.
+                let _ = inner.tx.send(Command::Reset);
             }
             return;
         }
@@ -424,9 +436,9 @@ impl Hub {
         self.inner.queued.fetch_sub(1, Ordering::AcqRel);
     }
 
-    /// True once, after the inbox overflowed.
-    pub(crate) fn take_overflow(&self) -> bool {
-        self.inner.overflowed.swap(false, Ordering::AcqRel)
+    /// Re-arms the overflow alarm once its reset has been carried out.
+    pub(crate) fn overflow_handled(&self) {
+        self.inner.overflowed.store(false, Ordering::Release);
     }
 }
 

@@ -27,6 +27,9 @@ struct SessionEntry {
     subscribed: bool,
     /// Ring position at registration.
     start: u64,
+    /// Per channel, the first sequence number this session still needs: what its snapshot
+    /// already reflects is not delivered to it again.
+    floors: HashMap<ChannelKey, u64>,
 }
 
 #[derive(Default)]
@@ -106,6 +109,29 @@ fn sees(event: &DomainEvent, user: &UserKey) -> bool {
     }
 }
 
+/// How far back in the ring to look for events that overtook the join that made their
+/// channel interesting (publishers race by microseconds, not by thousands of events).
+const OVERTAKE_WINDOW: usize = 4096;
+
+/// The event as `user` alone may see it, when that differs from what every recipient sees: a
+/// HIDDEN batch names each added member to that member only.
+fn private_frame(event: &DomainEvent, user: &UserKey) -> Option<DomainEvent> {
+    match event {
+        DomainEvent::MembershipsBatchCreated {
+            channel,
+            invited_by,
+            kind: MembershipType::Hidden,
+            members,
+        } => Some(DomainEvent::MembershipsBatchCreated {
+            channel: channel.clone(),
+            invited_by: invited_by.clone(),
+            kind: MembershipType::Hidden,
+            members: members.iter().filter(|m| &m.key == user).cloned().collect(),
+        }),
+        _ => None,
+    }
+}
+
 fn seq_of(e: &Published) -> u64 {
     e.seq.unwrap_or(0)
 }
@@ -137,7 +163,7 @@ impl State {
             users: HashMap::new(),
             channels: HashMap::new(),
             gaps: HashSet::new(),
-            ring: Ring::new(config.ring_events),
+            ring: Ring::new(config.ring_events, config.ring_bytes),
             encoder,
             config,
             stats,
@@ -178,6 +204,7 @@ impl State {
                 close: Some(close),
                 subscribed: false,
                 start: self.ring.end(),
+                floors: HashMap::new(),
             },
         );
     }
@@ -276,14 +303,27 @@ impl State {
             return;
         };
         self.ring.push(e.clone());
-        if !self.channels.contains_key(&ck) {
-            if !self.adds_connected_user(&e.event) {
-                return;
-            }
-            // Nobody connected was a member before this event: nothing earlier matters.
-            self.channels.insert(ck.clone(), ChannelEntry::new(seq));
+        if self.channels.contains_key(&ck) {
+            self.offer(&ck, seq, e, at);
+            return;
         }
+        if !self.adds_connected_user(&e.event) {
+            return;
+        }
+        // Nobody connected was a member before this event: nothing earlier matters. Later
+        // events of the channel that overtook it were passed over; take them up again.
+        self.channels.insert(ck.clone(), ChannelEntry::new(seq));
         self.offer(&ck, seq, e, at);
+        let mut overtaken: Vec<Arc<Published>> = self
+            .ring
+            .recent(OVERTAKE_WINDOW)
+            .filter(|r| r.event.channel() == Some(&ck) && seq_of(r) > seq)
+            .cloned()
+            .collect();
+        overtaken.sort_by_key(|r| seq_of(r));
+        for r in overtaken {
+            self.offer(&ck, seq_of(&r), r, at);
+        }
     }
 
     fn adds_connected_user(&self, event: &DomainEvent) -> bool {
@@ -390,6 +430,7 @@ impl State {
                 let Some(u) = self.users.get(user) else {
                     continue;
                 };
+                let private = private_frame(&e.event, user).map(|ev| self.encoder.encode(&ev));
                 for no in &u.sessions {
                     let Some(s) = self.sessions.get(no) else {
                         continue;
@@ -397,7 +438,15 @@ impl State {
                     if !s.subscribed {
                         continue;
                     }
-                    let bytes = frame.get_or_insert_with(|| self.encoder.encode(&e.event));
+                    if let (Some(seq), Some(floor)) = (e.seq, s.floors.get(ck)) {
+                        if seq < *floor {
+                            continue;
+                        }
+                    }
+                    let bytes = match &private {
+                        Some(p) => p,
+                        None => frame.get_or_insert_with(|| self.encoder.encode(&e.event)),
+                    };
                     let Some(bytes) = bytes else {
                         break 'send;
                     };
@@ -486,6 +535,8 @@ impl State {
         let start = s.start;
         let Some(recent) = self.ring.since(start) else {
             // Too much happened while it connected to replay: let it try again.
+            self.stats.connect_resyncs.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!("realtime: a session missed too much while connecting; closing it");
             self.end_session(no, CloseReason::RESYNC);
             return;
         };
@@ -515,12 +566,23 @@ impl State {
             }
         }
         for ck in order {
+            if !self.sessions.contains_key(&no) {
+                // Ended while being caught up (its queue filled): nothing more to do.
+                return;
+            }
             let from = snapshot.get(&ck).map(|s| s + 1);
             let mut events = by_channel.remove(&ck).unwrap_or_default();
             events.retain(|e| from.is_none_or(|f| seq_of(e) >= f));
             events.sort_by_key(|e| seq_of(e));
             match (self.channels.get(&ck).map(|c| c.next), from) {
                 (Some(next), _) => {
+                    // The snapshot may be ahead of what the hub has delivered: the events in
+                    // between reach the others live, but this session has them already.
+                    if let (Some(f), Some(s)) = (from, self.sessions.get_mut(&no)) {
+                        if f > next {
+                            s.floors.insert(ck.clone(), f);
+                        }
+                    }
                     // Replay to this session what the channel's other sessions already got.
                     let mut member = from.is_some();
                     for e in events.iter().filter(|e| seq_of(e) < next) {
@@ -555,8 +617,11 @@ impl State {
         let effect = effect_on(&e.event, user);
         let member_now = member || effect == Effect::Joins;
         if member_now && sees(&e.event, user) {
-            if let (Some(s), Some(bytes)) = (self.sessions.get(&no), self.encoder.encode(&e.event))
-            {
+            let bytes = match private_frame(&e.event, user) {
+                Some(p) => self.encoder.encode(&p),
+                None => self.encoder.encode(&e.event),
+            };
+            if let (Some(s), Some(bytes)) = (self.sessions.get(&no), bytes) {
                 match s.frames.try_send(Outgoing::new(bytes, None)) {
                     Ok(()) => {
                         self.stats.frames_queued.fetch_add(1, Ordering::Relaxed);

@@ -34,9 +34,6 @@ pub(crate) async fn run(
                 }
                 let Some(inner) = weak.upgrade() else { return };
                 let hub = Hub { inner };
-                if hub.take_overflow() {
-                    state.reset_all(CloseReason::RESYNC);
-                }
                 for cmd in batch.drain(..) {
                     match cmd {
                         Command::Event(e, at) => {
@@ -51,6 +48,10 @@ pub(crate) async fn run(
                             let _ = done.send(());
                         }
                         Command::Unregister(no) => state.unregister(no),
+                        Command::Reset => {
+                            state.reset_all(CloseReason::RESYNC);
+                            hub.overflow_handled();
+                        }
                         Command::Shutdown => state.shutdown(),
                     }
                 }

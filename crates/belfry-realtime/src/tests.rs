@@ -374,3 +374,75 @@ async fn the_session_cap_and_shutdown_refuse_and_close() {
         Some(crate::Refused::ShuttingDown)
     );
 }
+
+#[tokio::test]
+async fn events_that_overtake_the_join_that_makes_their_channel_known_are_kept() {
+    let hub = hub();
+    let mut ann = connect(&hub, "ann", "1", &[]).await;
+    hub.publish_event(send("c", 8, "bot", "welcome"));
+    let joined = membership("c", "ann", MembershipType::Default);
+    hub.publish_event(Published::at(7, DomainEvent::MembershipCreated(joined)));
+    hub.publish_event(send("c", 9, "bot", "next"));
+    assert_eq!(
+        drain(&hub, &mut ann).await,
+        ["join ann", "msg welcome", "msg next"]
+    );
+}
+
+#[tokio::test]
+async fn a_hidden_batch_names_each_hidden_member_to_itself_only() {
+    let hub = hub();
+    let mut one = connect(&hub, "spy1", "1", &[]).await;
+    let mut two = connect(&hub, "spy2", "1", &[]).await;
+    hub.publish_event(Published::at(
+        1,
+        DomainEvent::MembershipsBatchCreated {
+            channel: channel("c"),
+            invited_by: uref("admin"),
+            kind: MembershipType::Hidden,
+            members: vec![uref("spy1"), uref("spy2")],
+        },
+    ));
+    assert_eq!(drain(&hub, &mut one).await, ["batch spy1"]);
+    assert_eq!(drain(&hub, &mut two).await, ["batch spy2"]);
+}
+
+#[tokio::test]
+async fn what_a_session_s_snapshot_already_reflects_is_not_sent_to_it_again() {
+    let hub = hub();
+    let mut ann = connect(&hub, "ann", "1", &[("c", 0)]).await;
+    // 2 arrives before 1 and is held; bob's snapshot already reflects both.
+    hub.publish_event(send("c", 2, "ann", "two"));
+    let mut bob = connect(&hub, "bob", "1", &[("c", 2)]).await;
+    hub.publish_event(send("c", 1, "ann", "one"));
+    hub.publish_event(send("c", 3, "ann", "three"));
+    assert_eq!(
+        drain(&hub, &mut ann).await,
+        ["msg one", "msg two", "msg three"]
+    );
+    assert_eq!(drain(&hub, &mut bob).await, ["msg three"]);
+}
+
+#[tokio::test]
+async fn an_overflowing_inbox_resets_the_sessions_registered_before_the_loss() {
+    let hub = hub_with(HubConfig {
+        inbox_events: 2,
+        ..HubConfig::default()
+    });
+    let mut ann = connect(&hub, "ann", "1", &[("c", 0)]).await;
+    // No await in between: the hub task cannot run, so the inbox fills.
+    for i in 1..=5 {
+        hub.publish_event(send("c", i, "bob", "x"));
+    }
+    assert_eq!(closed_with(&mut ann).await, CloseReason::RESYNC);
+    assert_eq!(
+        hub.stats()
+            .inbox_overflows
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    // Re-armed: a session that connects afterwards is served.
+    let mut bob = connect(&hub, "bob", "1", &[("c", 5)]).await;
+    hub.publish_event(send("c", 6, "ann", "after"));
+    assert_eq!(drain(&hub, &mut bob).await, ["msg after"]);
+}

@@ -17,7 +17,7 @@ use std::time::Duration;
 use anyhow::Context;
 use belfry_core::arn::ArnContext;
 use belfry_core::auth::Grant;
-use belfry_core::events::{EventBus, NoEvents, Published};
+use belfry_core::events::{EventBus, Published};
 use belfry_core::paging::PageSigner;
 use belfry_core::store::Store;
 use belfry_core::time::SystemClock;
@@ -36,7 +36,7 @@ pub use config::{AdminCredential, Config};
 /// Opens the store, starts the realtime hub and builds the shared state. Returns the admin
 /// credential in use and whether it was generated just now. Must run inside a tokio runtime.
 pub fn build_state(config: &Config) -> anyhow::Result<(Arc<AppState>, AdminCredential, bool)> {
-    build_state_with_events(config, Arc::new(NoEvents))
+    build(config, None)
 }
 
 /// Publishes every event to the hub and to one more bus (tests record events this way).
@@ -53,6 +53,13 @@ impl EventBus for Tee {
 pub fn build_state_with_events(
     config: &Config,
     events: Arc<dyn EventBus>,
+) -> anyhow::Result<(Arc<AppState>, AdminCredential, bool)> {
+    build(config, Some(events))
+}
+
+fn build(
+    config: &Config,
+    extra: Option<Arc<dyn EventBus>>,
 ) -> anyhow::Result<(Arc<AppState>, AdminCredential, bool)> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
@@ -99,7 +106,10 @@ pub fn build_state_with_events(
     let services = Services::new(
         Arc::new(store),
         Arc::new(SystemClock),
-        Arc::new(Tee(hub.clone(), events)),
+        match extra {
+            Some(events) => Arc::new(Tee(hub.clone(), events)),
+            None => Arc::new(hub.clone()),
+        },
         arns,
         PageSigner::new(config::page_key(&config.data_dir)?),
         Limits {
@@ -196,17 +206,22 @@ pub async fn serve(server: Server) -> anyhow::Result<()> {
     let app = belfry_wire::app(state.clone());
     // Sessions are upgraded connections the HTTP drain does not track: the hub closes them
     // (1001) when the token is cancelled, and the store stays open until they are gone.
+    // One deadline for requests and sessions, from the moment shutdown is asked for.
     let hub = state.realtime.hub.clone();
     let token = state.shutdown.clone();
-    tokio::spawn(async move {
+    let drain = limits.drain;
+    let deadline = tokio::spawn(async move {
         token.cancelled().await;
         hub.shutdown();
+        tokio::time::Instant::now() + drain
     });
-    let drain = limits.drain;
     listen::serve_http(listeners, app, tls, limits, state.shutdown.clone())
         .await
         .context("serving")?;
-    wait_for_sessions(&state.realtime.hub, drain).await;
+    let until = deadline
+        .await
+        .unwrap_or_else(|_| tokio::time::Instant::now() + drain);
+    wait_for_sessions(&state.realtime.hub, until).await;
     let store: &Arc<dyn Store> = state.services.store();
     store
         .close()
@@ -215,9 +230,8 @@ pub async fn serve(server: Server) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Waits until every websocket session has ended, or `deadline` passed.
-async fn wait_for_sessions(hub: &Hub, deadline: Duration) {
-    let until = tokio::time::Instant::now() + deadline;
+/// Waits until every websocket session has ended, or `until`.
+async fn wait_for_sessions(hub: &Hub, until: tokio::time::Instant) {
     while hub.open_sessions() > 0 && tokio::time::Instant::now() < until {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -213,10 +213,15 @@ impl Services {
                 .await?
         };
         let mut members = Vec::new();
+        // The batch has committed by now: whatever goes wrong below, its event must still be
+        // published (the realtime hub waits for every number a channel hands out).
+        let mut internal = None;
         for ((member_arn, _), outcome) in candidates.into_iter().zip(outcomes) {
             match outcome {
                 Ok(m) => members.push(m.member),
-                Err(e @ CoreError::Internal(_)) => return Err(e),
+                Err(e @ CoreError::Internal(_)) => {
+                    internal.get_or_insert(e);
+                }
                 Err(e) => errors.push(BatchError {
                     member_arn,
                     code: short_code(&e),
@@ -225,7 +230,13 @@ impl Services {
             }
         }
         let invited_by = UserRef {
-            name: self.store.get_user(&access.bearer).await?.map(|u| u.name),
+            name: self
+                .store
+                .get_user(&access.bearer)
+                .await
+                .ok()
+                .flatten()
+                .map(|u| u.name),
             key: access.bearer,
         };
         if let Some(seq) = seq {
@@ -238,6 +249,9 @@ impl Services {
                     members: members.clone(),
                 },
             ));
+        }
+        if let Some(e) = internal {
+            return Err(e);
         }
         Ok(BatchOutcome {
             invited_by,

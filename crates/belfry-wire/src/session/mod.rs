@@ -22,6 +22,7 @@ use belfry_sigv4::RequestParts;
 use bytes::Bytes;
 use futures_util::SinkExt;
 use http::{HeaderMap, Uri};
+use tokio_util::sync::CancellationToken;
 
 use crate::error::ApiError;
 use crate::router;
@@ -171,8 +172,14 @@ async fn close(socket: &mut WebSocket, reason: CloseReason) {
     .await;
 }
 
-/// Writes frames and flushes, giving up if the peer does not take them within `limit`.
-async fn write(socket: &mut WebSocket, frames: Vec<Bytes>, limit: Duration) -> bool {
+/// Writes frames and flushes, giving up if the peer does not take them within `limit` or the
+/// server is shutting down meanwhile (a peer that stopped reading must not hold shutdown).
+async fn write(
+    socket: &mut WebSocket,
+    frames: Vec<Bytes>,
+    limit: Duration,
+    stop: &CancellationToken,
+) -> bool {
     let work = async {
         for f in frames {
             if let Some(m) = text(f) {
@@ -181,13 +188,21 @@ async fn write(socket: &mut WebSocket, frames: Vec<Bytes>, limit: Duration) -> b
         }
         socket.flush().await
     };
-    matches!(tokio::time::timeout(limit, work).await, Ok(Ok(())))
+    tokio::select! {
+        done = tokio::time::timeout(limit, work) => matches!(done, Ok(Ok(()))),
+        () = stop.cancelled() => false,
+    }
 }
 
 /// Writes queued frames, then tells the hub they are written (for its delivery latency).
-async fn write_queued(socket: &mut WebSocket, frames: Vec<Outgoing>, limit: Duration) -> bool {
+async fn write_queued(
+    socket: &mut WebSocket,
+    frames: Vec<Outgoing>,
+    limit: Duration,
+    stop: &CancellationToken,
+) -> bool {
     let bytes = frames.iter().map(|f| f.bytes.clone()).collect();
-    if !write(socket, bytes, limit).await {
+    if !write(socket, bytes, limit, stop).await {
         return false;
     }
     for f in frames {
@@ -208,6 +223,17 @@ async fn run(state: Arc<AppState>, mut socket: WebSocket, verdict: Result<Admitt
         Ok(s) => s,
         Err(refused) => return close(&mut socket, refused.close_reason()).await,
     };
+    // The user may have been deleted between the check and the registration, and then its
+    // UserDeleted reached the hub before this session did: look again, now that it would be
+    // kicked by any later deletion.
+    match state.services.store().get_user(&admitted.user).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return close(&mut socket, CloseReason::USER_DELETED).await,
+        Err(e) => {
+            tracing::error!(error = %e, "websocket session: reading the user");
+            return close(&mut socket, INTERNAL).await;
+        }
+    }
     let channels = match state.services.session_channels(&admitted.user).await {
         Ok(c) => c,
         Err(e) => {
@@ -242,7 +268,7 @@ async fn run(state: Arc<AppState>, mut socket: WebSocket, verdict: Result<Admitt
         }
     }
     // Live events queued meanwhile wait in the session's queue and follow the prefetch.
-    if !write(&mut socket, first, limit).await {
+    if !write(&mut socket, first, limit, &state.shutdown).await {
         return;
     }
     let mut ping = tokio::time::interval_at(
@@ -262,7 +288,7 @@ async fn run(state: Arc<AppState>, mut socket: WebSocket, verdict: Result<Admitt
                             None => break,
                         }
                     }
-                    if !write_queued(&mut socket, batch, limit).await {
+                    if !write_queued(&mut socket, batch, limit, &state.shutdown).await {
                         return;
                     }
                 }
@@ -337,6 +363,7 @@ pub(crate) async fn stats(
         "SessionsRefused": s.sessions_refused.load(Relaxed),
         "InboxOverflows": s.inbox_overflows.load(Relaxed),
         "GapResets": s.gap_resets.load(Relaxed),
+        "ConnectResyncs": s.connect_resyncs.load(Relaxed),
         "CommitToLastFrameWritten": {
             "Events": d.events, "P50Us": d.p50_us, "P99Us": d.p99_us,
             "P999Us": d.p999_us, "MaxUs": d.max_us,
