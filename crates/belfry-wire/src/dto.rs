@@ -410,3 +410,32 @@ impl ChannelBanDto {
 pub fn identities(arns: &ArnContext, users: &[UserRef]) -> Vec<Identity> {
     users.iter().map(|u| Identity::of(arns, u)).collect()
 }
+
+/// `BatchChannelMemberships` (BatchCreateChannelMembership's reply, and its websocket event).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BatchChannelMembershipsDto {
+    pub invited_by: Identity,
+    #[serde(rename = "Type")]
+    pub kind: &'static str,
+    pub members: Vec<Identity>,
+    pub channel_arn: String,
+}
+
+impl BatchChannelMembershipsDto {
+    /// From the batch's parts.
+    pub fn of(
+        arns: &ArnContext,
+        channel_arn: String,
+        invited_by: &UserRef,
+        kind: belfry_core::model::MembershipType,
+        members: &[UserRef],
+    ) -> Self {
+        BatchChannelMembershipsDto {
+            invited_by: Identity::of(arns, invited_by),
+            kind: kind.as_str(),
+            members: identities(arns, members),
+            channel_arn,
+        }
+    }
+}

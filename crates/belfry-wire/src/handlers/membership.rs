@@ -6,7 +6,8 @@ use serde_with::skip_serializing_none;
 
 use super::Reply;
 use crate::dto::{
-    identities, ChannelMembershipDto, ChannelMembershipForAppInstanceUserSummaryDto, Identity,
+    identities, BatchChannelMembershipsDto, ChannelMembershipDto,
+    ChannelMembershipForAppInstanceUserSummaryDto, Identity,
 };
 use crate::error::ApiError;
 use crate::request::ApiRequest;
@@ -59,16 +60,6 @@ struct BatchBody {
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-struct BatchMemberships {
-    invited_by: Identity,
-    #[serde(rename = "Type")]
-    kind: &'static str,
-    members: Vec<Identity>,
-    channel_arn: String,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
 struct BatchErrorDto {
     member_arn: String,
     error_code: &'static str,
@@ -78,7 +69,7 @@ struct BatchErrorDto {
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct BatchReply {
-    batch_channel_memberships: BatchMemberships,
+    batch_channel_memberships: BatchChannelMembershipsDto,
     errors: Vec<BatchErrorDto>,
 }
 
@@ -95,12 +86,13 @@ pub(super) async fn batch_create(s: &Services, req: &ApiRequest) -> Result<Reply
         )
         .await?;
     Reply::json(&BatchReply {
-        batch_channel_memberships: BatchMemberships {
-            invited_by: Identity::of(s.arns(), &out.invited_by),
-            kind: out.kind.as_str(),
-            members: identities(s.arns(), &out.members),
-            channel_arn: req.label(CHANNEL).to_string(),
-        },
+        batch_channel_memberships: BatchChannelMembershipsDto::of(
+            s.arns(),
+            req.label(CHANNEL).to_string(),
+            &out.invited_by,
+            out.kind,
+            &out.members,
+        ),
         errors: out
             .errors
             .into_iter()

@@ -14,7 +14,8 @@ use serde::Serialize;
 use serde_with::skip_serializing_none;
 
 use crate::dto::{
-    ChannelDto, ChannelMembershipDto, ChannelSummaryDto, Identity, IsoTime, TimeFormat,
+    BatchChannelMembershipsDto, ChannelDto, ChannelMembershipDto, ChannelSummaryDto, Identity,
+    IsoTime, TimeFormat,
 };
 use crate::handlers::message::{message_dto, MessageDto};
 
@@ -46,18 +47,6 @@ fn frame(event_type: &str, message_type: &str, payload: Option<&impl Serialize>)
 /// it as null).
 pub fn session_established() -> Option<Bytes> {
     frame("SESSION_ESTABLISHED", SYSTEM, None::<&()>)
-}
-
-/// `BatchChannelMemberships`.
-#[skip_serializing_none]
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct BatchDto {
-    invited_by: Identity,
-    #[serde(rename = "Type")]
-    kind: &'static str,
-    members: Vec<Identity>,
-    channel_arn: String,
 }
 
 /// `ChannelMembershipSummary`.
@@ -152,13 +141,13 @@ impl FrameEncoder for WireFrames {
                 kind,
                 members,
             } => {
-                let dto = BatchDto {
-                    invited_by: Identity::of(arns, &invited_by),
-                    kind: kind.as_str(),
-                    members: members.iter().map(|u| Identity::of(arns, u)).collect(),
-                    channel_arn: arns
-                        .channel(&channel.key.app_instance_id, &channel.key.channel_id),
-                };
+                let dto = BatchChannelMembershipsDto::of(
+                    arns,
+                    arns.channel(&channel.key.app_instance_id, &channel.key.channel_id),
+                    &invited_by,
+                    kind,
+                    &members,
+                );
                 frame("BATCH_CREATE_CHANNEL_MEMBERSHIP", SYSTEM, Some(&dto))
             }
             DomainEvent::ChannelUpdated(c) => {

@@ -97,9 +97,12 @@ pub(crate) async fn connect(
         .on_upgrade(move |socket| run(state, socket, verdict))
 }
 
-/// Verifies the presigned URL and who it may act as.
-async fn admit(state: &AppState, uri: &Uri, headers: &HeaderMap) -> Result<Admitted, CloseReason> {
-    let raw_query = uri.query().unwrap_or("");
+/// Verifies the SigV4 signature (header or presigned) of a GET with no body.
+fn signed_get(
+    state: &AppState,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<belfry_core::auth::Caller, ApiError> {
     let pairs: Vec<(&str, &str)> = headers
         .iter()
         .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v)))
@@ -107,17 +110,20 @@ async fn admit(state: &AppState, uri: &Uri, headers: &HeaderMap) -> Result<Admit
     let parts = RequestParts {
         method: "GET",
         raw_path: uri.path(),
-        raw_query,
+        raw_query: uri.query().unwrap_or(""),
         headers: &pairs,
         body: b"",
     };
-    let caller = state
-        .auth
-        .authenticate(&parts, SystemTime::now())
-        .map_err(|e| {
-            tracing::info!(error = ?e, "websocket connect refused: signature");
-            UNAUTHORIZED
-        })?;
+    state.auth.authenticate(&parts, SystemTime::now())
+}
+
+/// Verifies the presigned URL and who it may act as.
+async fn admit(state: &AppState, uri: &Uri, headers: &HeaderMap) -> Result<Admitted, CloseReason> {
+    let raw_query = uri.query().unwrap_or("");
+    let caller = signed_get(state, uri, headers).map_err(|e| {
+        tracing::info!(error = ?e, "websocket connect refused: signature");
+        UNAUTHORIZED
+    })?;
     let query = router::parse_query(raw_query).ok_or(UNAUTHORIZED)?;
     let param = |name: &str| {
         query
@@ -329,19 +335,8 @@ pub(crate) async fn stats(
 ) -> Response {
     use belfry_core::auth::Grant;
     use std::sync::atomic::Ordering::Relaxed;
-    let pairs: Vec<(&str, &str)> = headers
-        .iter()
-        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v)))
-        .collect();
-    let parts = RequestParts {
-        method: "GET",
-        raw_path: uri.path(),
-        raw_query: uri.query().unwrap_or(""),
-        headers: &pairs,
-        body: b"",
-    };
     let request_id = uuid::Uuid::new_v4().to_string();
-    let caller = match state.auth.authenticate(&parts, SystemTime::now()) {
+    let caller = match signed_get(&state, &uri, &headers) {
         Ok(c) => c,
         Err(e) => return crate::server::error_response(&e.render(), &request_id),
     };

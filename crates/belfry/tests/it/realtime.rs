@@ -12,6 +12,17 @@ use crate::memberships::add;
 use crate::messages::{send, Room};
 use crate::ws::Ws;
 
+/// Removes `member` from `ch`.
+async fn remove(m: &aws_sdk_chimesdkmessaging::Client, ch: &str, bearer: &str, member: &str) {
+    m.delete_channel_membership()
+        .channel_arn(ch)
+        .member_arn(member)
+        .chime_bearer(bearer)
+        .send()
+        .await
+        .unwrap();
+}
+
 /// Sends `content` as `from` and returns the message id.
 async fn say(s: &TestServer, ch: &str, from: &str, content: &str) -> String {
     send(&s.messaging(), ch, from, content)
@@ -68,13 +79,7 @@ async fn admins_and_moderators_who_are_not_members_receive_nothing() {
     let r = Room::new(&s, &["owner", "ann", "boss"], ChannelPrivacy::Private).await;
     let m = s.messaging();
     // boss: an AppInstanceAdmin and a moderator, but not a member.
-    m.delete_channel_membership()
-        .channel_arn(&r.ch)
-        .member_arn(r.user(2))
-        .chime_bearer(r.user(0))
-        .send()
-        .await
-        .unwrap();
+    remove(&m, &r.ch, r.user(0), r.user(2)).await;
     s.identity()
         .create_app_instance_admin()
         .app_instance_arn(&r.w.app)
@@ -222,13 +227,7 @@ async fn membership_and_channel_events_and_removal_stops_delivery() {
     let m = s.messaging();
     // cy and dee are not members yet.
     for u in [r.user(3), r.user(4)] {
-        m.delete_channel_membership()
-            .channel_arn(&r.ch)
-            .member_arn(u)
-            .chime_bearer(r.user(0))
-            .send()
-            .await
-            .unwrap();
+        remove(&m, &r.ch, r.user(0), u).await;
     }
     let mut ann = Ws::established(&s, r.user(1), "a").await;
     let mut bob = Ws::established(&s, r.user(2), "b").await;
@@ -249,13 +248,7 @@ async fn membership_and_channel_events_and_removal_stops_delivery() {
         .send()
         .await
         .unwrap();
-    m.delete_channel_membership()
-        .channel_arn(&r.ch)
-        .member_arn(r.user(2))
-        .chime_bearer(r.user(0))
-        .send()
-        .await
-        .unwrap();
+    remove(&m, &r.ch, r.user(0), r.user(2)).await;
     say(&s, &r.ch, r.user(1), "bob is gone").await;
     for ws in [&mut ann, &mut cy] {
         let f = ws.expect("BATCH_CREATE_CHANNEL_MEMBERSHIP").await;
@@ -306,13 +299,7 @@ async fn hidden_members_observe_and_their_membership_is_theirs_alone() {
     let s = TestServer::start().await;
     let r = Room::new(&s, &["owner", "ann", "spy"], ChannelPrivacy::Private).await;
     let m = s.messaging();
-    m.delete_channel_membership()
-        .channel_arn(&r.ch)
-        .member_arn(r.user(2))
-        .chime_bearer(r.user(0))
-        .send()
-        .await
-        .unwrap();
+    remove(&m, &r.ch, r.user(0), r.user(2)).await;
     let mut ann = Ws::established(&s, r.user(1), "a").await;
     let mut spy = Ws::established(&s, r.user(2), "s").await;
     add(&m, &r.ch, r.user(0), r.user(2), Type::Hidden)
