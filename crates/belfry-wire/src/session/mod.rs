@@ -7,6 +7,7 @@
 
 pub mod frames;
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -22,7 +23,7 @@ use belfry_sigv4::RequestParts;
 use bytes::Bytes;
 use futures_util::SinkExt;
 use http::{HeaderMap, Uri};
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use crate::error::ApiError;
 use crate::router;
@@ -184,7 +185,7 @@ async fn write(
     socket: &mut WebSocket,
     frames: Vec<Bytes>,
     limit: Duration,
-    stop: &CancellationToken,
+    stop: Pin<&mut WaitForCancellationFutureOwned>,
 ) -> bool {
     let work = async {
         for f in frames {
@@ -196,7 +197,7 @@ async fn write(
     };
     tokio::select! {
         done = tokio::time::timeout(limit, work) => matches!(done, Ok(Ok(()))),
-        () = stop.cancelled() => false,
+        () = stop => false,
     }
 }
 
@@ -205,7 +206,7 @@ async fn write_queued(
     socket: &mut WebSocket,
     frames: Vec<Outgoing>,
     limit: Duration,
-    stop: &CancellationToken,
+    stop: Pin<&mut WaitForCancellationFutureOwned>,
 ) -> bool {
     let bytes = frames.iter().map(|f| f.bytes.clone()).collect();
     if !write(socket, bytes, limit, stop).await {
@@ -274,7 +275,10 @@ async fn run(state: Arc<AppState>, mut socket: WebSocket, verdict: Result<Admitt
         }
     }
     // Live events queued meanwhile wait in the session's queue and follow the prefetch.
-    if !write(&mut socket, first, limit, &state.shutdown).await {
+    // Registered once per session, not on every write.
+    let stop = state.shutdown.clone().cancelled_owned();
+    tokio::pin!(stop);
+    if !write(&mut socket, first, limit, stop.as_mut()).await {
         return;
     }
     let mut ping = tokio::time::interval_at(
@@ -294,7 +298,7 @@ async fn run(state: Arc<AppState>, mut socket: WebSocket, verdict: Result<Admitt
                             None => break,
                         }
                     }
-                    if !write_queued(&mut socket, batch, limit, &state.shutdown).await {
+                    if !write_queued(&mut socket, batch, limit, stop.as_mut()).await {
                         return;
                     }
                 }
