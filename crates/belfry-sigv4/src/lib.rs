@@ -49,6 +49,7 @@ mod canonical;
 mod error;
 mod key;
 mod parse;
+mod presign;
 mod sign;
 mod time;
 mod verify;

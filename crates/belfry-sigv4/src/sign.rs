@@ -42,7 +42,7 @@ thread_local! {
 }
 
 impl Signer {
-    fn key(&self, date: &str) -> [u8; 32] {
+    pub(crate) fn key(&self, date: &str) -> [u8; 32] {
         LAST_KEY.with(|last| {
             let mut last = last.borrow_mut();
             if let Some((secret, d, r, s, key)) = last.as_ref() {
