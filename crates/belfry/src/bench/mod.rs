@@ -6,8 +6,12 @@
 #![allow(clippy::expect_used)]
 
 mod client;
+mod fanout;
 mod load;
+mod pairs;
+mod sessions;
 mod setup;
+mod ws;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -33,6 +37,14 @@ pub enum ScenarioArg {
     Get,
     /// 70% send, 20% list, 10% get.
     Mix,
+    /// `--sessions` idle websocket sessions: connect rate and server memory per session.
+    SessionsIdle,
+    /// One channel with `--members` connected members, messages at `--rate`: deliveries/s and
+    /// send-to-receive latency.
+    Fanout,
+    /// `--channels` two-member channels, both members connected, sends as fast as
+    /// `--connections` go: throughput with every send delivered to two sessions.
+    Pairs,
 }
 
 /// `belfry bench` options.
@@ -87,10 +99,44 @@ pub struct BenchArgs {
     /// Print the result as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// sessions-idle: sessions to connect (one user each).
+    #[arg(long, default_value_t = 1000)]
+    pub sessions: usize,
+    /// fanout: members of the channel, each connected as a session.
+    #[arg(long, default_value_t = 1000)]
+    pub members: usize,
+    /// fanout: connections (and members) sending; the --rate is shared among them.
+    #[arg(long, default_value_t = 4)]
+    pub senders: usize,
+    /// Session scenarios: the CA to trust for wss (the server's <data-dir>/tls/ca.pem)
+    /// [default: $NODE_EXTRA_CA_CERTS].
+    #[arg(long)]
+    pub ca: Option<std::path::PathBuf>,
+    /// Session scenarios: the server's process id, to report its memory (VmRSS).
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// Session scenarios: sessions connecting at once at most.
+    #[arg(long, default_value_t = 256)]
+    pub connect_concurrency: usize,
+    /// Session scenarios: seconds to wait after the run for frames still on their way.
+    #[arg(long, default_value_t = 10.0)]
+    pub drain: f64,
+    /// pairs: connect no sessions (the baseline to compare with).
+    #[arg(long)]
+    pub no_sessions: bool,
 }
 
 /// Runs the bench.
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let scenario = match args.scenario {
+        ScenarioArg::SessionsIdle => return sessions::idle(&args).await,
+        ScenarioArg::Fanout => return fanout::run(&args).await,
+        ScenarioArg::Pairs => return pairs::run(&args).await,
+        ScenarioArg::Send => Scenario::Send,
+        ScenarioArg::List => Scenario::List,
+        ScenarioArg::Get => Scenario::Get,
+        ScenarioArg::Mix => Scenario::Mix,
+    };
     let Some(host) = args.endpoint.strip_prefix("http://") else {
         bail!(
             "only http:// endpoints are supported, not {}",
@@ -119,12 +165,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let (fixture, conns) = setup::build(conns, args.users, args.channels, args.preload, &content)
         .await
         .context("setting up the bench's AppInstance")?;
-    let scenario = match args.scenario {
-        ScenarioArg::Send => Scenario::Send,
-        ScenarioArg::List => Scenario::List,
-        ScenarioArg::Get => Scenario::Get,
-        ScenarioArg::Mix => Scenario::Mix,
-    };
     let plan = Plan {
         scenario,
         duration: Duration::from_secs_f64(args.duration),

@@ -18,11 +18,11 @@ pub struct Fixture {
     pub messages: Vec<Vec<String>>,
 }
 
-fn token() -> String {
+pub(super) fn token() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-async fn post(
+pub(super) async fn post(
     conn: &mut Connection,
     path: String,
     query: &str,
