@@ -11,7 +11,7 @@ use anyhow::Context;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, Mutex};
 
-use super::sessions::{self, fmt_mib, stats};
+use super::sessions::{self, fmt_mib};
 use super::setup::send_call;
 use super::ws::{content, histogram, Receivers};
 use super::BenchArgs;
@@ -86,7 +86,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let m = args.members.max(1);
     let rate = args.rate.unwrap_or(50.0);
     let senders = args.senders.clamp(1, m);
-    let mut env = sessions::env(args, m, senders + 1).await?;
+    let mut env = sessions::env(args, m, 1).await?;
     let users = sessions::create_users(&mut env.pool, &env.app, m).await?;
     let started = Instant::now();
     let first = env.pool.first_mut().context("no connection")?;
@@ -135,7 +135,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let send_errors = Arc::new(AtomicU64::new(0));
     let mut workers = Vec::new();
     for user in users.iter().take(senders) {
-        let mut conn = env.pool.pop().context("no sender connection")?;
+        let mut conn = env.connection().await?;
         let (rx, channel, user) = (rx.clone(), channel.clone(), user.clone());
         let (ok, measured_ok, errors) =
             (sent_ok.clone(), sent_measured.clone(), send_errors.clone());
@@ -172,10 +172,9 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     }
     // The measured window: reset the server's delivery histogram as it opens, count frames
     // received inside it.
-    let mut stats_conn = env.pool.pop().context("no stats connection")?;
     tokio::time::sleep_until(measure_from.into()).await;
     let frames_at_open = receivers.frames.load(Ordering::Relaxed);
-    stats(&mut stats_conn, true).await?;
+    env.stats(true).await?;
     let mut last = frames_at_open;
     while Instant::now() < end {
         tokio::time::sleep_until((Instant::now() + Duration::from_secs(1)).min(end).into()).await;
@@ -200,7 +199,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let ok = sent_ok.load(Ordering::Relaxed);
     let expected = ok * m as u64;
     let drained = drain(&receivers, expected, Duration::from_secs_f64(args.drain)).await;
-    let server = stats(&mut stats_conn, false).await?;
+    let server = env.stats(false).await?;
     let rss_end = args.server_pid.and_then(sessions::rss_kib);
     let received = receivers.frames.load(Ordering::Relaxed);
     let measured = receivers.measured.load(Ordering::Relaxed);

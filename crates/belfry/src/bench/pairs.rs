@@ -12,7 +12,7 @@ use rand::Rng;
 use serde_json::json;
 
 use super::fanout::{drain, percentiles, percentiles_line, server_line};
-use super::sessions::{self, fmt_mib, stats};
+use super::sessions::{self, fmt_mib};
 use super::setup::send_call;
 use super::ws::{content, histogram, Receivers};
 use super::BenchArgs;
@@ -67,8 +67,13 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
             .collect();
     }
     let rss_connected = args.server_pid.and_then(sessions::rss_kib);
-    let mut stats_conn = env.pool.pop().context("no stats connection")?;
 
+    // Fresh connections (the setup pool may have sat idle while sessions connected).
+    env.pool.clear();
+    let mut conns = Vec::new();
+    for _ in 0..args.connections.max(1) {
+        conns.push(env.connection().await?);
+    }
     let start = Instant::now();
     let measure_from = start + Duration::from_secs_f64(args.warmup);
     let duration = Duration::from_secs_f64(args.duration);
@@ -78,7 +83,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let sent = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let mut workers = Vec::new();
-    for mut conn in env.pool.drain(..) {
+    for mut conn in conns {
         let (channels, users, per_channel) = (channels.clone(), users.clone(), per_channel.clone());
         let (seq, sent, errors) = (seq.clone(), sent.clone(), errors.clone());
         let bytes = args.message_bytes;
@@ -122,7 +127,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let connections = workers.len();
     tokio::time::sleep_until(measure_from.into()).await;
     let frames_at_open = receivers.frames.load(Ordering::Relaxed);
-    stats(&mut stats_conn, true).await?;
+    env.stats(true).await?;
     let (mut last_sent, mut last_frames) = (sent.load(Ordering::Relaxed), frames_at_open);
     while Instant::now() < end {
         tokio::time::sleep_until((Instant::now() + Duration::from_secs(1)).min(end).into()).await;
@@ -151,7 +156,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let ok = sent.load(Ordering::Relaxed);
     let expected = if with_sessions { 2 * ok } else { 0 };
     let drained = drain(&receivers, expected, Duration::from_secs_f64(args.drain)).await;
-    let server = stats(&mut stats_conn, false).await?;
+    let server = env.stats(false).await?;
     let rss_end = args.server_pid.and_then(sessions::rss_kib);
     let received = receivers.frames.load(Ordering::Relaxed);
     let measured = receivers.measured.load(Ordering::Relaxed);

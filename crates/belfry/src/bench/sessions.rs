@@ -19,8 +19,11 @@ use super::BenchArgs;
 
 /// What every session scenario starts from.
 pub struct Env {
-    /// REST connections (plain http to `--endpoint`).
+    /// REST connections (plain http to `--endpoint`) for the setup. The server closes a
+    /// connection idle for 30 s, so the runs open their own with [`Env::connection`].
     pub pool: Vec<Connection>,
+    host: String,
+    signer: Signer,
     /// Connects sessions (wss to the session endpoint).
     pub dialer: Arc<Dialer>,
     /// The AppInstance made for this run.
@@ -33,7 +36,8 @@ pub struct Env {
 /// the run's AppInstance.
 pub async fn env(args: &BenchArgs, sessions: usize, min_conns: usize) -> anyhow::Result<Env> {
     let conns = args.connections.max(min_conns).max(1);
-    ws::raise_nofile((sessions + conns + 256) as u64)?;
+    // Room for the setup pool and the run's own connections (at most as many again).
+    ws::raise_nofile((sessions + 2 * conns + 32) as u64)?;
     let Some(host) = args.endpoint.strip_prefix("http://") else {
         bail!(
             "--endpoint is the REST endpoint, http:// (sessions then use wss on the endpoint \
@@ -59,7 +63,7 @@ pub async fn env(args: &BenchArgs, sessions: usize, min_conns: usize) -> anyhow:
         .context("GetMessagingSessionEndpoint: no Endpoint.Url")?
         .to_string();
     let ca = ws::ca_path(args.ca.as_deref())?;
-    let dialer = Arc::new(Dialer::new(&ca, &authority, signer)?);
+    let dialer = Arc::new(Dialer::new(&ca, &authority, signer.clone())?);
     eprintln!(
         "sessions: wss://{authority}/connect trusting {}",
         ca.display()
@@ -75,7 +79,25 @@ pub async fn env(args: &BenchArgs, sessions: usize, min_conns: usize) -> anyhow:
         .as_str()
         .context("no AppInstanceArn")?
         .to_string();
-    Ok(Env { pool, dialer, app })
+    Ok(Env {
+        pool,
+        host,
+        signer,
+        dialer,
+        app,
+    })
+}
+
+impl Env {
+    /// A new REST connection.
+    pub async fn connection(&self) -> anyhow::Result<Connection> {
+        Connection::open(&self.host, self.signer.clone()).await
+    }
+
+    /// `GET /realtime/stats` on a new connection, starting a new latency window with `reset`.
+    pub async fn stats(&self, reset: bool) -> anyhow::Result<Value> {
+        stats(&mut self.connection().await?, reset).await
+    }
 }
 
 /// A signed GET whose answer must be 200 JSON.
@@ -327,8 +349,7 @@ pub async fn idle(args: &BenchArgs) -> anyhow::Result<()> {
     // Let the server's allocator settle after the burst of handshakes before reading RSS.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_after = pid.and_then(rss_kib);
-    let conn = env.pool.first_mut().context("no connection")?;
-    let open_after_connect = stats(conn, false).await?["SessionsOpen"].as_u64();
+    let open_after_connect = env.stats(false).await?["SessionsOpen"].as_u64();
     let hold = Duration::from_secs_f64(args.duration);
     let started = Instant::now();
     while started.elapsed() < hold {
@@ -342,7 +363,7 @@ pub async fn idle(args: &BenchArgs) -> anyhow::Result<()> {
                 .map_or("?".into(), |k| (k / 1024).to_string()),
         );
     }
-    let open_at_end = stats(conn, false).await?["SessionsOpen"].as_u64();
+    let open_at_end = env.stats(false).await?["SessionsOpen"].as_u64();
     let rss_end = pid.and_then(rss_kib);
     let generator_rss = own_rss_kib();
     let lost = receivers.lost_sessions.load(Ordering::Relaxed);
