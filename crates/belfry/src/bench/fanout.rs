@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, Mutex};
 
 use super::sessions::{self, fmt_mib};
 use super::setup::send_call;
-use super::ws::{content, histogram, Receivers};
+use super::ws::{content, histogram, Receivers, CALL_LIMIT};
 use super::BenchArgs;
 
 /// Milliseconds of a histogram value in microseconds.
@@ -148,7 +148,9 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
                 let measured = due >= measure_from;
                 let due_us = due.saturating_duration_since(origin).as_micros() as u64;
                 let call = send_call(&channel, &user, &content(seq, due_us, measured, bytes));
-                let answer = conn.call(&call).await;
+                let answer = tokio::time::timeout(CALL_LIMIT, conn.call(&call))
+                    .await
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("no answer within 30 s")));
                 match answer {
                     Ok(a) if a.status == 201 => {
                         ok.fetch_add(1, Ordering::Relaxed);

@@ -14,7 +14,7 @@ use serde_json::json;
 use super::fanout::{drain, percentiles, percentiles_line, server_line};
 use super::sessions::{self, fmt_mib};
 use super::setup::send_call;
-use super::ws::{content, histogram, Receivers};
+use super::ws::{content, histogram, Receivers, CALL_LIMIT};
 use super::BenchArgs;
 
 /// `pairs`.
@@ -103,7 +103,10 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
                 let due_us = now.saturating_duration_since(origin).as_micros() as u64;
                 let text = content(seq.fetch_add(1, Ordering::Relaxed), due_us, measured, bytes);
                 let call = send_call(&channels[ci], &users[2 * ci + who], &text);
-                match conn.call(&call).await {
+                match tokio::time::timeout(CALL_LIMIT, conn.call(&call))
+                    .await
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("no answer within 30 s")))
+                {
                     Ok(a) if a.status == 201 => {
                         per_channel[ci].fetch_add(1, Ordering::Relaxed);
                         sent.fetch_add(1, Ordering::Relaxed);

@@ -23,6 +23,9 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
 
+/// The longest a connect or a REST call of a session scenario may take.
+pub const CALL_LIMIT: Duration = Duration::from_secs(30);
+
 /// A connected session.
 pub type Socket = WebSocketStream<TlsStream<TcpStream>>;
 
@@ -101,8 +104,15 @@ impl Dialer {
         })
     }
 
-    /// Connects as `user` with `session_id` and reads SESSION_ESTABLISHED.
+    /// Connects as `user` with `session_id` and reads SESSION_ESTABLISHED, within 30 s.
     pub async fn connect(&self, user: &str, session_id: &str) -> anyhow::Result<Socket> {
+        match tokio::time::timeout(CALL_LIMIT, self.try_connect(user, session_id)).await {
+            Ok(r) => r,
+            Err(_) => bail!("no session within {} s", CALL_LIMIT.as_secs()),
+        }
+    }
+
+    async fn try_connect(&self, user: &str, session_id: &str) -> anyhow::Result<Socket> {
         let query = self
             .signer
             .presign(
@@ -132,12 +142,11 @@ impl Dialer {
         let (mut socket, _) = tokio_tungstenite::client_async_with_config(url, tls, Some(config))
             .await
             .context("websocket upgrade")?;
-        match tokio::time::timeout(Duration::from_secs(30), next_text(&mut socket)).await {
-            Ok(Ok(t)) if t.contains("\"SESSION_ESTABLISHED\"") => Ok(socket),
-            Ok(Ok(t)) => bail!("first frame is not SESSION_ESTABLISHED: {t}"),
-            Ok(Err(e)) => Err(e),
-            Err(_) => bail!("no SESSION_ESTABLISHED within 30 s"),
+        let t = next_text(&mut socket).await?;
+        if !t.contains("\"SESSION_ESTABLISHED\"") {
+            bail!("first frame is not SESSION_ESTABLISHED: {t}");
         }
+        Ok(socket)
     }
 }
 
