@@ -29,7 +29,7 @@ use belfry_wire::session::frames::WireFrames;
 use belfry_wire::session::Realtime;
 use belfry_wire::{AccessKey, AppState, Authenticator};
 use listen::{Accept, ListenLimits, ListenStats};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 
 pub use config::{AdminCredential, Config};
 
@@ -152,20 +152,35 @@ pub struct Server {
     limits: ListenLimits,
 }
 
+/// Pending connections the kernel queues before `accept` (std and mio use 128; the kernel
+/// caps it at `net.core.somaxconn`).
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds `addr` with a deep accept queue: a burst of reconnecting sessions (a restart, a
+/// network blip) overflows a queue of 128, and every dropped SYN costs its client a one-second
+/// retransmit.
+fn listen_on(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Sets up TLS as `config` says (making or renewing the development certificate if needed)
 /// and binds `config.listen` and `config.tls_listen`.
 pub async fn bind(config: &Config, state: Arc<AppState>) -> anyhow::Result<Server> {
     let tls = tls::from_config(config)?;
-    let main = TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("listening on {}", config.listen))?;
+    let main =
+        listen_on(config.listen).with_context(|| format!("listening on {}", config.listen))?;
     let addr = main.local_addr()?;
     let mut listeners = vec![(main, Accept::Sniff)];
     let mut tls_addr = None;
     if let Some(a) = config.tls_listen {
-        let l = TcpListener::bind(a)
-            .await
-            .with_context(|| format!("listening on {a} (tls_listen)"))?;
+        let l = listen_on(a).with_context(|| format!("listening on {a} (tls_listen)"))?;
         tls_addr = Some(l.local_addr()?);
         listeners.push((l, Accept::TlsOnly));
     }
