@@ -252,19 +252,11 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         fmt_mib(rss_connected),
         fmt_mib(rss_end),
     );
-    let failure = if lost > 0 {
-        Some(format!(
-            "{lost} sessions ended during the run; first: {}",
-            receivers.first_loss().unwrap_or_default()
-        ))
-    } else if received != expected || short_sessions > 0 {
-        Some(format!(
-            "{received} frames received of {expected} expected ({short_sessions} sessions short)"
-        ))
-    } else if errors > 0 {
-        Some(format!("{errors} sends failed"))
-    } else {
-        None
-    };
+    let failure = sessions::delivery_failure(
+        lost,
+        receivers.first_loss(),
+        (received, expected, short_sessions),
+        errors,
+    );
     sessions::finish(args, result, lines, failure)
 }

@@ -312,6 +312,29 @@ pub fn own_rss_kib() -> Option<u64> {
     rss_kib(std::process::id())
 }
 
+/// Why a delivery run failed, if it did: a session ended, frames went missing, or sends failed.
+pub fn delivery_failure(
+    lost: u64,
+    first_loss: Option<String>,
+    (received, expected, short_sessions): (u64, u64, u64),
+    errors: u64,
+) -> Option<String> {
+    if lost > 0 {
+        Some(format!(
+            "{lost} sessions ended during the run; first: {}",
+            first_loss.unwrap_or_default()
+        ))
+    } else if received != expected || short_sessions > 0 {
+        Some(format!(
+            "{received} frames received of {expected} expected ({short_sessions} sessions short)"
+        ))
+    } else if errors > 0 {
+        Some(format!("{errors} sends failed"))
+    } else {
+        None
+    }
+}
+
 /// Prints `result` as JSON or as `lines`, and fails with `failure` if there is one (after the
 /// report, so a failed run still says what it saw).
 pub fn finish(
