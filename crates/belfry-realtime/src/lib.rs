@@ -267,13 +267,6 @@ impl std::fmt::Debug for Outgoing {
     }
 }
 
-impl PartialEq for Outgoing {
-    fn eq(&self, other: &Self) -> bool {
-        self.bytes == other.bytes
-    }
-}
-
-impl Eq for Outgoing {}
 
 /// Why a session could not be opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -449,7 +442,7 @@ impl EventBus for Hub {
 }
 
 /// What a session's owner gets next.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Delivery {
     /// A frame to write.
     Frame(Outgoing),

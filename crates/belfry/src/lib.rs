@@ -251,3 +251,11 @@ async fn wait_for_sessions(hub: &Hub, until: tokio::time::Instant) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Raises this process's open-file soft limit to its hard limit (every websocket session is a
+/// socket). Returns the soft limit before, the soft limit now and the hard limit.
+pub fn raise_nofile_limit() -> std::io::Result<(u64, u64, u64)> {
+    let (soft, hard) = rlimit::Resource::NOFILE.get()?;
+    let now = rlimit::increase_nofile_limit(hard)?;
+    Ok((soft, now, hard))
+}

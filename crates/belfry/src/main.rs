@@ -61,12 +61,11 @@ fn init_logging(format: &str) {
 
 async fn run(config: Config) -> anyhow::Result<()> {
     // Every session is a socket: take all the descriptors the hard limit allows.
-    match rlimit::Resource::NOFILE.get() {
-        Ok((soft, hard)) => match rlimit::increase_nofile_limit(hard) {
-            Ok(now) => tracing::info!(soft, now, hard, "open-file limit raised to the hard limit"),
-            Err(error) => tracing::warn!(soft, hard, %error, "could not raise the open-file limit"),
-        },
-        Err(error) => tracing::warn!(%error, "could not read the open-file limit"),
+    match belfry::raise_nofile_limit() {
+        Ok((soft, now, hard)) => {
+            tracing::info!(soft, now, hard, "open-file limit raised to the hard limit")
+        }
+        Err(error) => tracing::warn!(%error, "could not raise the open-file limit"),
     }
     let (state, admin, generated) = belfry::build_state(&config)?;
     let server = belfry::bind(&config, state).await?;

@@ -47,10 +47,7 @@ pub fn ca_path(arg: Option<&Path>) -> anyhow::Result<PathBuf> {
 /// Raises this process's open-file soft limit to its hard limit and says so; fails if `need`
 /// descriptors will not fit.
 pub fn raise_nofile(need: u64) -> anyhow::Result<u64> {
-    let (soft, hard) = rlimit::Resource::NOFILE
-        .get()
-        .context("reading RLIMIT_NOFILE")?;
-    let now = rlimit::increase_nofile_limit(hard).context("raising RLIMIT_NOFILE")?;
+    let (soft, now, hard) = crate::raise_nofile_limit().context("raising RLIMIT_NOFILE")?;
     eprintln!("open-file limit: soft {soft} -> {now} (hard {hard})");
     if now < need {
         bail!(

@@ -13,7 +13,7 @@ use belfry_core::events::DomainEvent;
 
 use crate::harness::*;
 use crate::memberships::add;
-use crate::messages::{send, Room};
+use crate::messages::{send, send_then_edit, Room};
 
 /// Compares two id lists, reporting the first difference rather than both lists.
 fn same_order(got: &[String], want: &[String], what: &str) {
@@ -502,23 +502,9 @@ async fn concurrent_writes_take_consecutive_numbers_in_commit_order() {
     for i in 0..40 {
         let (m, ch, who) = (m.clone(), r.ch.clone(), r.user(1 + i % 4).to_string());
         tasks.push(tokio::spawn(async move {
-            let id = send(&m, &ch, &who, &format!("m{i}"))
-                .send()
-                .await
-                .unwrap()
-                .message_id
-                .unwrap();
             // Half of them are edited at once, racing the other sends.
-            if i % 2 == 0 {
-                m.update_channel_message()
-                    .channel_arn(&ch)
-                    .message_id(&id)
-                    .content(format!("m{i}!"))
-                    .chime_bearer(&who)
-                    .send()
-                    .await
-                    .unwrap();
-            }
+            let edit = (i % 2 == 0).then(|| format!("m{i}!"));
+            send_then_edit(&m, &ch, &who, &format!("m{i}"), edit).await;
         }));
     }
     for t in tasks {

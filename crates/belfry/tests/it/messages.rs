@@ -43,6 +43,34 @@ pub fn send(m: &Client, ch: &str, bearer: &str, content: &str) -> SendChannelMes
         .chime_bearer(bearer)
 }
 
+/// Sends `content` as `who` and, given `edit`, edits it at once (racing other writes);
+/// returns the message id.
+pub async fn send_then_edit(
+    m: &Client,
+    ch: &str,
+    who: &str,
+    content: &str,
+    edit: Option<String>,
+) -> String {
+    let id = send(m, ch, who, content)
+        .send()
+        .await
+        .unwrap()
+        .message_id
+        .unwrap();
+    if let Some(new) = edit {
+        m.update_channel_message()
+            .channel_arn(ch)
+            .message_id(&id)
+            .content(new)
+            .chime_bearer(who)
+            .send()
+            .await
+            .unwrap();
+    }
+    id
+}
+
 pub async fn ids(m: &Client, ch: &str, bearer: &str, order: Option<SortOrder>) -> Vec<String> {
     let mut out = Vec::new();
     let mut token = None;

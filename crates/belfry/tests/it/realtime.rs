@@ -9,7 +9,7 @@ use aws_sdk_chimesdkmessaging::types::{
 
 use crate::harness::*;
 use crate::memberships::add;
-use crate::messages::{send, Room};
+use crate::messages::{send, send_then_edit, Room};
 use crate::ws::Ws;
 
 /// Removes `member` from `ch`.
@@ -348,23 +348,9 @@ async fn concurrent_senders_are_seen_in_one_order_everywhere_and_edits_follow_th
         let who = r.user(i).to_string();
         tasks.push(tokio::spawn(async move {
             for n in 0..EACH {
-                let id = send(&m, &ch, &who, &format!("{who}-{n}"))
-                    .send()
-                    .await
-                    .unwrap()
-                    .message_id
-                    .unwrap();
                 // An edit racing its own send's event.
-                if n % 4 == 0 {
-                    m.update_channel_message()
-                        .channel_arn(&ch)
-                        .message_id(&id)
-                        .content(format!("edited {n}"))
-                        .chime_bearer(&who)
-                        .send()
-                        .await
-                        .unwrap();
-                }
+                let edit = (n % 4 == 0).then(|| format!("edited {n}"));
+                send_then_edit(&m, &ch, &who, &format!("{who}-{n}"), edit).await;
             }
         }));
     }
