@@ -267,7 +267,6 @@ impl std::fmt::Debug for Outgoing {
     }
 }
 
-
 /// Why a session could not be opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refused {
@@ -353,6 +352,12 @@ impl Hub {
     /// this with the events it receives from other nodes.
     pub fn publish_event(&self, event: Published) {
         let inner = &self.inner;
+        // Nobody to deliver to, and nobody who could need it later: a session that opens after
+        // this load reads its memberships after the write behind this event committed, so its
+        // snapshot already reflects it. (SeqCst here and in `open` orders the two.)
+        if inner.stats.sessions_open.load(Ordering::SeqCst) == 0 {
+            return;
+        }
         if inner.queued.fetch_add(1, Ordering::AcqRel) >= inner.config.inbox_events {
             inner.queued.fetch_sub(1, Ordering::AcqRel);
             if !inner.overflowed.swap(true, Ordering::AcqRel) {
@@ -383,7 +388,7 @@ impl Hub {
         if inner.closing.load(Ordering::Acquire) {
             return Err(Refused::ShuttingDown);
         }
-        let open = inner.stats.sessions_open.fetch_add(1, Ordering::AcqRel);
+        let open = inner.stats.sessions_open.fetch_add(1, Ordering::SeqCst);
         if open >= inner.config.max_sessions {
             inner.stats.sessions_open.fetch_sub(1, Ordering::AcqRel);
             inner.stats.sessions_refused.fetch_add(1, Ordering::Relaxed);
