@@ -19,6 +19,8 @@ pub enum ApiError {
     UnknownOperation(String),
     /// The body is larger than the server accepts.
     BodyTooLarge(usize),
+    /// The body did not arrive within this long.
+    RequestTimeout(std::time::Duration),
 }
 
 impl From<CoreError> for ApiError {
@@ -118,6 +120,16 @@ impl ApiError {
                 "RequestEntityTooLarge",
                 format!("The request body exceeds the limit of {limit} bytes."),
             ),
+            // The code the SDKs' retry classifiers treat as transient.
+            ApiError::RequestTimeout(limit) => r(
+                408,
+                "RequestTimeoutException",
+                "RequestTimeout",
+                format!(
+                    "The request body was not received within {} seconds.",
+                    limit.as_secs()
+                ),
+            ),
         }
     }
 }
@@ -193,6 +205,11 @@ mod tests {
                 ApiError::BodyTooLarge(1),
                 413,
                 "RequestEntityTooLargeException",
+            ),
+            (
+                ApiError::RequestTimeout(std::time::Duration::from_secs(1)),
+                408,
+                "RequestTimeoutException",
             ),
         ];
         for (e, status, ty) in cases {

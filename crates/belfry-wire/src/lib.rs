@@ -6,6 +6,7 @@
 )]
 
 pub mod auth;
+mod body;
 pub mod dto;
 pub mod error;
 pub mod handlers;

@@ -15,7 +15,6 @@ use belfry_core::{CoreError, Services};
 use belfry_sigv4::RequestParts;
 use http::header::{CONTENT_TYPE, DATE};
 use http::{HeaderValue, StatusCode};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
 
@@ -35,6 +34,8 @@ pub struct AppState {
     pub auth: Authenticator,
     /// Largest accepted request body, in bytes.
     pub max_body: usize,
+    /// How long a request body may take to arrive.
+    pub body_timeout: Duration,
     /// Websocket sessions.
     pub realtime: Realtime,
     /// Cancelled when the server is asked to stop (SIGTERM/SIGINT, or a test): the listener
@@ -119,19 +120,9 @@ type Outcome = Result<(StatusCode, Reply), ApiError>;
 
 async fn process(state: &AppState, req: Request) -> (Option<Op>, Outcome) {
     let (parts, body) = req.into_parts();
-    let body = match Limited::new(body, state.max_body).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            return (None, Err(ApiError::BodyTooLarge(state.max_body)))
-        }
-        Err(e) => {
-            return (
-                None,
-                Err(ApiError::Core(CoreError::bad(format!(
-                    "Could not read the request body: {e}"
-                )))),
-            )
-        }
+    let body = match crate::body::read(body, state.max_body, state.body_timeout).await {
+        Ok(b) => b,
+        Err(e) => return (None, Err(e)),
     };
     let raw_path = parts.uri.path();
     let raw_query = parts.uri.query().unwrap_or("");

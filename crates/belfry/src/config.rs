@@ -80,6 +80,8 @@ pub struct FileConfig {
     max_connections: Option<usize>,
     drain_secs: Option<u64>,
     handshake_timeout_ms: Option<u64>,
+    header_read_timeout_secs: Option<u64>,
+    body_read_timeout_secs: Option<u64>,
     socket_send_buffer_bytes: Option<usize>,
     ping_interval_secs: Option<u64>,
     max_sessions: Option<usize>,
@@ -119,6 +121,11 @@ pub struct Config {
     pub drain_secs: u64,
     /// How long a new connection may take to send its first byte and finish its TLS handshake.
     pub handshake_timeout_ms: u64,
+    /// How long a connection may take to send a whole request head, from its start or the
+    /// end of its previous response (so also the keep-alive idle timeout).
+    pub header_read_timeout_secs: u64,
+    /// How long a request's whole body may take to arrive once its head has (408 after).
+    pub body_read_timeout_secs: u64,
     /// Each connection's kernel send buffer (`SO_SNDBUF`); 0 leaves the kernel's autotuning.
     pub socket_send_buffer_bytes: usize,
     /// Interval between the server's websocket pings; a session that misses them is closed.
@@ -162,6 +169,8 @@ impl Config {
             max_connections: 50_000,
             drain_secs: 10,
             handshake_timeout_ms: 10_000,
+            header_read_timeout_secs: 30,
+            body_read_timeout_secs: 30,
             socket_send_buffer_bytes: 256 * 1024,
             ping_interval_secs: 30,
             max_sessions: 100_000,
@@ -211,6 +220,12 @@ impl Config {
         }
         if let Some(ms) = file.handshake_timeout_ms {
             c.handshake_timeout_ms = ms;
+        }
+        if let Some(s) = file.header_read_timeout_secs {
+            c.header_read_timeout_secs = s;
+        }
+        if let Some(s) = file.body_read_timeout_secs {
+            c.body_read_timeout_secs = s;
         }
         if let Some(b) = file.socket_send_buffer_bytes {
             c.socket_send_buffer_bytes = b;
@@ -293,6 +308,14 @@ impl Config {
             ("session_queue_frames", self.session_queue_frames),
             ("ping_interval_secs", self.ping_interval_secs as usize),
             ("handshake_timeout_ms", self.handshake_timeout_ms as usize),
+            (
+                "header_read_timeout_secs",
+                self.header_read_timeout_secs as usize,
+            ),
+            (
+                "body_read_timeout_secs",
+                self.body_read_timeout_secs as usize,
+            ),
         ] {
             if value == 0 {
                 bail!("{name} must be at least 1");
@@ -596,6 +619,8 @@ mod tests {
             ping_interval_secs = 5
             max_sessions = 7
             session_queue_frames = 64
+            header_read_timeout_secs = 4
+            body_read_timeout_secs = 6
         "#;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("belfry.toml");
@@ -614,6 +639,10 @@ mod tests {
         assert_eq!(
             (c.ping_interval_secs, c.max_sessions, c.session_queue_frames),
             (5, 7, 64)
+        );
+        assert_eq!(
+            (c.header_read_timeout_secs, c.body_read_timeout_secs),
+            (4, 6)
         );
     }
 }

@@ -125,6 +125,7 @@ fn build(
             Duration::from_secs(config.max_clock_skew_secs),
         ),
         max_body: config.max_body_bytes,
+        body_timeout: Duration::from_secs(config.body_read_timeout_secs),
         realtime: Realtime {
             hub,
             public_endpoint: config.public_endpoint.clone(),
@@ -198,13 +199,37 @@ pub async fn bind(config: &Config, state: Arc<AppState>) -> anyhow::Result<Serve
         listeners,
         tls,
         limits: ListenLimits {
-            max_connections: config.max_connections,
+            max_connections: connection_bound(config.max_connections),
             handshake_timeout: Duration::from_millis(config.handshake_timeout_ms),
+            header_read_timeout: Duration::from_secs(config.header_read_timeout_secs),
             send_buffer: config.socket_send_buffer_bytes,
             drain: Duration::from_secs(config.drain_secs),
             stats,
         },
     })
+}
+
+/// Descriptors kept for everything but client connections: the database and its WAL, the
+/// listeners, the runtime's epoll and wakers, certificate files, logs.
+const FD_RESERVE: u64 = 64;
+
+/// `max_connections`, lowered to fit the open-file limit: a bound above it would never be
+/// reached, and `accept` would fail with EMFILE instead (where the loop can only evict).
+fn connection_bound(configured: usize) -> usize {
+    let soft = match rlimit::Resource::NOFILE.get() {
+        Ok((soft, _)) => soft,
+        Err(_) => return configured,
+    };
+    let fits = usize::try_from(soft.saturating_sub(FD_RESERVE).max(1)).unwrap_or(usize::MAX);
+    if fits < configured {
+        tracing::warn!(
+            max_connections = configured,
+            open_file_limit = soft,
+            now = fits,
+            "max_connections lowered to fit the open-file limit"
+        );
+    }
+    configured.min(fits)
 }
 
 /// Serves until `server.state.shutdown` is cancelled; then stops accepting, lets requests in

@@ -62,6 +62,11 @@ const INTERNAL: CloseReason = CloseReason {
     code: 1011,
     reason: "internal error; reconnect",
 };
+/// RFC 6455's "message too big", for a client frame over `MAX_INBOUND_MESSAGE`.
+const TOO_BIG: CloseReason = CloseReason {
+    code: 1009,
+    reason: "frames from the client are limited to 16 KiB",
+};
 const PING_TIMEOUT: CloseReason = CloseReason {
     code: 1011,
     reason: "no answer to ping",
@@ -311,6 +316,7 @@ async fn run(state: Arc<AppState>, mut socket: WebSocket, verdict: Result<Admitt
                     let _ = tokio::time::timeout(Duration::from_secs(2), socket.flush()).await;
                     return;
                 }
+                Some(Err(e)) if is_too_big(&e) => return close(&mut socket, TOO_BIG).await,
                 None | Some(Err(_)) => return,
                 // A pong, or anything else: the peer is alive. Data frames mean nothing.
                 Some(Ok(_)) => awaiting_pong = false,
@@ -327,6 +333,13 @@ async fn run(state: Arc<AppState>, mut socket: WebSocket, verdict: Result<Admitt
             }
         }
     }
+}
+
+/// Whether a read failed on the inbound size cap (so the client is told, with 1009).
+fn is_too_big(e: &axum::Error) -> bool {
+    std::error::Error::source(e)
+        .and_then(|inner| inner.downcast_ref::<tungstenite::Error>())
+        .is_some_and(|inner| matches!(inner, tungstenite::Error::Capacity(_)))
 }
 
 /// `GET /realtime/stats[?reset=true]`: the hub's counters and the commit-to-last-frame-written

@@ -18,7 +18,23 @@ pub struct Proc {
 impl Proc {
     pub fn start(args: &[&str], env: &[(&str, &str)]) -> Proc {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_belfry"));
-        cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::null());
+        cmd.args(args);
+        Self::spawn(cmd, env)
+    }
+
+    /// Starts the binary with its open-file limit (soft and hard) at `nofile`, as a service
+    /// manager would, so the server cannot raise it.
+    pub fn start_with_nofile(nofile: u64, args: &[&str], env: &[(&str, &str)]) -> Proc {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!("ulimit -n {nofile} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_belfry"))
+            .args(args);
+        Self::spawn(cmd, env)
+    }
+
+    fn spawn(mut cmd: Command, env: &[(&str, &str)]) -> Proc {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::null());
         for (k, _) in std::env::vars() {
             if k.starts_with("BELFRY_") {
                 cmd.env_remove(k);
@@ -65,19 +81,36 @@ impl Proc {
         self.child.id()
     }
 
-    fn export(&mut self, name: &str) -> String {
+    pub fn export(&mut self, name: &str) -> String {
         let line = self.wait_for(&format!("export {name}="));
         line.split_once('=').unwrap().1.to_string()
     }
 
-    /// SIGTERM, then the exit code.
-    pub fn terminate(mut self) -> i32 {
+    /// Sends SIGTERM and returns at once.
+    pub fn signal_term(&self) {
         let status = Command::new("kill")
             .arg("-TERM")
             .arg(self.child.id().to_string())
             .status()
             .unwrap();
         assert!(status.success());
+    }
+
+    /// The exit code, if the process exits within `limit`.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let deadline = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status.code().unwrap_or(-1));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
+    /// SIGTERM, then the exit code.
+    pub fn terminate(mut self) -> i32 {
+        self.signal_term();
         let code = self.child.wait().unwrap().code().unwrap_or(-1);
         // Drain what is left, so the reader thread ends.
         while self.lines.recv_timeout(Duration::from_millis(100)).is_ok() {}
@@ -92,7 +125,7 @@ impl Drop for Proc {
     }
 }
 
-fn client(endpoint: &str, key: &str, secret: &str, region: &str) -> identity::Client {
+pub fn client(endpoint: &str, key: &str, secret: &str, region: &str) -> identity::Client {
     let conf = identity::Config::builder()
         .behavior_version(identity::config::BehaviorVersion::latest())
         .region(identity::config::Region::new(region.to_string()))

@@ -5,6 +5,7 @@
 // Table-driven cases are tuples of borrowed slices; naming each shape would not help.
 #![allow(clippy::type_complexity)]
 
+mod abuse;
 mod auth;
 mod batch;
 mod binary;
@@ -22,6 +23,7 @@ mod moderation;
 mod raw;
 mod realtime;
 mod realtime_connect;
+mod slow;
 mod tags;
 mod tls;
 mod wire;

@@ -7,6 +7,10 @@
 //! `AWS_ENDPOINT_URL=http://…` working while browsers get TLS on the very same port, and lets
 //! tests (`127.0.0.1:0`) and several servers on one machine need one port each.
 //!
+//! At the connection bound, or when the process is out of descriptors, the loop closes the
+//! connection idle the longest ([`conns`]) so that clients sending nothing, or a header byte
+//! now and then, cannot keep everyone else in the backlog.
+//!
 //! Every connection is served by hyper's HTTP/1 with upgrades enabled (axum's websocket
 //! upgrade needs them). An upgraded connection leaves this loop: its task ends and its slot is
 //! freed, and the websocket layer closes it on the same shutdown token, so shutdown never
@@ -31,6 +35,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
+mod conns;
+use conns::{ConnHandle, Conns};
+
 /// What a listener accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Accept {
@@ -44,12 +51,17 @@ pub enum Accept {
 /// Bounds of the accept loop.
 #[derive(Debug, Clone)]
 pub struct ListenLimits {
-    /// Most connections open at once (across all listeners). At the bound the loop stops
-    /// accepting, leaving new clients in the kernel's backlog, until one closes.
+    /// Most connections open at once (across all listeners). At the bound a new client gets
+    /// the slot of the connection idle the longest; while every connection has a request in
+    /// flight, it waits (and later clients wait in the kernel's backlog).
     pub max_connections: usize,
     /// How long a new connection may take to send its first byte and finish its TLS
     /// handshake, so a silent client cannot hold a slot.
     pub handshake_timeout: Duration,
+    /// How long a connection may take to send a complete request head, counted from the
+    /// connection's start or the end of its previous response; so it is also the keep-alive
+    /// idle timeout.
+    pub header_read_timeout: Duration,
     /// After shutdown is requested, how long requests in flight may take to finish before
     /// their connections are dropped.
     pub drain: Duration,
@@ -66,6 +78,7 @@ impl Default for ListenLimits {
         ListenLimits {
             max_connections: 50_000,
             handshake_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(30),
             drain: Duration::from_secs(10),
             send_buffer: 0,
             stats: Arc::default(),
@@ -85,11 +98,11 @@ pub struct ListenStats {
     /// Connections dropped before HTTP: silent past the handshake timeout, closed at once,
     /// or a failed TLS handshake.
     pub handshake_failed: AtomicU64,
+    /// Idle connections closed to make room for a new one (at the bound or out of
+    /// descriptors).
+    pub evicted: AtomicU64,
 }
 
-/// Hyper closes a connection that has not sent a complete request head this long after the
-/// last response (or after the handshake): slow or idle clients do not keep a slot forever.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// After the drain deadline, how long connections get to drop their sockets.
 const ABORT_GRACE: Duration = Duration::from_secs(1);
 
@@ -110,12 +123,13 @@ pub async fn serve_http(
     }
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
+        .header_read_timeout(limits.header_read_timeout);
     let shared = Arc::new(Shared {
         app,
         tls: tls.map(TlsAcceptor::from),
         permits: Arc::new(Semaphore::new(limits.max_connections)),
         at_limit: AtomicBool::new(false),
+        conns: Arc::default(),
         limits,
         connections: TaskTracker::new(),
         shutdown,
@@ -159,6 +173,8 @@ struct Shared {
     permits: Arc<Semaphore>,
     /// Set while accepting is paused at the bound, so the pause is logged once per burst.
     at_limit: AtomicBool,
+    /// The open connections, for evicting the idle one at the bound.
+    conns: Arc<Conns>,
     /// The connection tasks, so shutdown can wait for them.
     connections: TaskTracker,
     shutdown: CancellationToken,
@@ -169,9 +185,6 @@ struct Shared {
 
 async fn accept_loop(listener: TcpListener, accept: Accept, shared: Arc<Shared>) {
     loop {
-        let Some(permit) = slot(&shared).await else {
-            return;
-        };
         let accepted = tokio::select! {
             r = listener.accept() => r,
             () = shared.shutdown.cancelled() => return,
@@ -180,16 +193,23 @@ async fn accept_loop(listener: TcpListener, accept: Accept, shared: Arc<Shared>)
             Ok(a) => a,
             Err(e) => {
                 if !is_per_connection(&e) {
-                    // Out of file descriptors or memory: retrying at once would spin, and
-                    // the condition usually passes as connections close.
-                    tracing::error!(error = %e, "accepting a connection failed");
+                    // Out of file descriptors or memory: free a descriptor by closing the
+                    // connection idle the longest; either way pause briefly, as retrying at
+                    // once would spin while the closed connection winds down.
+                    let evicted = evict(&shared);
+                    tracing::warn!(error = %e, evicted, "accepting a connection failed");
                     tokio::select! {
-                        () = tokio::time::sleep(Duration::from_millis(100)) => {}
+                        () = tokio::time::sleep(Duration::from_millis(10)) => {}
                         () = shared.shutdown.cancelled() => return,
                     }
                 }
                 continue;
             }
+        };
+        // At the bound this waits (the next clients stay in the kernel's backlog) until an
+        // idle connection has been evicted or a busy one has closed.
+        let Some(permit) = slot(&shared).await else {
+            return;
         };
         let stats = &shared.limits.stats;
         stats.accepted.fetch_add(1, Ordering::Relaxed);
@@ -198,16 +218,19 @@ async fn accept_loop(listener: TcpListener, accept: Accept, shared: Arc<Shared>)
             _permit: permit,
             stats: stats.clone(),
         };
+        let conn = shared.conns.register();
         let task_shared = shared.clone();
         shared.connections.spawn(async move {
-            serve_connection(stream, peer, accept, &task_shared).await;
+            serve_connection(stream, peer, accept, &conn, &task_shared).await;
+            drop(conn);
             drop(guard);
         });
     }
 }
 
-/// A connection slot: waits while `max_connections` are open. `None` once shutdown is
-/// requested.
+/// A connection slot for a client just accepted. At the bound, the connection idle the
+/// longest is evicted to make room, and again every `EVICT_RETRY` while every connection is
+/// busy (one may have finished its request since). `None` once shutdown is requested.
 async fn slot(shared: &Shared) -> Option<OwnedSemaphorePermit> {
     match shared.permits.clone().try_acquire_owned() {
         Ok(p) => {
@@ -225,13 +248,30 @@ async fn slot(shared: &Shared) -> Option<OwnedSemaphorePermit> {
             .fetch_add(1, Ordering::Relaxed);
         tracing::warn!(
             max_connections = shared.limits.max_connections,
-            "connection limit reached; accepting again as connections close"
+            "connection limit reached; closing idle connections to make room"
         );
     }
-    tokio::select! {
-        p = shared.permits.clone().acquire_owned() => p.ok(),
-        () = shared.shutdown.cancelled() => None,
+    loop {
+        // The evicted connection frees its slot as its task ends, which the wait sees.
+        evict(shared);
+        tokio::select! {
+            p = shared.permits.clone().acquire_owned() => return p.ok(),
+            () = tokio::time::sleep(EVICT_RETRY) => {}
+            () = shared.shutdown.cancelled() => return None,
+        }
     }
+}
+
+/// How often a client waiting for a slot retries eviction while every connection is busy.
+const EVICT_RETRY: Duration = Duration::from_millis(100);
+
+/// Evicts the connection idle the longest, counting it. Returns whether there was one.
+fn evict(shared: &Shared) -> bool {
+    let evicted = shared.conns.evict_oldest_idle();
+    if evicted {
+        shared.limits.stats.evicted.fetch_add(1, Ordering::Relaxed);
+    }
+    evicted
 }
 
 /// Frees its connection's slot when the connection ends, however it ends.
@@ -261,7 +301,13 @@ enum Io {
     Tls(Box<TlsStream<TcpStream>>),
 }
 
-async fn serve_connection(stream: TcpStream, peer: SocketAddr, accept: Accept, shared: &Shared) {
+async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    accept: Accept,
+    conn: &ConnHandle,
+    shared: &Shared,
+) {
     // Replies and websocket frames are small and latency-bound; Nagle would hold them back.
     if let Err(e) = stream.set_nodelay(true) {
         tracing::debug!(%peer, error = %e, "setting TCP_NODELAY failed");
@@ -276,6 +322,7 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, accept: Accept, s
     let prepared = tokio::select! {
         r = tokio::time::timeout(shared.limits.handshake_timeout, prepare(stream, accept, shared)) => r,
         () = shared.shutdown.cancelled() => return,
+        () = conn.evicted().cancelled() => return,
     };
     let io = match prepared {
         Ok(Ok(io)) => io,
@@ -299,8 +346,8 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, accept: Accept, s
         }
     };
     match io {
-        Io::Plain(s) => serve_http1(TokioIo::new(s), peer, shared).await,
-        Io::Tls(s) => serve_http1(TokioIo::new(s), peer, shared).await,
+        Io::Plain(s) => serve_http1(TokioIo::new(s), peer, conn, shared).await,
+        Io::Tls(s) => serve_http1(TokioIo::new(s), peer, conn, shared).await,
     }
 }
 
@@ -323,22 +370,34 @@ async fn prepare(stream: TcpStream, accept: Accept, shared: &Shared) -> std::io:
     Ok(Io::Tls(Box::new(tls.accept(stream).await?)))
 }
 
-async fn serve_http1<I>(io: I, peer: SocketAddr, shared: &Shared)
+async fn serve_http1<I>(io: I, peer: SocketAddr, handle: &ConnHandle, shared: &Shared)
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let service = TowerToHyperService::new(shared.app.clone().map_request(
-        move |req: http::Request<Incoming>| {
+    let app = shared.app.clone();
+    let tracked = handle.tracker();
+    let service =
+        TowerToHyperService::new(tower::service_fn(move |req: http::Request<Incoming>| {
             let mut req = req.map(Body::new);
             // The peer address, for handlers that log or limit by it (axum's ConnectInfo).
             req.extensions_mut().insert(ConnectInfo(peer));
-            req
-        },
-    ));
+            // Not evictable while a request is being answered.
+            let in_flight = tracked.begin_request();
+            let app = app.clone();
+            async move {
+                let response = app.oneshot(req).await;
+                drop(in_flight);
+                response
+            }
+        }));
     let conn = shared.http.serve_connection(io, service).with_upgrades();
     tokio::pin!(conn);
     let result = tokio::select! {
         r = conn.as_mut() => r,
+        () = handle.evicted().cancelled() => {
+            tracing::debug!(%peer, "idle connection closed to make room");
+            return;
+        }
         () = shared.shutdown.cancelled() => {
             // Finishes the request in flight, if any, then closes; an idle keep-alive
             // connection closes at once.
@@ -376,7 +435,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn at_the_connection_bound_accepting_waits_until_one_closes() {
+    async fn at_the_bound_a_new_client_waits_for_busy_connections_and_evicts_an_idle_one() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let limits = ListenLimits {
@@ -385,7 +444,18 @@ mod tests {
         };
         let stats = limits.stats.clone();
         let shutdown = CancellationToken::new();
-        let app = Router::new().route("/", get(|| async { "ok" }));
+        let release = Arc::new(tokio::sync::Notify::new());
+        let gate = release.clone();
+        let app = Router::new().route(
+            "/",
+            get(move || {
+                let gate = gate.clone();
+                async move {
+                    gate.notified().await;
+                    "ok"
+                }
+            }),
+        );
         let server = tokio::spawn(serve_http(
             vec![(listener, Accept::Sniff)],
             app,
@@ -394,21 +464,41 @@ mod tests {
             shutdown.clone(),
         ));
 
+        // The first connection has a request in flight: it is not evicted.
         let mut first = TcpStream::connect(addr).await.unwrap();
         first.write_all(REQUEST).await.unwrap();
-        assert!(response(&mut first).await.starts_with("HTTP/1.1 200"));
-        // The second connection waits in the backlog while the first is open.
+        tokio::time::sleep(Duration::from_millis(100)).await;
         let mut second = TcpStream::connect(addr).await.unwrap();
         second.write_all(REQUEST).await.unwrap();
         let waited = tokio::time::timeout(Duration::from_millis(300), response(&mut second)).await;
         assert!(waited.is_err(), "served beyond max_connections");
         assert_eq!(stats.limit_reached.load(Ordering::Relaxed), 1);
-        assert_eq!(stats.open.load(Ordering::Relaxed), 1);
-        drop(first);
-        let served = tokio::time::timeout(Duration::from_secs(5), response(&mut second))
-            .await
-            .expect("served once the first connection closed");
-        assert!(served.starts_with("HTTP/1.1 200"));
+        assert_eq!(stats.evicted.load(Ordering::Relaxed), 0);
+
+        // Once answered, the first connection is idle, and gives its slot to the second.
+        release.notify_one();
+        assert!(response(&mut first).await.starts_with("HTTP/1.1 200"));
+        let served_second = async {
+            loop {
+                release.notify_one();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        let served = tokio::select! {
+            r = tokio::time::timeout(Duration::from_secs(5), response(&mut second)) => r,
+            () = served_second => unreachable!(),
+        };
+        assert!(served
+            .expect("served once the first went idle")
+            .starts_with("HTTP/1.1 200"));
+        assert_eq!(stats.evicted.load(Ordering::Relaxed), 1);
+        let mut rest = Vec::new();
+        let closed =
+            tokio::time::timeout(Duration::from_secs(5), first.read_to_end(&mut rest)).await;
+        assert!(
+            matches!(closed, Ok(Ok(_))),
+            "the idle connection was closed"
+        );
         assert_eq!(stats.accepted.load(Ordering::Relaxed), 2);
 
         shutdown.cancel();
