@@ -5,12 +5,14 @@
 // Not a request path: a failed invariant here should stop the tool loudly.
 #![allow(clippy::expect_used)]
 
+mod abuse;
 mod client;
 mod fanout;
 mod load;
 mod pairs;
 mod sessions;
 mod setup;
+pub mod slow;
 mod ws;
 
 use std::sync::atomic::Ordering;
@@ -45,6 +47,10 @@ pub enum ScenarioArg {
     /// `--channels` two-member channels, both members connected, sends as fast as
     /// `--connections` go: throughput with every send delivered to two sessions.
     Pairs,
+    /// `--slow` slow clients (silent, trickled heads, TLS handshakes and bodies, idle
+    /// sessions) held open while `--connections` normal clients send: their latency and
+    /// errors, and the server's memory and descriptors (with `--server-pid`).
+    Abuse,
 }
 
 /// `belfry bench` options.
@@ -121,6 +127,9 @@ pub struct BenchArgs {
     /// Session scenarios: seconds to wait after the run for frames still on their way.
     #[arg(long, default_value_t = 10.0)]
     pub drain: f64,
+    /// abuse: slow clients to hold open, a fifth of each kind.
+    #[arg(long, default_value_t = 10_000)]
+    pub slow: usize,
     /// pairs: connect no sessions (the baseline to compare with).
     #[arg(long)]
     pub no_sessions: bool,
@@ -132,6 +141,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         ScenarioArg::SessionsIdle => return sessions::idle(&args).await,
         ScenarioArg::Fanout => return fanout::run(&args).await,
         ScenarioArg::Pairs => return pairs::run(&args).await,
+        ScenarioArg::Abuse => return abuse::run(&args).await,
         ScenarioArg::Send => Scenario::Send,
         ScenarioArg::List => Scenario::List,
         ScenarioArg::Get => Scenario::Get,

@@ -89,6 +89,11 @@ pub async fn env(args: &BenchArgs, sessions: usize, min_conns: usize) -> anyhow:
 }
 
 impl Env {
+    /// The REST endpoint's host:port.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
     /// A new REST connection.
     pub async fn connection(&self) -> anyhow::Result<Connection> {
         Connection::open(&self.host, self.signer.clone()).await

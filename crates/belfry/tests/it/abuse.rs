@@ -11,8 +11,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::binary::{client, Proc};
 use crate::harness::{uuid, TestServer, World};
-use crate::slow::{self, Kind};
 use crate::ws::{self, Signing, Ws};
+use belfry::bench::slow::{self, Kind};
 
 /// The built binary on a fresh data directory, with `config` as its TOML file.
 struct Bin {
@@ -195,10 +195,10 @@ async fn slow_clients_of_every_kind_leave_memory_bounded_and_every_descriptor_re
             Ok("HTTP/1.1 200 OK")
         );
     }
-    let rss = slow::rss_bytes(bin.pid());
+    let rss = slow::rss_kib(bin.pid()).unwrap_or(0);
     assert!(
-        rss > 0 && rss <= 512 * 1024 * 1024,
-        "server RSS {rss} bytes under attack"
+        rss > 0 && rss <= 512 * 1024,
+        "server RSS {rss} KiB under attack"
     );
 
     stop.cancel();

@@ -23,7 +23,6 @@ mod moderation;
 mod raw;
 mod realtime;
 mod realtime_connect;
-mod slow;
 mod tags;
 mod tls;
 mod wire;

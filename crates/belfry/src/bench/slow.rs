@@ -1,5 +1,5 @@
-//! Slow and silent clients, for the abuse tests: each kind holds a connection open the way an
-//! attacker (or a broken network) would, until told to stop.
+//! Slow and silent clients, for the `abuse` scenario and the abuse tests: each kind holds a
+//! connection open the way an attacker (or a broken network) would, until told to stop.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -94,15 +94,9 @@ pub fn open_fds(pid: u32) -> usize {
         .unwrap_or(0)
 }
 
-/// Resident memory of process `pid`, in bytes.
-pub fn rss_bytes(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map(|kb| kb * 1024)
-        .unwrap_or(0)
+/// Resident memory of process `pid`, in KiB.
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    super::sessions::rss_kib(pid)
 }
 
 /// GET /health on a fresh connection: the status line, or why not within `timeout`.
