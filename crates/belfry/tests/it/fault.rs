@@ -1,8 +1,8 @@
 //! A failed WAL sync stops every later acknowledgement: the built binary runs with a C shim
 //! (`tests/fault/fail_wal_sync.c`, loaded with `LD_PRELOAD`) that fails one `fdatasync` of the
-//! WAL while several clients send; nothing sent after the failure is acknowledged, reads keep
-//! working, and after a restart without the shim every acknowledged message is there exactly
-//! once, and a retry of any other send with its ClientRequestToken stores no duplicate.
+//! WAL while several clients send; nothing sent after the failure is acknowledged or applied,
+//! reads keep working, and after a restart without the shim every acknowledged message is there
+//! exactly once, and a retry of any other send with its ClientRequestToken stores no duplicate.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -214,12 +214,18 @@ async fn nothing_is_acknowledged_after_a_failed_wal_sync() {
         update.map_err(|e| e.code().map(str::to_string)).err(),
         Some(Some("ServiceUnavailableException".into()))
     );
-    m.describe_channel()
+    let described = m
+        .describe_channel()
         .channel_arn(&ch)
         .chime_bearer(&users[0])
         .send()
         .await
         .unwrap();
+    assert_eq!(
+        described.channel.unwrap().name.as_deref(),
+        Some("c"),
+        "a refused write is not applied"
+    );
     assert!(!messages(&m, &ch, &users[0]).await.is_empty());
 
     kill9(&proc_);
@@ -250,6 +256,11 @@ async fn nothing_is_acknowledged_after_a_failed_wal_sync() {
                 Some(&vec![mid.clone()]),
                 "acknowledged {s:?}"
             ),
+            Err(_) if s.started > first_failure => assert!(
+                !stored.contains_key(&s.content),
+                "refused after the failure, yet stored: {s:?}"
+            ),
+            // In flight when the sync failed: committed or not.
             Err(_) => unacked_stored += usize::from(stored.contains_key(&s.content)),
         }
     }
@@ -268,10 +279,11 @@ async fn nothing_is_acknowledged_after_a_failed_wal_sync() {
     assert_eq!(stored.len(), sent.len());
     assert!(stored.values().all(|mids| mids.len() == 1));
     println!(
-        "{} sends: {acked_before} acknowledged before the failure, {} failed ({unacked_stored} of \
-         them stored anyway); shim: {faults}",
+        "{} sends: {acked_before} acknowledged before the failure, {} failed ({} sent after it; \
+         {unacked_stored} in flight stored anyway); shim: {faults}",
         sent.len(),
         sent.iter().filter(|s| s.answer.is_err()).count(),
+        sent.iter().filter(|s| s.started > first_failure).count(),
     );
     drop(proc2);
 }
