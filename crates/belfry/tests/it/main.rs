@@ -11,6 +11,7 @@ mod batch;
 mod binary;
 mod channels;
 mod durability;
+mod fault;
 mod harness;
 mod history;
 mod idempotency;

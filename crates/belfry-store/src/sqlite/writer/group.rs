@@ -7,7 +7,7 @@ use belfry_core::CoreError;
 use rusqlite::Connection;
 use tokio::sync::mpsc;
 
-use super::{Committed, Deliver, Hot, Job, Msg, Signals};
+use super::{unavailable, Committed, Deliver, Hot, Job, Msg, Signals};
 
 /// Most jobs committed together.
 const MAX_GROUP: usize = 512;
@@ -33,7 +33,13 @@ pub(super) fn run(
         let mut next = Some(first);
         while let Some(msg) = next.take() {
             if let Msg::Job(job) = msg {
-                run_job(conn, &mut hot, &mut open, job);
+                if signals.broken.load(Ordering::Acquire) {
+                    // Nothing written now could be made durable: refuse without running.
+                    let (_, deliver) = (job.run)(None);
+                    deliver(None);
+                } else {
+                    run_job(conn, &mut hot, &mut open, job);
+                }
                 // Nothing of a poisoned group can commit: answer it now, start afresh.
                 if open.as_ref().is_some_and(|g| g.poisoned) {
                     if let Some(group) = open.take() {
@@ -99,7 +105,7 @@ fn run_job(conn: &Connection, hot: &mut Hot, open: &mut Option<Group>, job: Job)
             tracing::error!(error = %e, "savepoint failed; job refused");
             return;
         }
-        let (ok, deliver) = (job.run)(conn, hot);
+        let (ok, deliver) = (job.run)(Some((conn, hot)));
         let end = if ok {
             statement(conn, "RELEASE job")
         } else {
@@ -112,7 +118,7 @@ fn run_job(conn: &Connection, hot: &mut Hot, open: &mut Option<Group>, job: Job)
         group.delivers.push(deliver);
     } else {
         let before = conn.total_changes();
-        let (ok, deliver) = (job.run)(conn, hot);
+        let (ok, deliver) = (job.run)(Some((conn, hot)));
         if !ok && conn.total_changes() != before {
             tracing::error!("a hot job failed after writing; its group is rolled back");
             group.poisoned = true;
@@ -127,8 +133,9 @@ fn run_job(conn: &Connection, hot: &mut Hot, open: &mut Option<Group>, job: Job)
     }
 }
 
-/// Commits the group and hands its answers to the syncer; a group that cannot commit is
-/// rolled back and answered with the error at once.
+/// Commits the group and hands its answers to the syncer; a group that cannot commit, or that
+/// ran while the syncer found the WAL cannot be synced, is rolled back and answered with the
+/// error at once.
 fn commit(
     conn: &Connection,
     hot: &mut Hot,
@@ -138,6 +145,8 @@ fn commit(
 ) {
     let outcome = if group.poisoned {
         Err(CoreError::internal("a write in the same group failed"))
+    } else if signals.broken.load(Ordering::Acquire) {
+        Err(unavailable())
     } else {
         hot.tokens.write_slice(conn).and_then(|slice| {
             statement(conn, "COMMIT")

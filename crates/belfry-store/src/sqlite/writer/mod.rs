@@ -16,6 +16,9 @@
 //! this thread, the cache stays exact: any other job clears it before it runs, and so does a
 //! group that fails to commit. A hot job must do all its checks before its first write; should
 //! one fail after writing anyway, its whole group is rolled back and answered with an error.
+//!
+//! Once a WAL sync fails, the writer runs no more jobs and rolls back the group it holds open:
+//! every write from then on is refused unapplied until the server restarts.
 
 mod group;
 mod sync;
@@ -37,7 +40,8 @@ use super::tokens::TokenLog;
 const QUEUE: usize = 4096;
 
 type Deliver = Box<dyn FnOnce(Option<CoreError>) + Send>;
-type Run = Box<dyn FnOnce(&Connection, &mut Hot) -> (bool, Deliver) + Send>;
+/// Runs a job on the write connection, or, given `None`, refuses it without running it.
+type Run = Box<dyn FnOnce(Option<(&Connection, &mut Hot)>) -> (bool, Deliver) + Send>;
 
 /// What the writer keeps between jobs for the send path.
 pub(crate) struct Hot {
@@ -68,6 +72,15 @@ pub(crate) struct Signals {
     syncing: AtomicBool,
     /// The checkpointer asks the writer to restart the log between two groups.
     pub(crate) restart_wanted: AtomicBool,
+    /// A WAL sync failed: the writer runs and commits nothing more until the server restarts.
+    broken: AtomicBool,
+}
+
+/// The answer to every write once a WAL sync has failed.
+fn unavailable() -> CoreError {
+    CoreError::ServiceUnavailable(
+        "The store cannot make writes durable; restart the server.".into(),
+    )
 }
 
 /// Handle to the writer thread.
@@ -153,8 +166,11 @@ impl Writer {
             .clone()
             .ok_or_else(|| CoreError::ServiceUnavailable("The store is shutting down.".into()))?;
         let (tx, rx) = oneshot::channel::<CoreResult<T>>();
-        let run: Run = Box::new(move |conn, hot| {
-            let result = f(conn, hot);
+        let run: Run = Box::new(move |db| {
+            let result = match db {
+                Some((conn, hot)) => f(conn, hot),
+                None => Err(unavailable()),
+            };
             let ok = result.is_ok();
             let deliver: Deliver = Box::new(move |commit_error| {
                 let _ = tx.send(match (commit_error, result) {

@@ -8,7 +8,7 @@ use std::sync::mpsc as std_mpsc;
 use belfry_core::CoreError;
 use tokio::sync::mpsc;
 
-use super::{Committed, Msg, Signals};
+use super::{unavailable, Committed, Msg, Signals};
 
 /// Syncs the WAL for every committed group, sharing one `fdatasync` among all groups that are
 /// waiting, then answers them. A failed sync fails the answers: the write may not be durable.
@@ -19,24 +19,25 @@ pub(super) fn run(
     wake: mpsc::WeakSender<Msg>,
 ) {
     let mut wal: Option<File> = None;
-    // After a failed fdatasync the kernel may have dropped the unwritten pages and a later
-    // sync can succeed without them, so one failure fails every later answer too: the store
-    // stops acknowledging writes until it is restarted (and recovers from the WAL on disk).
-    let mut broken: Option<CoreError> = None;
     while let Ok(first) = groups.recv() {
         let mut waiting = vec![first];
         while let Ok(more) = groups.try_recv() {
             waiting.push(more);
         }
-        let outcome = match &broken {
-            Some(e) => Err(e.clone()),
-            None => sync_wal(&wal_path, &mut wal),
+        // After a failed fdatasync the kernel may have dropped the unwritten pages and a later
+        // sync can succeed without them, so one failure fails every later answer too, and the
+        // writer stops writing: the store takes no write until it is restarted (and recovers
+        // from the WAL on disk). Set before answering, so a write sent after the answer is
+        // refused.
+        let outcome = if signals.broken.load(Ordering::Acquire) {
+            Err(unavailable())
+        } else {
+            sync_wal(&wal_path, &mut wal)
         };
-        if let (Err(e), None) = (&outcome, &broken) {
-            tracing::error!(error = %e, "WAL sync failed; no write is acknowledged until restart");
-            broken = Some(CoreError::ServiceUnavailable(
-                "The store cannot make writes durable; restart the server.".into(),
-            ));
+        if let Err(e) = &outcome {
+            if !signals.broken.swap(true, Ordering::AcqRel) {
+                tracing::error!(error = %e, "WAL sync failed; no write is acknowledged until restart");
+            }
         }
         // The writer holds its next group open until now; let it commit while we answer.
         signals.syncing.store(false, Ordering::Release);
