@@ -1,5 +1,7 @@
 //! One decoded request as handlers see it: labels, query, headers, body, and the caller.
 
+use std::borrow::Cow;
+
 use belfry_core::auth::Caller;
 use belfry_core::{validate, CoreError};
 use bytes::Bytes;
@@ -84,6 +86,16 @@ impl ApiRequest {
         serde_path_to_error::deserialize(de)
             .map_err(|e| ApiError::Core(CoreError::BadRequest(decode_message(&e))))
     }
+}
+
+/// Header names and values as text, for SigV4. A value that is not visible ASCII is kept,
+/// decoded lossily, rather than dropped: the verifier then says what is wrong with a signed
+/// one instead of calling it absent.
+pub(crate) fn header_texts(headers: &HeaderMap) -> Vec<(&str, Cow<'_, str>)> {
+    headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), String::from_utf8_lossy(v.as_bytes())))
+        .collect()
 }
 
 /// Longest map key named in a member path (a MessageAttributes name is at most 64 characters).
