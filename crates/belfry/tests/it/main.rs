@@ -10,6 +10,7 @@ mod batch;
 mod binary;
 mod channels;
 mod durability;
+mod errors;
 mod harness;
 mod history;
 mod idempotency;
