@@ -192,9 +192,10 @@ fn write_header_value(
     Ok(found.then_some(()))
 }
 
-fn missing_header(name: &str) -> SigV4Error {
+pub(crate) fn missing_header(name: &str) -> SigV4Error {
     SigV4Error::incomplete(format!(
-        "Header '{name}' is listed in SignedHeaders but is not present in the request."
+        "Header '{}' is listed in SignedHeaders but is not present in the request.",
+        crate::error::shown(name)
     ))
 }
 

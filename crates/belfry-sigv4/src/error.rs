@@ -49,6 +49,29 @@ impl SigV4Error {
     }
 }
 
+/// At most this many characters of a request's own text are quoted in a message.
+const MAX_ECHO: usize = 64;
+
+/// How a message quotes text from the request (a component name, a header name, a region): a
+/// short printable prefix, so that no message grows with the input or carries control bytes.
+pub(crate) fn shown(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(MAX_ECHO)
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect();
+    if text.chars().nth(MAX_ECHO).is_some() {
+        out.push('…');
+    }
+    out
+}
+
 impl fmt::Display for SigV4Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.aws_error_type(), self.message())
@@ -85,5 +108,13 @@ mod tests {
             assert_eq!(err.message(), msg);
             assert_eq!(err.to_string(), format!("{ty}: {msg}"));
         }
+    }
+
+    #[test]
+    fn quoted_request_text_is_short_and_printable() {
+        assert_eq!(shown("x-foo"), "x-foo");
+        assert_eq!(shown("caf\u{e9}\n"), "caf??");
+        let long = shown(&"a".repeat(10_000));
+        assert_eq!(long, format!("{}…", "a".repeat(64)));
     }
 }

@@ -7,7 +7,8 @@ use std::time::SystemTime;
 
 use percent_encoding::percent_decode_str;
 
-use crate::canonical::header_value;
+use crate::canonical::{header_value, missing_header};
+use crate::error::shown;
 use crate::time::parse_amz_date;
 use crate::{RequestParts, SigV4Error, SignatureForm, ALGORITHM};
 
@@ -134,7 +135,8 @@ fn parse_header_form(req: &RequestParts, value: &str) -> Result<ParsedAuth, SigV
             "Signature" => &mut signature,
             _ => {
                 return Err(SigV4Error::incomplete(format!(
-                    "Authorization header has an unknown component '{key}'."
+                    "Authorization header has an unknown component '{}'.",
+                    shown(key)
                 )))
             }
         };
@@ -276,10 +278,18 @@ fn check_signed_headers(req: &RequestParts, auth: &ParsedAuth) -> Result<(), Sig
     }
     // Checked here as well as when canonicalizing so the refusal comes before the key lookup.
     for name in &auth.signed_headers {
-        if header_value(req.headers, name).is_none() {
-            return Err(SigV4Error::incomplete(format!(
-                "Header '{name}' is listed in SignedHeaders but is not present in the request."
-            )));
+        match header_value(req.headers, name) {
+            None => return Err(missing_header(name)),
+            // A value that is not visible ASCII reaches us decoded lossily (HTTP does not say
+            // how its bytes read as text), so the bytes the client signed are not known.
+            Some(value) if !value.chars().all(|c| c.is_ascii_graphic() || c == ' ') => {
+                return Err(SigV4Error::incomplete(format!(
+                    "Header '{}' listed in SignedHeaders has a value that is not visible ASCII; \
+                     only visible ASCII characters, spaces and tabs can be signed.",
+                    shown(name)
+                )))
+            }
+            Some(_) => {}
         }
     }
     Ok(())
@@ -313,7 +323,8 @@ fn parse_credential(credential: &str) -> Result<Scope, SigV4Error> {
     }
     if terminator != "aws4_request" {
         return Err(SigV4Error::incomplete(format!(
-            "Credential should be scoped with a valid terminator: 'aws4_request', not '{terminator}'."
+            "Credential should be scoped with a valid terminator: 'aws4_request', not '{}'.",
+            shown(terminator)
         )));
     }
     Ok(Scope {
@@ -339,7 +350,8 @@ fn parse_signed_headers(list: &str) -> Result<Vec<String>, SigV4Error> {
         let name = name.to_ascii_lowercase();
         if names.contains(&name) {
             return Err(SigV4Error::incomplete(format!(
-                "SignedHeaders lists '{name}' more than once."
+                "SignedHeaders lists '{}' more than once.",
+                shown(&name)
             )));
         }
         names.push(name);
@@ -357,7 +369,8 @@ fn parse_signature(signature: &str) -> Result<[u8; 32], SigV4Error> {
 fn parse_date(amz_date: &str) -> Result<SystemTime, SigV4Error> {
     parse_amz_date(amz_date).ok_or_else(|| {
         SigV4Error::incomplete(format!(
-            "X-Amz-Date '{amz_date}' is not a valid date of the form yyyymmddThhmmssZ."
+            "X-Amz-Date '{}' is not a valid date of the form yyyymmddThhmmssZ.",
+            shown(amz_date)
         ))
     })
 }

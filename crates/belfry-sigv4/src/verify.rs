@@ -122,7 +122,7 @@ fn check_scope(auth: &ParsedAuth, policy: &VerifyPolicy) -> Result<(), SigV4Erro
     if auth.region != policy.region {
         return Err(SigV4Error::invalid(format!(
             "Credential should be scoped to a valid region, not '{}'.",
-            auth.region
+            crate::error::shown(&auth.region)
         )));
     }
     let http_date = auth.amz_date.get(..8).unwrap_or(&auth.amz_date);

@@ -54,9 +54,57 @@ fn r(status: u16, error_type: &'static str, code: &'static str, message: String)
     }
 }
 
+/// The most bytes of UTF-8 an error `Message` carries, whatever produced it: a message that
+/// quotes input must not grow with the input.
+pub const MAX_MESSAGE_BYTES: usize = 1024;
+
+/// Cuts `message` to [`MAX_MESSAGE_BYTES`] on a character boundary, ending it with `…` when cut.
+fn cap(mut message: String) -> String {
+    if message.len() <= MAX_MESSAGE_BYTES {
+        return message;
+    }
+    const ELLIPSIS: &str = "…";
+    let mut end = MAX_MESSAGE_BYTES - ELLIPSIS.len();
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    message.truncate(end);
+    message.push_str(ELLIPSIS);
+    message
+}
+
+/// At most this many characters of a method and path are named in an UnknownOperation message.
+const MAX_ROUTE_ECHO: usize = 64;
+
+/// A short, printable prefix of what did not route (a method and path, or a dispatch key and
+/// value): enough for a developer to recognise the request, never a large or unprintable echo.
+fn route_excerpt(what: &str) -> String {
+    let mut out: String = what
+        .chars()
+        .take(MAX_ROUTE_ECHO)
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect();
+    if what.chars().nth(MAX_ROUTE_ECHO).is_some() {
+        out.push('…');
+    }
+    out
+}
+
 impl ApiError {
-    /// The AWS rendering of this error.
+    /// The AWS rendering of this error; its `Message` is at most [`MAX_MESSAGE_BYTES`].
     pub fn render(&self) -> Rendered {
+        let mut rendered = self.render_uncapped();
+        rendered.message = cap(rendered.message);
+        rendered
+    }
+
+    fn render_uncapped(&self) -> Rendered {
         match self {
             ApiError::Core(e) => match e {
                 CoreError::BadRequest(m) => r(400, "BadRequestException", "BadRequest", m.clone()),
@@ -112,7 +160,7 @@ impl ApiError {
                 404,
                 "UnknownOperationException",
                 "UnknownOperation",
-                format!("No operation matches {what}."),
+                format!("No operation matches {}.", route_excerpt(what)),
             ),
             ApiError::BodyTooLarge(limit) => r(
                 413,
@@ -217,5 +265,34 @@ mod tests {
             assert_eq!((r.status.as_u16(), r.error_type), (*status, *ty));
             assert!(!r.message.contains("secret detail"));
         }
+    }
+
+    #[test]
+    fn messages_are_capped_on_a_char_boundary() {
+        for filler in ["x", "é", "€", "𝄞"] {
+            for n in [0, 1, 340, 341, 1023, 1024, 1025, 5000] {
+                let long = filler.repeat(n);
+                let r = ApiError::Core(CoreError::bad(long.clone())).render();
+                assert!(r.message.len() <= MAX_MESSAGE_BYTES, "{filler} x {n}");
+                if long.len() <= MAX_MESSAGE_BYTES {
+                    assert_eq!(r.message, long);
+                } else {
+                    assert!(r.message.ends_with('…'), "{filler} x {n}");
+                    assert!(long.starts_with(r.message.trim_end_matches('…')));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_operations_name_a_short_printable_prefix() {
+        let path = format!("GET /{}\u{1}", "a".repeat(100_000));
+        let m = ApiError::UnknownOperation(path).render().message;
+        assert!(m.len() < 100, "{m}");
+        assert!(m.starts_with("No operation matches GET /aaa"), "{m}");
+        let m = ApiError::UnknownOperation("scope=caf\u{e9}\n".into())
+            .render()
+            .message;
+        assert_eq!(m, "No operation matches scope=caf??.");
     }
 }

@@ -18,16 +18,3 @@ pub mod session;
 
 pub use auth::{AccessKey, Authenticator};
 pub use server::{router as app, AppState, DEFAULT_MAX_SKEW};
-
-/// The AWS wording for a member that is not of the model's type.
-pub(crate) fn validate_message(path: &str, detail: &str) -> String {
-    // serde says "invalid type: integer `5`, expected a string"; AWS says what the member must be.
-    let rule = match detail
-        .strip_prefix("invalid type: ")
-        .and_then(|d| d.split_once(", expected "))
-    {
-        Some((got, expected)) => format!("must be {expected} (got {got})"),
-        None => format!("is invalid: {detail}"),
-    };
-    format!("1 validation error detected: Value at '{path}' failed to satisfy constraint: Member {rule}")
-}

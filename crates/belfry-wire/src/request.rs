@@ -1,5 +1,7 @@
 //! One decoded request as handlers see it: labels, query, headers, body, and the caller.
 
+use std::borrow::Cow;
+
 use belfry_core::auth::Caller;
 use belfry_core::{validate, CoreError};
 use bytes::Bytes;
@@ -81,77 +83,169 @@ impl ApiRequest {
             return Ok(value);
         }
         let de = &mut serde_json::Deserializer::from_slice(body);
-        serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = member_path(&e.path().to_string());
-            let inner = e.into_inner();
-            let detail = plain_serde_message(&inner.to_string());
-            let msg = if inner.is_syntax() || inner.is_eof() {
-                format!("The request body is not valid JSON: {detail}")
-            } else if let Some(dup) = detail.strip_prefix("duplicate field ") {
-                format!(
-                    "The member {} appears more than once.",
-                    dup.replace('`', "'")
-                )
-            } else if path.is_empty() || path == "." {
-                format!("The request body does not match the operation's input: {detail}")
-            } else {
-                crate::validate_message(&path, &detail)
-            };
-            ApiError::Core(CoreError::BadRequest(msg))
-        })
+        serde_path_to_error::deserialize(de)
+            .map_err(|e| ApiError::Core(CoreError::BadRequest(decode_message(&e))))
     }
 }
 
-/// Rewrites serde's path (`Tags[0].Key`) in the model's member notation (`Tags.1.member.Key`).
-fn member_path(serde_path: &str) -> String {
-    let mut out = String::new();
-    let mut rest = serde_path;
-    while let Some(open) = rest.find('[') {
-        out.push_str(&rest[..open]);
-        let Some(close) = rest[open..].find(']') else {
-            break;
-        };
-        let index = &rest[open + 1..open + close];
-        match index.parse::<usize>() {
-            Ok(i) => out.push_str(&format!(".{}.member", i + 1)),
-            Err(_) => out.push_str(&rest[open..=open + close]),
-        }
-        rest = &rest[open + close + 1..];
+/// Header names and values as text, for SigV4. A value that is not visible ASCII is kept,
+/// decoded lossily, rather than dropped: the verifier then says what is wrong with a signed
+/// one instead of calling it absent.
+pub(crate) fn header_texts(headers: &HeaderMap) -> Vec<(&str, Cow<'_, str>)> {
+    headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), String::from_utf8_lossy(v.as_bytes())))
+        .collect()
+}
+
+/// Longest map key named in a member path (a MessageAttributes name is at most 64 characters).
+const MAX_KEY_ECHO: usize = 64;
+
+/// How a failed decode is told to the client: the member and the rule it broke, never the
+/// value that broke it (which may be large or sensitive; serde's own messages quote it).
+fn decode_message(e: &serde_path_to_error::Error<serde_json::Error>) -> String {
+    let path = member_path(e.path());
+    let inner = e.inner();
+    let text = inner.to_string();
+    let text = text.find(" at line ").map_or(text.as_str(), |i| &text[..i]);
+    if inner.is_syntax() || inner.is_eof() {
+        // serde_json's syntax messages are fixed phrases ("expected value", "EOF while parsing
+        // a string"), with no input in them.
+        return format!("The request body is not valid JSON: {text}.");
     }
-    out.push_str(rest);
+    if let Some(field) = text
+        .strip_prefix("duplicate field `")
+        .and_then(|f| f.strip_suffix('`'))
+    {
+        return format!(
+            "The member '{}' appears more than once.",
+            join(&path, &shown_key(field))
+        );
+    }
+    if let Some(field) = text
+        .strip_prefix("missing field `")
+        .and_then(|f| f.strip_suffix('`'))
+    {
+        return validate::violation(&join(&path, &shown_key(field)), "must not be null")
+            .to_string();
+    }
+    let path = if path.is_empty() {
+        "body".to_string()
+    } else {
+        path
+    };
+    validate::violation(&path, rule(text)).to_string()
+}
+
+/// The rule a data error breaks, from the parts of serde's message that come from the target
+/// type (what was expected, the allowed variants) and the kind of JSON value received, read
+/// from the fixed prefix serde gives it. The value itself is never copied.
+fn rule(text: &str) -> String {
+    // The expected part follows the value, so the last ", expected " is serde's own even when
+    // the value contains those words.
+    let expected = text
+        .rsplit_once(", expected ")
+        .map(|(_, exp)| exp)
+        .unwrap_or("");
+    if let Some(got) = text.strip_prefix("invalid type: ") {
+        return format!(
+            "must be {} (got {})",
+            expected_kind(expected),
+            json_kind(got)
+        );
+    }
+    if text.starts_with("invalid value: ") {
+        return format!("must be {} within its range", expected_kind(expected));
+    }
+    if text.starts_with("unknown variant ") {
+        let allowed: Vec<&str> = expected
+            .trim_start_matches("one of ")
+            .split(", ")
+            .map(|v| v.trim_matches('`'))
+            .collect();
+        return format!("must satisfy enum value set: [{}]", allowed.join(", "));
+    }
+    if text.starts_with("invalid length ") {
+        return format!("must be {}", expected_kind(expected));
+    }
+    "does not match the operation's input".to_string()
+}
+
+/// The model's name for what a target type expects; serde names Rust types.
+fn expected_kind(expected: &str) -> &'static str {
+    match expected {
+        "a string" | "a borrowed string" | "a character" => "a string",
+        "i8" | "i16" | "i32" | "i64" | "i128" | "u8" | "u16" | "u32" | "u64" | "u128" | "usize"
+        | "isize" => "an integer",
+        "f32" | "f64" => "a number",
+        "a boolean" => "a boolean",
+        "a sequence" => "a JSON array",
+        e if e == "a map" || e.starts_with("struct ") => "a JSON object",
+        _ => "of the model's type",
+    }
+}
+
+/// The kind of JSON value from serde's description of it (`string "…"`, `integer `5``, `map`).
+fn json_kind(unexpected: &str) -> &'static str {
+    const KINDS: &[(&str, &str)] = &[
+        ("string", "a string"),
+        ("integer", "a number"),
+        ("floating point", "a number"),
+        ("boolean", "a boolean"),
+        ("map", "a JSON object"),
+        ("sequence", "a JSON array"),
+        ("null", "null"),
+        ("unit", "null"),
+    ];
+    KINDS
+        .iter()
+        .find(|(prefix, _)| unexpected.starts_with(prefix))
+        .map_or("another type", |(_, kind)| kind)
+}
+
+fn join(path: &str, member: &str) -> String {
+    if path.is_empty() {
+        member.to_string()
+    } else {
+        format!("{path}.{member}")
+    }
+}
+
+/// A map key as written in a member path: the key itself when short and printable (member
+/// names, MessageAttributes names), else a placeholder, so a path cannot carry a large input.
+fn shown_key(key: &str) -> String {
+    let printable = key.chars().all(|c| !c.is_control() && c != '\'');
+    if printable && key.chars().count() <= MAX_KEY_ECHO {
+        key.to_string()
+    } else {
+        "<key>".to_string()
+    }
+}
+
+/// serde's path (`Tags[0].Key`) in the model's member notation (`Tags.1.member.Key`).
+fn member_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!(".{}.member", index + 1)),
+            Segment::Map { key } => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(&shown_key(key));
+            }
+            Segment::Enum { variant } => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(&shown_key(variant));
+            }
+            Segment::Unknown => {}
+        }
+    }
     out
 }
 
-/// serde's wording without Rust type names or source positions.
-fn plain_serde_message(message: &str) -> String {
-    let message = match message.find(" at line ") {
-        Some(i) => &message[..i],
-        None => message,
-    };
-    match message.find("expected struct ") {
-        Some(i) => format!("{}expected a JSON object", &message[..i]),
-        None => message
-            .replace("expected a sequence", "expected a JSON array")
-            .replace("expected a map", "expected a JSON object"),
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paths_and_messages_read_like_the_model() {
-        assert_eq!(member_path("Tags[0].Key"), "Tags.1.member.Key");
-        assert_eq!(member_path("Target[1]"), "Target.2.member");
-        assert_eq!(member_path("Name"), "Name");
-        assert_eq!(
-            plain_serde_message("invalid type: null, expected struct TagDto at line 1 column 40"),
-            "invalid type: null, expected a JSON object"
-        );
-        assert_eq!(
-            plain_serde_message("invalid type: integer `5`, expected a string at line 1 column 9"),
-            "invalid type: integer `5`, expected a string"
-        );
-    }
-}
+mod tests;

@@ -215,4 +215,167 @@ mod tests {
         );
         assert!(parse_query("a=%FF").is_none());
     }
+
+    mod props {
+        use super::super::*;
+        use crate::error::ApiError;
+        use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+        use proptest::prelude::*;
+        use proptest::sample::select;
+
+        fn encode(s: &str) -> String {
+            utf8_percent_encode(s, NON_ALPHANUMERIC).to_string()
+        }
+
+        /// Raw segment text: percent-encodings valid or not, and the characters a path holds.
+        fn raw_segment() -> impl Strategy<Value = String> {
+            "(%[0-9A-Fa-f]{0,2}|%[C-F][0-9A-F]%[0-9A-F]{2}|[A-Za-z0-9:._~+-])*"
+        }
+
+        /// A path: a route's template with each label an encoded string (kept to check it
+        /// decodes back) or raw text, sometimes with a segment more; or any path at all.
+        fn path() -> impl Strategy<Value = (String, Vec<Option<String>>)> {
+            let label = prop_oneof![
+                "\\PC{1,30}".prop_map(Some),
+                raw_segment().prop_map(|_| None),
+            ];
+            let templated = (
+                select(ROUTES).prop_map(|r| r.path),
+                prop::collection::vec((label, raw_segment()), 8),
+                any::<bool>(),
+            )
+                .prop_map(|(template, labels, extra)| {
+                    let mut path = String::new();
+                    let mut decoded = Vec::new();
+                    for (part, (label, raw)) in
+                        template.trim_start_matches('/').split('/').zip(labels)
+                    {
+                        path.push('/');
+                        if label_name(part).is_none() {
+                            path.push_str(part);
+                        } else if let Some(l) = label {
+                            path.push_str(&encode(&l));
+                            decoded.push(Some(l));
+                        } else {
+                            path.push_str(&raw);
+                            decoded.push(None);
+                        }
+                    }
+                    if extra {
+                        path.push_str("/x");
+                    }
+                    (path, decoded)
+                });
+            prop_oneof![
+                3 => templated,
+                1 => "\\PC{0,60}".prop_map(|p| (p, Vec::new())),
+            ]
+        }
+
+        fn query() -> impl Strategy<Value = String> {
+            let key = prop_oneof![
+                select(vec![
+                    "scope",
+                    "operation",
+                    "max-results",
+                    "next-token",
+                    "arn"
+                ]),
+                Just("x"),
+            ];
+            let value = prop_oneof![
+                select(vec![
+                    "app-instance-user-memberships",
+                    "app-instance-user-moderated-channels",
+                    "batch-create",
+                    "tag-resource",
+                    "untag-resource",
+                ])
+                .prop_map(str::to_string),
+                raw_segment(),
+            ];
+            let piece = prop_oneof![
+                (key, value).prop_map(|(k, v)| format!("{k}={v}")),
+                "[^&]{0,20}",
+            ];
+            prop::collection::vec(piece, 0..4).prop_map(|p| p.join("&"))
+        }
+
+        fn method() -> impl Strategy<Value = Method> {
+            select(vec![
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::DELETE,
+                Method::PATCH,
+                Method::HEAD,
+            ])
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn any_request_routes_or_is_an_unknown_operation(
+                method in method(),
+                (path, labels) in path(),
+                raw_query in query(),
+            ) {
+                let Some(query) = parse_query(&raw_query) else {
+                    // The dispatcher answers a 400 for this; nothing to route.
+                    return Ok(());
+                };
+                match find(&method, &path, &query) {
+                    Ok(m) => {
+                        prop_assert!(m.labels.iter().all(|(_, v)| !v.is_empty()));
+                        let known = labels.iter().zip(&m.labels);
+                        for (want, (_, got)) in known {
+                            if let Some(want) = want {
+                                prop_assert_eq!(want, got);
+                            }
+                        }
+                        match m.route.literal {
+                            Some((k, v)) => prop_assert!(
+                                query.iter().any(|(qk, qv)| qk == k && qv == v)
+                            ),
+                            // A dispatch value never falls through to the plain route.
+                            None => prop_assert!(
+                                !query.iter().any(|(k, _)| DISPATCH_KEYS.contains(&k.as_str()))
+                            ),
+                        }
+                    }
+                    Err(e) => {
+                        // As the dispatcher maps them.
+                        let what = match e {
+                            NoRoute::UnknownOperation(what) => what,
+                            NoRoute::UnknownPath | NoRoute::MethodNotAllowed => {
+                                format!("{method} {path}")
+                            }
+                        };
+                        let r = ApiError::UnknownOperation(what).render();
+                        prop_assert_eq!(
+                            (r.status.as_u16(), r.error_type),
+                            (404, "UnknownOperationException")
+                        );
+                        prop_assert!(r.message.len() <= 100, "{}", r.message);
+                    }
+                }
+            }
+
+            #[test]
+            fn queries_decode_to_what_was_encoded(
+                pairs in prop::collection::vec(("\\PC{0,12}", "\\PC{0,12}"), 0..5),
+                noise in "\\PC{0,40}",
+            ) {
+                let raw: Vec<String> = pairs
+                    .iter()
+                    .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+                    .collect();
+                let got = parse_query(&raw.join("&")).unwrap();
+                prop_assert_eq!(got, pairs);
+                // Anything else parses or is refused, without a panic.
+                let _ = parse_query(&noise);
+            }
+        }
+    }
 }

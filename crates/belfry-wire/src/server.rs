@@ -126,11 +126,8 @@ async fn process(state: &AppState, req: Request) -> (Option<Op>, Outcome) {
     };
     let raw_path = parts.uri.path();
     let raw_query = parts.uri.query().unwrap_or("");
-    let header_pairs: Vec<(&str, &str)> = parts
-        .headers
-        .iter()
-        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v)))
-        .collect();
+    let texts = crate::request::header_texts(&parts.headers);
+    let header_pairs: Vec<(&str, &str)> = texts.iter().map(|(k, v)| (*k, v.as_ref())).collect();
     let signed = RequestParts {
         method: parts.method.as_str(),
         raw_path,

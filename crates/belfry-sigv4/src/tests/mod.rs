@@ -2,6 +2,7 @@
 //! parse refusals. Helpers shared by them live here.
 
 mod parse_cases;
+mod props;
 mod sdk_cross;
 mod suite;
 

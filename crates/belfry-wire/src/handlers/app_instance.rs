@@ -17,7 +17,7 @@ const ADMIN: &str = "appInstanceAdminArn";
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct CreateBody {
+pub(super) struct CreateBody {
     name: Option<String>,
     metadata: Option<String>,
     client_request_token: Option<String>,
@@ -82,7 +82,7 @@ pub(super) async fn list(s: &Services, req: &ApiRequest) -> Result<Reply, ApiErr
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct UpdateBody {
+pub(super) struct UpdateBody {
     name: Option<String>,
     metadata: Option<String>,
 }
@@ -108,7 +108,7 @@ pub(super) async fn delete(s: &Services, req: &ApiRequest) -> Result<Reply, ApiE
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct CreateAdminBody {
+pub(super) struct CreateAdminBody {
     app_instance_admin_arn: Option<String>,
 }
 

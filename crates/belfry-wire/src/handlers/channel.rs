@@ -14,7 +14,7 @@ const CHANNEL: &str = "channelArn";
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct CreateBody {
+pub(super) struct CreateBody {
     app_instance_arn: Option<String>,
     name: Option<String>,
     mode: Option<String>,
@@ -72,7 +72,7 @@ pub(super) async fn describe(s: &Services, req: &ApiRequest) -> Result<Reply, Ap
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct UpdateBody {
+pub(super) struct UpdateBody {
     name: Option<String>,
     mode: Option<String>,
     metadata: Option<String>,

@@ -17,7 +17,7 @@ const MEMBER: &str = "memberArn";
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct CreateBody {
+pub(super) struct CreateBody {
     member_arn: Option<String>,
     #[serde(rename = "Type")]
     kind: Option<String>,
@@ -51,7 +51,7 @@ pub(super) async fn create(s: &Services, req: &ApiRequest) -> Result<Reply, ApiE
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct BatchBody {
+pub(super) struct BatchBody {
     member_arns: Option<Vec<String>>,
     #[serde(rename = "Type")]
     kind: Option<String>,

@@ -45,7 +45,7 @@ pub(crate) struct TargetDto {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct SendBody {
+pub(super) struct SendBody {
     content: Option<String>,
     #[serde(rename = "Type")]
     kind: Option<String>,
@@ -248,7 +248,7 @@ pub(super) async fn list(s: &Services, req: &ApiRequest) -> Result<Reply, ApiErr
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct UpdateBody {
+pub(super) struct UpdateBody {
     content: Option<String>,
     metadata: Option<String>,
     content_type: Option<String>,
@@ -289,7 +289,7 @@ pub(super) async fn update(s: &Services, req: &ApiRequest) -> Result<Reply, ApiE
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct RedactBody {
+pub(super) struct RedactBody {
     sub_channel_id: Option<String>,
 }
 

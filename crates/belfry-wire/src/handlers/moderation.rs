@@ -15,7 +15,7 @@ const MEMBER: &str = "memberArn";
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct CreateModeratorBody {
+pub(super) struct CreateModeratorBody {
     channel_moderator_arn: Option<String>,
 }
 
@@ -170,7 +170,7 @@ pub(super) async fn list_moderated(s: &Services, req: &ApiRequest) -> Result<Rep
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct CreateBanBody {
+pub(super) struct CreateBanBody {
     member_arn: Option<String>,
 }
 

@@ -24,7 +24,7 @@ pub(super) async fn list(s: &Services, req: &ApiRequest) -> Result<Reply, ApiErr
 }
 
 #[derive(Deserialize)]
-struct TagBody {
+pub(super) struct TagBody {
     #[serde(rename = "ResourceARN")]
     resource_arn: Option<String>,
     #[serde(rename = "Tags")]
@@ -39,7 +39,7 @@ pub(super) async fn tag(s: &Services, req: &ApiRequest) -> Result<Reply, ApiErro
 }
 
 #[derive(Deserialize)]
-struct UntagBody {
+pub(super) struct UntagBody {
     #[serde(rename = "ResourceARN")]
     resource_arn: Option<String>,
     #[serde(rename = "TagKeys")]

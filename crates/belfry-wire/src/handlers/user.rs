@@ -16,7 +16,7 @@ const USER: &str = "appInstanceUserArn";
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct CreateBody {
+pub(super) struct CreateBody {
     app_instance_arn: Option<String>,
     app_instance_user_id: Option<String>,
     name: Option<String>,
@@ -92,7 +92,7 @@ pub(super) async fn list(s: &Services, req: &ApiRequest) -> Result<Reply, ApiErr
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct UpdateBody {
+pub(super) struct UpdateBody {
     name: Option<String>,
     metadata: Option<String>,
 }

@@ -109,10 +109,8 @@ fn signed_get(
     uri: &Uri,
     headers: &HeaderMap,
 ) -> Result<belfry_core::auth::Caller, ApiError> {
-    let pairs: Vec<(&str, &str)> = headers
-        .iter()
-        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v)))
-        .collect();
+    let texts = crate::request::header_texts(headers);
+    let pairs: Vec<(&str, &str)> = texts.iter().map(|(k, v)| (*k, v.as_ref())).collect();
     let parts = RequestParts {
         method: "GET",
         raw_path: uri.path(),

@@ -11,6 +11,7 @@ mod batch;
 mod binary;
 mod channels;
 mod durability;
+mod errors;
 mod fault;
 mod harness;
 mod history;
