@@ -122,26 +122,8 @@ async fn slow_clients_of_every_kind_leave_memory_bounded_and_every_descriptor_re
     normal_request(&sdk).await.unwrap();
     let baseline = slow::open_fds(bin.pid());
 
-    let app = sdk
-        .create_app_instance()
-        .name("ws")
-        .client_request_token(uuid())
-        .send()
-        .await
-        .unwrap()
-        .app_instance_arn
-        .unwrap();
-    let user = sdk
-        .create_app_instance_user()
-        .app_instance_arn(&app)
-        .app_instance_user_id("idle")
-        .name("idle")
-        .client_request_token(uuid())
-        .send()
-        .await
-        .unwrap()
-        .app_instance_user_arn
-        .unwrap();
+    let world = World::with_client(&sdk, &["idle"]).await;
+    let user = world.user(0).to_string();
 
     const EACH: usize = 200;
     let stop = CancellationToken::new();

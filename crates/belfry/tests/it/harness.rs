@@ -250,7 +250,11 @@ pub struct World {
 impl World {
     /// Makes an AppInstance and one user per name (user id = name).
     pub async fn new(server: &TestServer, names: &[&str]) -> Self {
-        let id = server.identity();
+        Self::with_client(&server.identity(), names).await
+    }
+
+    /// The same, through any identity client (a test may run the built binary instead).
+    pub async fn with_client(id: &identity::Client, names: &[&str]) -> Self {
         let app = id
             .create_app_instance()
             .name("test")
