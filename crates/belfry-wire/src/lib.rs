@@ -14,9 +14,11 @@ pub mod request;
 pub mod router;
 pub mod server;
 pub mod session;
+pub mod throttle;
 
 pub use auth::{AccessKey, Authenticator};
 pub use server::{router as app, AppState, DEFAULT_MAX_SKEW};
+pub use throttle::{Throttle, ThrottleConfig};
 
 /// The AWS wording for a member that is not of the model's type.
 pub(crate) fn validate_message(path: &str, detail: &str) -> String {

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
+use belfry_wire::ThrottleConfig;
 use clap::Args;
 use rand::distributions::{Alphanumeric, DistString};
 use rand::RngCore;
@@ -93,6 +94,8 @@ pub struct FileConfig {
     memberships_per_user: Option<u64>,
     #[serde(default)]
     access_keys: Vec<KeyConfig>,
+    #[serde(default)]
+    throttle: ThrottleConfig,
 }
 
 /// The resolved configuration.
@@ -146,6 +149,8 @@ pub struct Config {
     pub admin_key: Option<(String, String)>,
     /// Extra keys from the file.
     pub access_keys: Vec<KeyConfig>,
+    /// Request rate limits (`[throttle]`, file only).
+    pub throttle: ThrottleConfig,
 }
 
 impl Config {
@@ -175,6 +180,7 @@ impl Config {
             memberships_per_user: belfry_core::Limits::default().memberships_per_user,
             admin_key: None,
             access_keys: Vec::new(),
+            throttle: ThrottleConfig::default(),
         }
     }
 
@@ -243,6 +249,7 @@ impl Config {
             c.memberships_per_user = n;
         }
         c.access_keys = file.access_keys;
+        c.throttle = file.throttle;
         let id = std::env::var("BELFRY_ACCESS_KEY_ID")
             .ok()
             .filter(|s| !s.is_empty());
@@ -284,6 +291,7 @@ impl Config {
             }
         }
         self.check_tls()?;
+        self.throttle.check().map_err(anyhow::Error::msg)?;
         if let Some(e) = &self.public_endpoint {
             check_public_endpoint(e)?;
         }

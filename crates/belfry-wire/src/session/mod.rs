@@ -62,6 +62,14 @@ const INTERNAL: CloseReason = CloseReason {
     code: 1011,
     reason: "internal error; reconnect",
 };
+/// The key is over its connect rate (`throttle.connect`). An HTTP 429 at the upgrade would
+/// reach a browser as 1006, which amazon-chime-sdk-js retries only until its reconnect deadline
+/// and then hangs; 1013 after the upgrade is retried (after up to a second of jitter) until it
+/// is let in, so a reconnect storm is admitted at the configured rate.
+const THROTTLED: CloseReason = CloseReason {
+    code: 1013,
+    reason: "connect rate exceeded; try again later",
+};
 const PING_TIMEOUT: CloseReason = CloseReason {
     code: 1011,
     reason: "no answer to ping",
@@ -125,6 +133,14 @@ async fn admit(state: &AppState, uri: &Uri, headers: &HeaderMap) -> Result<Admit
         tracing::info!(error = ?e, "websocket connect refused: signature");
         UNAUTHORIZED
     })?;
+    // Before the store is read: a refused connect costs a signature check and nothing more.
+    state
+        .throttle
+        .connect(&caller, std::time::Instant::now())
+        .map_err(|e| {
+            tracing::info!(access_key = %caller.access_key_id, reason = %e.0, "websocket connect refused");
+            THROTTLED
+        })?;
     let query = router::parse_query(raw_query).ok_or(UNAUTHORIZED)?;
     let param = |name: &str| {
         query
@@ -330,7 +346,7 @@ async fn run(state: Arc<AppState>, mut socket: WebSocket, verdict: Result<Admitt
 }
 
 /// `GET /realtime/stats[?reset=true]`: the hub's counters and the commit-to-last-frame-written
-/// percentiles, for the load generator and operators. Signed with an admin key; `reset`
+/// percentiles, and the throttling counters, for the load generator and operators. Signed with an admin key; `reset`
 /// starts a new latency window.
 pub(crate) async fn stats(
     State(state): State<Arc<AppState>>,
@@ -355,6 +371,7 @@ pub(crate) async fn stats(
         .is_some_and(|q| q.split('&').any(|p| p == "reset=true"));
     let s = state.realtime.hub.stats();
     let d = s.delivery_latency(reset);
+    let t = state.throttle.stats();
     let body = serde_json::json!({
         "SessionsOpen": state.realtime.hub.open_sessions(),
         "FramesQueued": s.frames_queued.load(Relaxed),
@@ -363,6 +380,12 @@ pub(crate) async fn stats(
         "InboxOverflows": s.inbox_overflows.load(Relaxed),
         "GapResets": s.gap_resets.load(Relaxed),
         "ConnectResyncs": s.connect_resyncs.load(Relaxed),
+        "Throttled": {
+            "Reads": t.reads.load(Relaxed), "Writes": t.writes.load(Relaxed),
+            "SessionEndpoint": t.session_endpoint.load(Relaxed),
+            "Connects": t.connects.load(Relaxed), "NoRoom": t.no_room.load(Relaxed),
+            "Evicted": t.evicted.load(Relaxed), "Buckets": state.throttle.buckets(),
+        },
         "CommitToLastFrameWritten": {
             "Events": d.events, "P50Us": d.p50_us, "P99Us": d.p99_us,
             "P999Us": d.p999_us, "MaxUs": d.max_us,
