@@ -423,19 +423,6 @@ impl Throttle {
         })
     }
 
-    /// Nothing is limited.
-    pub fn disabled() -> Self {
-        Throttle {
-            enabled: false,
-            reads: ThrottleConfig::default().reads,
-            writes: ThrottleConfig::default().writes,
-            max_buckets: 1,
-            bearers: BearerBuckets::new(1),
-            keys: HashMap::new(),
-            stats: ThrottleStats::default(),
-        }
-    }
-
     /// Counts one REST request of `caller` (signature already verified) with the bearer header
     /// `bearer`; `Err` if it is over its rate.
     pub fn request(

@@ -216,8 +216,6 @@ fn disabled_limits_nothing() {
     let app = caller(APP);
     assert_eq!(passed(&t, &app, Some(ALICE), Class::Write, 50, t0), 50);
     assert_eq!((0..50).filter(|_| t.connect(&app, t0).is_ok()).count(), 50);
-    let off = Throttle::disabled();
-    assert_eq!(passed(&off, &app, Some(ALICE), Class::Write, 50, t0), 50);
 }
 
 #[test]
