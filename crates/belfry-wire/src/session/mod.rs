@@ -345,9 +345,9 @@ async fn run(state: Arc<AppState>, mut socket: WebSocket, verdict: Result<Admitt
     }
 }
 
-/// `GET /realtime/stats[?reset=true]`: the hub's counters and the commit-to-last-frame-written
-/// percentiles, and the throttling counters, for the load generator and operators. Signed with an admin key; `reset`
-/// starts a new latency window.
+/// `GET /realtime/stats[?reset=true]`: the hub's counters, the commit-to-last-frame-written
+/// percentiles and the throttling counters, for the load generator and operators. Signed with
+/// an admin key; `reset` starts a new latency window.
 pub(crate) async fn stats(
     State(state): State<Arc<AppState>>,
     uri: Uri,
