@@ -15,6 +15,8 @@ pub mod request;
 pub mod router;
 pub mod server;
 pub mod session;
+pub mod throttle;
 
 pub use auth::{AccessKey, Authenticator};
 pub use server::{router as app, AppState, DEFAULT_MAX_SKEW};
+pub use throttle::{Throttle, ThrottleConfig};

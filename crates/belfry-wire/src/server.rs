@@ -22,9 +22,10 @@ use crate::auth::Authenticator;
 use crate::error::{ApiError, Rendered};
 use crate::handlers::{self, Reply};
 use crate::ops::Op;
-use crate::request::ApiRequest;
+use crate::request::{ApiRequest, BEARER_HEADER};
 use crate::router::{self, NoRoute};
 use crate::session::Realtime;
+use crate::throttle::{Class, Throttle, Throttled};
 
 /// Everything a request needs, shared by all requests.
 pub struct AppState {
@@ -38,6 +39,8 @@ pub struct AppState {
     pub body_timeout: Duration,
     /// Websocket sessions.
     pub realtime: Realtime,
+    /// Request rate limits.
+    pub throttle: Throttle,
     /// Cancelled when the server is asked to stop (SIGTERM/SIGINT, or a test): the listener
     /// stops accepting and drains its requests, and the realtime hub closes every session.
     pub shutdown: CancellationToken,
@@ -161,6 +164,20 @@ async fn process(state: &AppState, req: Request) -> (Option<Op>, Outcome) {
         }
     };
     let op = matched.route.op;
+    // After the signature, so that only a key's holder can spend its buckets (or a bearer's
+    // it may act as); after routing, which is pure, to tell reads from writes. The body was
+    // read before, bounded, because the signature covers it.
+    let bearer = parts
+        .headers
+        .get(BEARER_HEADER)
+        .and_then(|v| v.to_str().ok());
+    let class = Class::of(op, &matched.route.method);
+    if let Err(Throttled(message)) = state
+        .throttle
+        .request(&caller, bearer, class, Instant::now())
+    {
+        return (Some(op), Err(CoreError::Throttled(message).into()));
+    }
     let status = StatusCode::from_u16(matched.route.status).unwrap_or(StatusCode::OK);
     let api = ApiRequest {
         labels: matched.labels,

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
+use belfry_wire::ThrottleConfig;
 use clap::Args;
 use rand::distributions::{Alphanumeric, DistString};
 use rand::RngCore;
@@ -95,6 +96,8 @@ pub struct FileConfig {
     memberships_per_user: Option<u64>,
     #[serde(default)]
     access_keys: Vec<KeyConfig>,
+    #[serde(default)]
+    throttle: ThrottleConfig,
 }
 
 /// The resolved configuration.
@@ -153,6 +156,8 @@ pub struct Config {
     pub admin_key: Option<(String, String)>,
     /// Extra keys from the file.
     pub access_keys: Vec<KeyConfig>,
+    /// Request rate limits (`[throttle]`, file only).
+    pub throttle: ThrottleConfig,
 }
 
 impl Config {
@@ -184,6 +189,7 @@ impl Config {
             memberships_per_user: belfry_core::Limits::default().memberships_per_user,
             admin_key: None,
             access_keys: Vec::new(),
+            throttle: ThrottleConfig::default(),
         }
     }
 
@@ -258,6 +264,7 @@ impl Config {
             c.memberships_per_user = n;
         }
         c.access_keys = file.access_keys;
+        c.throttle = file.throttle;
         let id = std::env::var("BELFRY_ACCESS_KEY_ID")
             .ok()
             .filter(|s| !s.is_empty());
@@ -299,6 +306,7 @@ impl Config {
             }
         }
         self.check_tls()?;
+        self.throttle.check().map_err(anyhow::Error::msg)?;
         if let Some(e) = &self.public_endpoint {
             check_public_endpoint(e)?;
         }
@@ -644,5 +652,47 @@ mod tests {
             (c.header_read_timeout_secs, c.body_read_timeout_secs),
             (4, 6)
         );
+    }
+}
+
+#[cfg(test)]
+mod throttle_tests {
+    use super::*;
+    use belfry_wire::throttle::Rate;
+
+    fn resolve(text: &str) -> anyhow::Result<Config> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("belfry.toml");
+        std::fs::write(&path, text)?;
+        Config::resolve(ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        })
+    }
+
+    #[test]
+    fn the_throttle_table_overrides_the_defaults_it_names() {
+        let c = resolve("").unwrap();
+        assert_eq!(c.throttle, ThrottleConfig::default());
+        let c = resolve(
+            "[throttle]\nadmin_exempt = false\nwrites = { per_sec = 5, burst = 8 }\n\
+             [[throttle.keys]]\nid = \"AKIDAPP\"\nconnect = { per_sec = 0.5, burst = 3 }\n",
+        )
+        .unwrap();
+        assert!(c.throttle.enabled && !c.throttle.admin_exempt);
+        assert_eq!(c.throttle.writes, Rate::new(5.0, 8));
+        assert_eq!(c.throttle.reads, ThrottleConfig::default().reads);
+        assert_eq!(c.throttle.keys[0].connect, Some(Rate::new(0.5, 3)));
+        for (text, want) in [
+            ("[throttle]\nwrite = { per_sec = 5, burst = 8 }\n", "write"),
+            (
+                "[throttle]\nreads = { per_sec = 0, burst = 8 }\n",
+                "reads.per_sec",
+            ),
+            ("[throttle]\nconnect = { per_sec = 1 }\n", "burst"),
+        ] {
+            let e = format!("{:#}", resolve(text).unwrap_err());
+            assert!(e.contains(want), "{text}: {e}");
+        }
     }
 }

@@ -27,7 +27,7 @@ use belfry_store::SqliteStore;
 use belfry_wire::auth::SecretKey;
 use belfry_wire::session::frames::WireFrames;
 use belfry_wire::session::Realtime;
-use belfry_wire::{AccessKey, AppState, Authenticator};
+use belfry_wire::{AccessKey, AppState, Authenticator, Throttle};
 use listen::{Accept, ListenLimits, ListenStats};
 use tokio::net::{TcpListener, TcpSocket};
 
@@ -117,8 +117,11 @@ fn build(
             ..Limits::default()
         },
     );
+    let throttle = Throttle::new(&config.throttle, &keys, std::time::Instant::now())
+        .map_err(anyhow::Error::msg)?;
     let state = AppState {
         services,
+        throttle,
         auth: Authenticator::new(
             keys,
             &config.region,

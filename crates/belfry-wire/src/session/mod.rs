@@ -67,6 +67,14 @@ const TOO_BIG: CloseReason = CloseReason {
     code: 1009,
     reason: "frames from the client are limited to 16 KiB",
 };
+/// The key is over its connect rate (`throttle.connect`). An HTTP 429 at the upgrade would
+/// reach a browser as 1006, which amazon-chime-sdk-js retries only until its reconnect deadline
+/// and then hangs; 1013 after the upgrade is retried (after up to a second of jitter) until it
+/// is let in, so a reconnect storm is admitted at the configured rate.
+const THROTTLED: CloseReason = CloseReason {
+    code: 1013,
+    reason: "connect rate exceeded; try again later",
+};
 const PING_TIMEOUT: CloseReason = CloseReason {
     code: 1011,
     reason: "no answer to ping",
@@ -128,6 +136,14 @@ async fn admit(state: &AppState, uri: &Uri, headers: &HeaderMap) -> Result<Admit
         tracing::info!(error = ?e, "websocket connect refused: signature");
         UNAUTHORIZED
     })?;
+    // Before the store is read: a refused connect costs a signature check and nothing more.
+    state
+        .throttle
+        .connect(&caller, std::time::Instant::now())
+        .map_err(|e| {
+            tracing::info!(access_key = %caller.access_key_id, reason = %e.0, "websocket connect refused");
+            THROTTLED
+        })?;
     let query = router::parse_query(raw_query).ok_or(UNAUTHORIZED)?;
     let param = |name: &str| {
         query
@@ -340,9 +356,9 @@ fn is_too_big(e: &axum::Error) -> bool {
         .is_some_and(|inner| matches!(inner, tungstenite::Error::Capacity(_)))
 }
 
-/// `GET /realtime/stats[?reset=true]`: the hub's counters and the commit-to-last-frame-written
-/// percentiles, for the load generator and operators. Signed with an admin key; `reset`
-/// starts a new latency window.
+/// `GET /realtime/stats[?reset=true]`: the hub's counters, the commit-to-last-frame-written
+/// percentiles and the throttling counters, for the load generator and operators. Signed with
+/// an admin key; `reset` starts a new latency window.
 pub(crate) async fn stats(
     State(state): State<Arc<AppState>>,
     uri: Uri,
@@ -366,6 +382,7 @@ pub(crate) async fn stats(
         .is_some_and(|q| q.split('&').any(|p| p == "reset=true"));
     let s = state.realtime.hub.stats();
     let d = s.delivery_latency(reset);
+    let t = state.throttle.stats();
     let body = serde_json::json!({
         "SessionsOpen": state.realtime.hub.open_sessions(),
         "FramesQueued": s.frames_queued.load(Relaxed),
@@ -374,6 +391,12 @@ pub(crate) async fn stats(
         "InboxOverflows": s.inbox_overflows.load(Relaxed),
         "GapResets": s.gap_resets.load(Relaxed),
         "ConnectResyncs": s.connect_resyncs.load(Relaxed),
+        "Throttled": {
+            "Reads": t.reads.load(Relaxed), "Writes": t.writes.load(Relaxed),
+            "SessionEndpoint": t.session_endpoint.load(Relaxed),
+            "Connects": t.connects.load(Relaxed), "NoRoom": t.no_room.load(Relaxed),
+            "Evicted": t.evicted.load(Relaxed), "Buckets": state.throttle.buckets(),
+        },
         "CommitToLastFrameWritten": {
             "Events": d.events, "P50Us": d.p50_us, "P99Us": d.p99_us,
             "P999Us": d.p999_us, "MaxUs": d.max_us,

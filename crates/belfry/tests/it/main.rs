@@ -26,6 +26,7 @@ mod raw;
 mod realtime;
 mod realtime_connect;
 mod tags;
+mod throttle;
 mod tls;
 mod wire;
 mod ws;
