@@ -1,7 +1,7 @@
 //! `abuse`: `--slow` slow clients held open (a fifth each: silent connections, trickled
 //! request heads, trickled TLS handshakes, trickled bodies, and idle websocket sessions) while
 //! `--connections` normal clients send messages as fast as they can. Reports the normal
-//! clients' latency and errors, and with `--server-pid` the server's memory and descriptors
+//! clients' latency and errors, and with `--server-pid` the server's memory and sockets
 //! before, during and after the attack.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,7 +32,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         .next()
         .context("the endpoint's address")?;
     let pid = args.server_pid;
-    let fds = |p: Option<u32>| p.map(slow::open_fds);
+    let fds = |p: Option<u32>| p.map(slow::open_sockets);
     let (fds_before, rss_before) = (fds(pid), pid.and_then(slow::rss_kib));
 
     let stop = CancellationToken::new();
@@ -47,7 +47,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let (fds_during, rss_during) = (fds(pid), pid.and_then(slow::rss_kib));
     eprintln!(
-        "{} slow clients and {each} idle sessions open; server: {} descriptors, RSS {} MiB",
+        "{} slow clients and {each} idle sessions open; server: {} sockets, RSS {} MiB",
         4 * each,
         fds_during.map_or("?".into(), |n| n.to_string()),
         fmt_mib(rss_during)
@@ -116,7 +116,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         "send_errors": errors,
         "sends_per_s": sends as f64 / secs,
         "send_ms": percentiles(&latency),
-        "server_fds": {"before": fds_before, "during": fds_during, "after": fds_after, "release_s": release_s},
+        "server_sockets": {"before": fds_before, "during": fds_during, "after": fds_after, "release_s": release_s},
         "server_rss_mib": {
             "before": rss_before.map(|k| k as f64 / 1024.0),
             "during": rss_during.map(|k| k as f64 / 1024.0),
@@ -125,7 +125,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     });
     let lines = format!(
         "abuse: {} slow clients + {each} idle sessions; normal sends x{}: {:.0}/s ({errors} errors), {}; \
-         server descriptors {} -> {} -> {} ({release_s:.1} s after the attack); RSS {} -> {} -> {} MiB",
+         server sockets {} -> {} -> {} ({release_s:.1} s after the attack); RSS {} -> {} -> {} MiB",
         4 * each,
         args.connections,
         sends as f64 / secs,
@@ -140,7 +140,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let failure = if errors > 0 {
         Some(format!("{errors} normal sends failed under the attack"))
     } else if fds_after.is_some_and(|n| !settled(n)) {
-        Some("descriptors were not released within 60 s of the attack's end".to_string())
+        Some("sockets were not released within 60 s of the attack's end".to_string())
     } else {
         None
     };

@@ -87,11 +87,18 @@ async fn hold(addr: SocketAddr, kind: Kind) {
     }
 }
 
-/// Open descriptors of process `pid`.
-pub fn open_fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|d| d.count())
-        .unwrap_or(0)
+/// Open sockets of process `pid`: what clients hold. Other descriptors (the database files
+/// of a reader pool that grew under load, say) are not the clients' to release.
+pub fn open_sockets(pid: u32) -> usize {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return 0;
+    };
+    dir.filter_map(Result::ok)
+        .filter(|e| {
+            std::fs::read_link(e.path())
+                .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"))
+        })
+        .count()
 }
 
 /// Resident memory of process `pid`, in KiB.

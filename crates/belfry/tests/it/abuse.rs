@@ -120,7 +120,7 @@ async fn slow_clients_of_every_kind_leave_memory_bounded_and_every_descriptor_re
     let bin = Bin::start(None, "");
     let sdk = bin.identity();
     normal_request(&sdk).await.unwrap();
-    let baseline = slow::open_fds(bin.pid());
+    let baseline = slow::open_sockets(bin.pid());
 
     let world = World::with_client(&sdk, &["idle"]).await;
     let user = world.user(0).to_string();
@@ -160,10 +160,10 @@ async fn slow_clients_of_every_kind_leave_memory_bounded_and_every_descriptor_re
         sessions.push(stream);
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let under_attack = slow::open_fds(bin.pid());
+    let under_attack = slow::open_sockets(bin.pid());
     assert!(
         under_attack >= baseline + 4 * EACH,
-        "the slow clients are connected ({under_attack} descriptors, {baseline} before)"
+        "the slow clients are connected ({under_attack} sockets, {baseline} before)"
     );
 
     for i in 0..10 {
@@ -188,14 +188,14 @@ async fn slow_clients_of_every_kind_leave_memory_bounded_and_every_descriptor_re
     drop(sessions);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let now = slow::open_fds(bin.pid());
+        let now = slow::open_sockets(bin.pid());
         // The SDK client's pooled connection may come and go.
         if now <= baseline + 2 {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "{now} descriptors open 30 s after the attack ended, {baseline} before it"
+            "{now} sockets open 30 s after the attack ended, {baseline} before it"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
