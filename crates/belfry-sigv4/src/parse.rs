@@ -282,7 +282,11 @@ fn check_signed_headers(req: &RequestParts, auth: &ParsedAuth) -> Result<(), Sig
             None => return Err(missing_header(name)),
             // A value that is not visible ASCII reaches us decoded lossily (HTTP does not say
             // how its bytes read as text), so the bytes the client signed are not known.
-            Some(value) if !value.chars().all(|c| c.is_ascii_graphic() || c == ' ') => {
+            Some(value)
+                if !value
+                    .chars()
+                    .all(|c| c.is_ascii_graphic() || c == ' ' || c == '\t') =>
+            {
                 return Err(SigV4Error::incomplete(format!(
                     "Header '{}' listed in SignedHeaders has a value that is not visible ASCII; \
                      only visible ASCII characters, spaces and tabs can be signed.",

@@ -19,4 +19,5 @@ pub mod throttle;
 
 pub use auth::{AccessKey, Authenticator};
 pub use server::{router as app, AppState, DEFAULT_MAX_SKEW};
+pub use session::ConnectionSlot;
 pub use throttle::{Throttle, ThrottleConfig};

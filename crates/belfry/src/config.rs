@@ -329,6 +329,20 @@ impl Config {
                 bail!("{name} must be at least 1");
             }
         }
+        // A deadline is `now + timeout`, which overflows (and panics) for absurd values.
+        const DAY_SECS: u64 = 24 * 60 * 60;
+        for (name, secs) in [
+            ("drain_secs", self.drain_secs),
+            ("handshake_timeout_ms", self.handshake_timeout_ms / 1000),
+            ("header_read_timeout_secs", self.header_read_timeout_secs),
+            ("body_read_timeout_secs", self.body_read_timeout_secs),
+            ("ping_interval_secs", self.ping_interval_secs),
+            ("max_clock_skew_secs", self.max_clock_skew_secs),
+        ] {
+            if secs > DAY_SECS {
+                bail!("{name} must be at most one day");
+            }
+        }
         Ok(())
     }
 
@@ -614,6 +628,14 @@ mod tests {
         let c = Config::resolve(cli.serve).unwrap();
         assert_eq!(c.tls_listen, Some(SocketAddr::from(([127, 0, 0, 1], 8443))));
         assert_eq!(c.public_endpoint.as_deref(), Some("chat.example.com:443"));
+    }
+
+    #[test]
+    fn timeouts_over_a_day_are_refused() {
+        let mut c = Config::with_data_dir("/tmp/x".into());
+        c.header_read_timeout_secs = u64::MAX;
+        let e = c.check().unwrap_err().to_string();
+        assert!(e.contains("header_read_timeout_secs"), "{e}");
     }
 
     #[test]

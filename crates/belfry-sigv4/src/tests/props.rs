@@ -200,3 +200,21 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_tab_inside_a_signed_value_is_allowed() {
+    let mut req = OwnedRequest::from_http_text(
+        "GET / HTTP/1.1\nHost:example.amazonaws.com\nX-Amz-Date:20150830T123600Z\n\n",
+    );
+    req.set_header("x-tabbed", "a\tb");
+    req.set_header(
+        "Authorization",
+        &format!(
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, \
+             SignedHeaders=host;x-amz-date;x-tabbed, Signature={}",
+            "0".repeat(64)
+        ),
+    );
+    let parsed = req.with_parts(|p| parse(p).map(drop));
+    assert!(parsed.is_ok(), "{parsed:?}");
+}

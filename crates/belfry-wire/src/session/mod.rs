@@ -15,6 +15,7 @@ use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
+use axum::Extension;
 use belfry_core::arn::UserKey;
 use belfry_core::service::PrefetchSort;
 use belfry_core::CoreError;
@@ -80,6 +81,12 @@ const PING_TIMEOUT: CloseReason = CloseReason {
     reason: "no answer to ping",
 };
 
+/// The accept loop's hold on a connection's slot (in the request's extensions): a session
+/// keeps it until it ends, so websocket sockets count against `max_connections` like any
+/// other.
+#[derive(Clone)]
+pub struct ConnectionSlot(pub Arc<dyn std::any::Any + Send + Sync>);
+
 /// Who is connecting, once the request is verified.
 struct Admitted {
     user: UserKey,
@@ -92,6 +99,7 @@ pub(crate) async fn connect(
     State(state): State<Arc<AppState>>,
     uri: Uri,
     headers: HeaderMap,
+    slot: Option<Extension<ConnectionSlot>>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     let Ok(upgrade) = upgrade else {
@@ -108,7 +116,10 @@ pub(crate) async fn connect(
         .max_write_buffer_size(MAX_WRITE_BUFFER)
         .max_message_size(MAX_INBOUND_MESSAGE)
         .max_frame_size(MAX_INBOUND_MESSAGE)
-        .on_upgrade(move |socket| run(state, socket, verdict))
+        .on_upgrade(move |socket| async move {
+            run(state, socket, verdict).await;
+            drop(slot);
+        })
 }
 
 /// Verifies the SigV4 signature (header or presigned) of a GET with no body.

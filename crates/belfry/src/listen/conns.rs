@@ -4,7 +4,7 @@
 //! byte now and then) hold every slot until their timeouts, and nobody else is served.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
@@ -18,11 +18,16 @@ pub(crate) struct Conns {
     open: Mutex<HashMap<u64, Arc<Track>>>,
 }
 
+/// Set in [`Track::state`] once the connection is evicted.
+const EVICTED: u32 = 1 << 31;
+
 /// What the accept loop knows of one connection.
 #[derive(Debug)]
 pub(crate) struct Track {
-    /// Requests being answered now; a connection with one is never evicted.
-    in_flight: AtomicU32,
+    /// Requests in flight (whole request in, response not yet out), and the [`EVICTED`] bit:
+    /// one atomic, so that eviction (a compare-and-swap from 0) and a request starting cannot
+    /// both win.
+    state: AtomicU32,
     /// When the connection last finished a request (or was accepted), in ms since `epoch`.
     idle_since_ms: AtomicU64,
     /// Cancelled to evict the connection.
@@ -48,7 +53,7 @@ impl Conns {
     pub(crate) fn register(self: &Arc<Self>) -> ConnHandle {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let track = Arc::new(Track {
-            in_flight: AtomicU32::new(0),
+            state: AtomicU32::new(0),
             idle_since_ms: AtomicU64::new(self.now_ms()),
             evict: CancellationToken::new(),
         });
@@ -66,18 +71,27 @@ impl Conns {
     /// one was evicted. O(open connections), but it runs only at the bound.
     pub(crate) fn evict_oldest_idle(&self) -> bool {
         let mut open = self.lock();
-        let oldest = open
-            .iter()
-            .filter(|(_, t)| t.in_flight.load(Ordering::Acquire) == 0)
-            .min_by_key(|(_, t)| t.idle_since_ms.load(Ordering::Relaxed))
-            .map(|(id, _)| *id);
-        match oldest.and_then(|id| open.remove(&id)) {
-            Some(track) => {
+        // A candidate may start a request between the scan and the swap; then look again.
+        for _ in 0..4 {
+            let Some((id, track)) = open
+                .iter()
+                .filter(|(_, t)| t.state.load(Ordering::Acquire) == 0)
+                .min_by_key(|(_, t)| t.idle_since_ms.load(Ordering::Relaxed))
+                .map(|(id, t)| (*id, t.clone()))
+            else {
+                return false;
+            };
+            if track
+                .state
+                .compare_exchange(0, EVICTED, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                open.remove(&id);
                 track.evict.cancel();
-                true
+                return true;
             }
-            None => false,
         }
+        false
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Track>>> {
@@ -110,8 +124,16 @@ impl ConnHandle {
     }
 
     #[cfg(test)]
-    fn begin_request(&self) -> RequestGuard {
-        self.tracker.begin_request()
+    fn begin_request(&self) -> Arc<RequestMark> {
+        let mark = self.tracker.request();
+        mark.mark();
+        mark
+    }
+}
+
+impl Drop for ConnHandle {
+    fn drop(&mut self) {
+        self.tracker.conns.lock().remove(&self.id);
     }
 }
 
@@ -123,35 +145,42 @@ pub(crate) struct Tracker {
 }
 
 impl Tracker {
-    /// Marks a request in flight until the returned guard drops.
-    pub(crate) fn begin_request(&self) -> RequestGuard {
-        self.track.in_flight.fetch_add(1, Ordering::AcqRel);
-        RequestGuard {
-            track: self.track.clone(),
-            conns: self.conns.clone(),
+    /// A new request on the connection, not yet in flight: it is from [`RequestMark::mark`]
+    /// (when its body has fully arrived) until the last handle drops.
+    pub(crate) fn request(&self) -> Arc<RequestMark> {
+        Arc::new(RequestMark {
+            tracker: self.clone(),
+            marked: AtomicBool::new(false),
+        })
+    }
+}
+
+/// One request. A request whose body is still arriving is not in flight, so a client
+/// trickling a body can be evicted like one trickling its head.
+#[derive(Debug)]
+pub(crate) struct RequestMark {
+    tracker: Tracker,
+    marked: AtomicBool,
+}
+
+impl RequestMark {
+    /// The whole request is in: the connection is not evictable until this drops.
+    pub(crate) fn mark(&self) {
+        if !self.marked.swap(true, Ordering::AcqRel) {
+            self.tracker.track.state.fetch_add(1, Ordering::AcqRel);
         }
     }
 }
 
-impl Drop for ConnHandle {
+impl Drop for RequestMark {
     fn drop(&mut self) {
-        self.tracker.conns.lock().remove(&self.id);
-    }
-}
-
-/// A request in flight on a connection.
-#[derive(Debug)]
-pub(crate) struct RequestGuard {
-    track: Arc<Track>,
-    conns: Arc<Conns>,
-}
-
-impl Drop for RequestGuard {
-    fn drop(&mut self) {
-        self.track
-            .idle_since_ms
-            .store(self.conns.now_ms(), Ordering::Relaxed);
-        self.track.in_flight.fetch_sub(1, Ordering::AcqRel);
+        if self.marked.load(Ordering::Acquire) {
+            let track = &self.tracker.track;
+            track
+                .idle_since_ms
+                .store(self.tracker.conns.now_ms(), Ordering::Relaxed);
+            track.state.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 }
 
@@ -196,5 +225,17 @@ mod tests {
         assert!(conns.evict_oldest_idle());
         assert!(b.evicted().is_cancelled());
         assert!(!a.evicted().is_cancelled());
+    }
+
+    #[test]
+    fn a_request_still_receiving_its_body_leaves_the_connection_evictable() {
+        let conns = Arc::new(Conns::default());
+        let a = conns.register();
+        let receiving = a.tracker().request();
+        assert!(conns.evict_oldest_idle());
+        assert!(a.evicted().is_cancelled());
+        // Marking after the eviction does not bring it back.
+        receiving.mark();
+        assert!(!conns.evict_oldest_idle());
     }
 }

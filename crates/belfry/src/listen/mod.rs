@@ -12,19 +12,24 @@
 //! now and then, cannot keep everyone else in the backlog.
 //!
 //! Every connection is served by hyper's HTTP/1 with upgrades enabled (axum's websocket
-//! upgrade needs them). An upgraded connection leaves this loop: its task ends and its slot is
-//! freed, and the websocket layer closes it on the same shutdown token, so shutdown never
-//! waits for a websocket here.
+//! upgrade needs them). An upgraded connection leaves this loop, but its slot goes with it
+//! (in the request's extensions) and is freed when the session ends, so `max_connections`
+//! bounds every client socket; the websocket layer closes sessions on the same shutdown token,
+//! so shutdown never waits for a websocket here.
 
+use std::any::Any;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::Router;
-use hyper::body::Incoming;
+use belfry_wire::ConnectionSlot;
+use hyper::body::{Body as _, Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
@@ -36,7 +41,7 @@ use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
 mod conns;
-use conns::{ConnHandle, Conns};
+use conns::{ConnHandle, Conns, RequestMark};
 
 /// What a listener accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,7 +94,7 @@ impl Default for ListenLimits {
 /// What the accept loop has done so far.
 #[derive(Debug, Default)]
 pub struct ListenStats {
-    /// Connections open now (accepted, and neither closed nor upgraded to a websocket).
+    /// Connections open now (accepted and not closed, websocket sessions included).
     pub open: AtomicUsize,
     /// Connections accepted since start.
     pub accepted: AtomicU64,
@@ -130,6 +135,7 @@ pub async fn serve_http(
         permits: Arc::new(Semaphore::new(limits.max_connections)),
         at_limit: AtomicBool::new(false),
         conns: Arc::default(),
+        accept_failing: AtomicBool::new(false),
         limits,
         connections: TaskTracker::new(),
         shutdown,
@@ -175,6 +181,8 @@ struct Shared {
     at_limit: AtomicBool,
     /// The open connections, for evicting the idle one at the bound.
     conns: Arc<Conns>,
+    /// Set while `accept` keeps failing (out of descriptors), so it is logged once per burst.
+    accept_failing: AtomicBool,
     /// The connection tasks, so shutdown can wait for them.
     connections: TaskTracker,
     shutdown: CancellationToken,
@@ -190,14 +198,20 @@ async fn accept_loop(listener: TcpListener, accept: Accept, shared: Arc<Shared>)
             () = shared.shutdown.cancelled() => return,
         };
         let (stream, peer) = match accepted {
-            Ok(a) => a,
+            Ok(a) => {
+                shared.accept_failing.store(false, Ordering::Relaxed);
+                a
+            }
             Err(e) => {
                 if !is_per_connection(&e) {
                     // Out of file descriptors or memory: free a descriptor by closing the
                     // connection idle the longest; either way pause briefly, as retrying at
                     // once would spin while the closed connection winds down.
                     let evicted = evict(&shared);
-                    tracing::warn!(error = %e, evicted, "accepting a connection failed");
+                    // Once per burst: this repeats every 10 ms while it lasts.
+                    if !shared.accept_failing.swap(true, Ordering::Relaxed) {
+                        tracing::warn!(error = %e, evicted, "accepting a connection failed");
+                    }
                     tokio::select! {
                         () = tokio::time::sleep(Duration::from_millis(10)) => {}
                         () = shared.shutdown.cancelled() => return,
@@ -214,16 +228,15 @@ async fn accept_loop(listener: TcpListener, accept: Accept, shared: Arc<Shared>)
         let stats = &shared.limits.stats;
         stats.accepted.fetch_add(1, Ordering::Relaxed);
         stats.open.fetch_add(1, Ordering::Relaxed);
-        let guard = Slot {
+        let slot = Arc::new(Slot {
             _permit: permit,
             stats: stats.clone(),
-        };
+        });
         let conn = shared.conns.register();
         let task_shared = shared.clone();
         shared.connections.spawn(async move {
-            serve_connection(stream, peer, accept, &conn, &task_shared).await;
+            serve_connection(stream, peer, accept, &conn, slot, &task_shared).await;
             drop(conn);
-            drop(guard);
         });
     }
 }
@@ -274,7 +287,8 @@ fn evict(shared: &Shared) -> bool {
     evicted
 }
 
-/// Frees its connection's slot when the connection ends, however it ends.
+/// Frees its connection's slot when the connection ends, however it ends. A websocket
+/// session holds it too (its socket is a descriptor like any other), until the session ends.
 struct Slot {
     _permit: OwnedSemaphorePermit,
     stats: Arc<ListenStats>,
@@ -306,6 +320,7 @@ async fn serve_connection(
     peer: SocketAddr,
     accept: Accept,
     conn: &ConnHandle,
+    slot: Arc<Slot>,
     shared: &Shared,
 ) {
     // Replies and websocket frames are small and latency-bound; Nagle would hold them back.
@@ -346,8 +361,8 @@ async fn serve_connection(
         }
     };
     match io {
-        Io::Plain(s) => serve_http1(TokioIo::new(s), peer, conn, shared).await,
-        Io::Tls(s) => serve_http1(TokioIo::new(s), peer, conn, shared).await,
+        Io::Plain(s) => serve_http1(TokioIo::new(s), peer, conn, slot, shared).await,
+        Io::Tls(s) => serve_http1(TokioIo::new(s), peer, conn, slot, shared).await,
     }
 }
 
@@ -370,23 +385,39 @@ async fn prepare(stream: TcpStream, accept: Accept, shared: &Shared) -> std::io:
     Ok(Io::Tls(Box::new(tls.accept(stream).await?)))
 }
 
-async fn serve_http1<I>(io: I, peer: SocketAddr, handle: &ConnHandle, shared: &Shared)
-where
+async fn serve_http1<I>(
+    io: I,
+    peer: SocketAddr,
+    handle: &ConnHandle,
+    slot: Arc<Slot>,
+    shared: &Shared,
+) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let app = shared.app.clone();
     let tracked = handle.tracker();
     let service =
         TowerToHyperService::new(tower::service_fn(move |req: http::Request<Incoming>| {
-            let mut req = req.map(Body::new);
+            // Not evictable from when the whole request is in until it is answered.
+            let mark = tracked.request();
+            let mut req = req.map(|inner| {
+                if inner.is_end_stream() {
+                    mark.mark();
+                }
+                Body::new(MarkOnEnd {
+                    inner,
+                    mark: mark.clone(),
+                })
+            });
             // The peer address, for handlers that log or limit by it (axum's ConnectInfo).
             req.extensions_mut().insert(ConnectInfo(peer));
-            // Not evictable while a request is being answered.
-            let in_flight = tracked.begin_request();
+            // A websocket upgrade keeps the slot for as long as its session lasts.
+            req.extensions_mut()
+                .insert(ConnectionSlot(slot.clone() as Arc<dyn Any + Send + Sync>));
             let app = app.clone();
             async move {
                 let response = app.oneshot(req).await;
-                drop(in_flight);
+                drop(mark);
                 response
             }
         }));
@@ -410,6 +441,36 @@ where
     };
     if let Err(e) = result {
         tracing::debug!(%peer, error = %e, "connection ended with an error");
+    }
+}
+
+/// A request body that marks its request in flight once it has all arrived.
+struct MarkOnEnd {
+    inner: Incoming,
+    mark: Arc<RequestMark>,
+}
+
+impl hyper::body::Body for MarkOnEnd {
+    type Data = bytes::Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if matches!(polled, Poll::Ready(None)) || self.inner.is_end_stream() {
+            self.mark.mark();
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }
 

@@ -93,10 +93,13 @@ async fn with_every_descriptor_held_by_silent_clients_normal_clients_are_still_s
     let bin = Bin::start(Some(256), "");
     let stop = CancellationToken::new();
     let mut attack = JoinSet::new();
-    slow::spawn(&mut attack, bin.addr, Kind::Idle, 250, &stop);
-    slow::spawn(&mut attack, bin.addr, Kind::SlowHeaders, 100, &stop);
+    slow::spawn(&mut attack, bin.addr, Kind::Idle, 150, &stop);
+    slow::spawn(&mut attack, bin.addr, Kind::SlowHeaders, 50, &stop);
+    // More trickled bodies than slots: a body still arriving is not a request in flight, so
+    // these are evicted like trickled heads rather than holding every slot.
+    slow::spawn(&mut attack, bin.addr, Kind::SlowBody, 250, &stop);
     // Let them take every slot (and every descriptor).
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
 
     let sdk = bin.identity();
     for i in 0..5 {
@@ -340,5 +343,21 @@ async fn a_websocket_frame_over_the_inbound_cap_closes_the_session_with_1009() {
     let mut ws = Ws::established(&s, w.user(0), "s1").await;
     ws.send_text("x".repeat(64 * 1024)).await;
     assert_eq!(ws.closed().await, 1009);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn websocket_sessions_hold_their_connection_slot_until_they_end() {
+    let s = TestServer::configured(|c| c.max_connections = 2).await;
+    let w = World::new(&s, &["a"]).await;
+    let first = Ws::established(&s, w.user(0), "s1").await;
+    let second = Ws::established(&s, w.user(0), "s2").await;
+    // Both slots are held by sessions, which are never evicted: a new client waits.
+    let waited = slow::health(s.addr, Duration::from_millis(500)).await;
+    assert!(waited.is_err(), "served with every slot held: {waited:?}");
+    first.stop().await;
+    let served = slow::health(s.addr, Duration::from_secs(10)).await;
+    assert_eq!(served.as_deref(), Ok("HTTP/1.1 200 OK"));
+    second.stop().await;
     s.stop().await;
 }
