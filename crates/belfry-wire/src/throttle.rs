@@ -70,6 +70,9 @@ pub struct ThrottleConfig {
     pub session_endpoint: Rate,
     /// Websocket connects (`/connect`) per access key.
     pub connect: Rate,
+    /// How long a connect over its key's rate may wait for its turn before it is refused
+    /// (1013), in milliseconds: a reconnect storm queues rather than retries.
+    pub connect_max_wait_ms: u64,
     /// About how many per-bearer buckets the node keeps.
     pub max_buckets: usize,
     /// Access keys limited as a whole rather than per bearer.
@@ -85,6 +88,7 @@ impl Default for ThrottleConfig {
             writes: Rate::new(10.0, 20),
             session_endpoint: Rate::new(1000.0, 2000),
             connect: Rate::new(500.0, 1000),
+            connect_max_wait_ms: 5_000,
             max_buckets: 100_000,
             keys: Vec::new(),
         }
@@ -191,6 +195,24 @@ impl Bucket {
         } else {
             false
         }
+    }
+
+    /// Takes a token now or reserves one within `max_wait`: returns how long to wait for it,
+    /// or `None` (nothing taken) if the next free one is further away. Reserved tokens are
+    /// owed (the count goes below zero), so waiters are let in at the rate, in order.
+    fn reserve(&mut self, rate: Rate, now: Instant, max_wait: Duration) -> Option<Duration> {
+        self.refill(rate, now);
+        let after = self.tokens - 1.0;
+        let wait = if after >= 0.0 {
+            0.0
+        } else {
+            -after / rate.per_sec
+        };
+        if wait > max_wait.as_secs_f64() {
+            return None;
+        }
+        self.tokens = after;
+        Some(Duration::from_secs_f64(wait))
     }
 
     fn is_full(&self, rate: Rate, now: Instant) -> bool {
@@ -368,6 +390,7 @@ pub struct Throttle {
     reads: Rate,
     writes: Rate,
     max_buckets: usize,
+    connect_max_wait: Duration,
     bearers: BearerBuckets,
     keys: HashMap<String, KeyLimits>,
     stats: ThrottleStats,
@@ -417,6 +440,7 @@ impl Throttle {
             reads: config.reads,
             writes: config.writes,
             max_buckets: config.max_buckets,
+            connect_max_wait: Duration::from_millis(config.connect_max_wait_ms),
             bearers: BearerBuckets::new(config.max_buckets),
             keys: limits,
             stats: ThrottleStats::default(),
@@ -503,14 +527,15 @@ impl Throttle {
         }
     }
 
-    /// Counts one websocket connect of `caller`; `Err` if the key is over its connect rate.
-    pub fn connect(&self, caller: &Caller, now: Instant) -> Result<(), Throttled> {
+    /// Counts one websocket connect of `caller`: how long it must wait for its turn (zero
+    /// within the burst), or `Err` if its turn is more than `connect_max_wait_ms` away.
+    pub fn connect(&self, caller: &Caller, now: Instant) -> Result<Duration, Throttled> {
         let Some(key) = self.limits(caller) else {
-            return Ok(());
+            return Ok(Duration::ZERO);
         };
         let (rate, bucket) = &key.connect;
-        if lock(bucket).take(*rate, now) {
-            return Ok(());
+        if let Some(wait) = lock(bucket).reserve(*rate, now, self.connect_max_wait) {
+            return Ok(wait);
         }
         self.stats.connects.fetch_add(1, Relaxed);
         Err(Throttled(over(

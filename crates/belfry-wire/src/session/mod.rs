@@ -148,13 +148,17 @@ async fn admit(state: &AppState, uri: &Uri, headers: &HeaderMap) -> Result<Admit
         UNAUTHORIZED
     })?;
     // Before the store is read: a refused connect costs a signature check and nothing more.
-    state
+    // One over the rate waits for its turn here (bounded), so a storm queues, not retries.
+    let turn = state
         .throttle
         .connect(&caller, std::time::Instant::now())
         .map_err(|e| {
             tracing::info!(access_key = %caller.access_key_id, reason = %e.0, "websocket connect refused");
             THROTTLED
         })?;
+    if !turn.is_zero() {
+        tokio::time::sleep(turn).await;
+    }
     let query = router::parse_query(raw_query).ok_or(UNAUTHORIZED)?;
     let param = |name: &str| {
         query

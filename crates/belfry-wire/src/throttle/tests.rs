@@ -193,7 +193,11 @@ fn the_admin_key_is_exempt_unless_configured() {
 #[test]
 fn session_endpoint_and_connect_are_limited_per_key_apart() {
     let t0 = Instant::now();
-    let t = Throttle::new(&config(|c| c.connect = Rate::new(1.0, 2)), &keys(), t0).unwrap();
+    let no_wait = |c: &mut ThrottleConfig| {
+        c.connect = Rate::new(1.0, 2);
+        c.connect_max_wait_ms = 0;
+    };
+    let t = Throttle::new(&config(no_wait), &keys(), t0).unwrap();
     let app = caller(APP);
     assert_eq!(passed(&t, &app, None, Class::SessionEndpoint, 3, t0), 1);
     assert_eq!((0..3).filter(|_| t.connect(&app, t0).is_ok()).count(), 2);
@@ -207,6 +211,30 @@ fn session_endpoint_and_connect_are_limited_per_key_apart() {
     let t1 = t0 + Duration::from_secs(1);
     assert!(t.connect(&app, t1).is_ok());
     assert!(t.request(&app, None, Class::SessionEndpoint, t1).is_ok());
+}
+
+#[test]
+fn connects_over_the_rate_wait_their_turn_up_to_the_bound() {
+    let t0 = Instant::now();
+    let cfg = config(|c| {
+        c.connect = Rate::new(10.0, 2);
+        c.connect_max_wait_ms = 250;
+    });
+    let t = Throttle::new(&cfg, &keys(), t0).unwrap();
+    let app = caller(APP);
+    let turns: Vec<_> = (0..6).map(|_| t.connect(&app, t0)).collect();
+    let ms = |r: &Result<Duration, Throttled>| r.as_ref().ok().map(|d| d.as_millis());
+    // The burst at once, then one every 100 ms, as far as 250 ms ahead; the rest refused.
+    assert_eq!(
+        turns.iter().map(ms).collect::<Vec<_>>(),
+        [Some(0), Some(0), Some(100), Some(200), None, None]
+    );
+    assert_eq!(t.stats().connects.load(Relaxed), 2);
+    // Reserved turns are owed: 300 ms on, the next free one is 0 ms away again.
+    assert_eq!(
+        ms(&t.connect(&app, t0 + Duration::from_millis(300))),
+        Some(0)
+    );
 }
 
 #[test]

@@ -41,13 +41,15 @@ fn with(throttle: ThrottleConfig) -> impl FnOnce(&mut Config) {
     }
 }
 
-/// Bursts of 3 writes, 5 reads, 2 endpoint calls and 2 connects, then (nearly) nothing.
+/// Bursts of 3 writes, 5 reads, 2 endpoint calls and 2 connects, then (nearly) nothing; a
+/// connect over the rate is refused at once.
 fn tiny() -> ThrottleConfig {
     ThrottleConfig {
         writes: Rate::new(SLOW, 3),
         reads: Rate::new(SLOW, 5),
         session_endpoint: Rate::new(SLOW, 2),
         connect: Rate::new(SLOW, 2),
+        connect_max_wait_ms: 0,
         ..ThrottleConfig::default()
     }
 }
@@ -354,4 +356,38 @@ async fn the_sdk_carries_a_burst_over_the_limit_through_its_retries() {
         .filter(|m| m.content().is_some_and(|c| c.starts_with("burst ")))
         .count();
     assert_eq!(burst, 12);
+}
+
+#[tokio::test]
+async fn a_connect_storm_queues_at_the_connect_rate_instead_of_being_refused() {
+    let s = TestServer::configured(with(ThrottleConfig {
+        connect: Rate::new(10.0, 1),
+        connect_max_wait_ms: 2_000,
+        ..ThrottleConfig::default()
+    }))
+    .await;
+    let w = World::new(&s, &["alice"]).await;
+    let signing = Signing {
+        key: APP_KEY,
+        secret: APP_SECRET,
+        ..Signing::default()
+    };
+    // Five at once: one in the burst, four let in 100 ms apart, none refused.
+    let started = std::time::Instant::now();
+    let storm = (0..5).map(|i| {
+        let (s, user, signing) = (&s, w.user(0), &signing);
+        async move {
+            let mut ws = Ws::connect_signed(s, user, &format!("storm-{i}"), &[], signing).await;
+            ws.expect("SESSION_ESTABLISHED").await;
+            ws
+        }
+    });
+    let sessions = futures_util::future::join_all(storm).await;
+    assert_eq!(sessions.len(), 5);
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "the fifth waited for its turn"
+    );
+    let t = throttled(&s).await;
+    assert_eq!(t["Connects"].as_u64(), Some(0), "none refused: {t}");
 }
