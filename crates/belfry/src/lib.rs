@@ -24,7 +24,6 @@ use belfry_core::time::SystemClock;
 use belfry_core::{Limits, Services};
 use belfry_realtime::{Hub, HubConfig};
 use belfry_store::SqliteStore;
-use belfry_wire::auth::SecretKey;
 use belfry_wire::session::frames::WireFrames;
 use belfry_wire::session::Realtime;
 use belfry_wire::{AccessKey, AppState, Authenticator, Throttle};
@@ -77,13 +76,13 @@ fn build(
         .map_err(|e| anyhow::anyhow!("opening the store: {e}"))?;
     let mut keys = vec![AccessKey {
         id: admin.access_key_id.clone(),
-        secret: SecretKey::new(admin.secret_access_key.clone()),
+        secret: admin.secret_access_key.clone(),
         grant: Grant::Admin,
     }];
     for k in &config.access_keys {
         keys.push(AccessKey {
             id: k.id.clone(),
-            secret: SecretKey::new(k.secret.clone()),
+            secret: k.secret.clone(),
             grant: match &k.bearers {
                 Some(patterns) => Grant::Bearers(patterns.clone()),
                 None => Grant::Admin,
