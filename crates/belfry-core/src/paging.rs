@@ -17,16 +17,47 @@ use crate::validate;
 const MAC_LEN: usize = 16;
 const DEFAULT_PAGE: usize = 50;
 
-/// Signs and checks NextTokens with a server-held key.
+/// The server-held key that MACs NextTokens: whoever has it can forge any token, so `Debug`
+/// prints `PageKey([redacted])` and equality is constant-time.
 #[derive(Clone)]
-pub struct PageSigner {
-    key: [u8; 32],
+pub struct PageKey([u8; 32]);
+
+impl PageKey {
+    /// Wraps a key.
+    pub fn new(key: [u8; 32]) -> Self {
+        PageKey(key)
+    }
+
+    /// The key itself, to MAC with or to store.
+    pub fn expose(&self) -> &[u8; 32] {
+        &self.0
+    }
 }
 
-impl std::fmt::Debug for PageSigner {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("PageSigner(**redacted**)")
+impl From<[u8; 32]> for PageKey {
+    fn from(key: [u8; 32]) -> Self {
+        PageKey(key)
     }
+}
+
+impl std::fmt::Debug for PageKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PageKey([redacted])")
+    }
+}
+
+impl PartialEq for PageKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+impl Eq for PageKey {}
+
+/// Signs and checks NextTokens with a server-held key.
+#[derive(Debug, Clone)]
+pub struct PageSigner {
+    key: PageKey,
 }
 
 /// What a token is bound to; build it from the operation name, the parameters that shape the
@@ -68,13 +99,13 @@ pub struct Page<T> {
 
 impl PageSigner {
     /// A signer with the given key (kept by the server across restarts).
-    pub fn new(key: [u8; 32]) -> Self {
-        PageSigner { key }
+    pub fn new(key: impl Into<PageKey>) -> Self {
+        PageSigner { key: key.into() }
     }
 
     fn mac(&self, binding: &Binding, cursor: &str) -> [u8; MAC_LEN] {
         let mut out = [0u8; MAC_LEN];
-        if let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.key) {
+        if let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(self.key.expose()) {
             mac.update(binding.0.as_bytes());
             mac.update(&[0]);
             mac.update(cursor.as_bytes());
@@ -187,6 +218,21 @@ mod tests {
         assert!(PageSigner::new([8; 32])
             .request(&b, None, Some(&t))
             .is_err());
+    }
+
+    #[test]
+    fn the_key_is_redacted_and_compared_whole() {
+        let key = PageKey::new([0xab; 32]);
+        let printed = format!("{key:?} {:?}", PageSigner::new(key.clone()));
+        assert!(!printed.contains("171"), "{printed}");
+        assert_eq!(
+            printed,
+            "PageKey([redacted]) PageSigner { key: PageKey([redacted]) }"
+        );
+        assert_eq!(key, PageKey::new([0xab; 32]));
+        let mut last_differs = [0xab; 32];
+        last_differs[31] = 0;
+        assert_ne!(key, PageKey::new(last_differs));
     }
 
     #[test]

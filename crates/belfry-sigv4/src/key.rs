@@ -11,8 +11,9 @@ use crate::ALGORITHM;
 
 /// A secret access key.
 ///
-/// `Debug` prints `SecretKey(**redacted**)` so the value cannot leak through logs or panics,
-/// and equality is constant-time so comparing keys does not reveal a common prefix.
+/// `Debug` prints `SecretKey([redacted])` so the value cannot leak through logs or panics,
+/// there is no `Display`, and equality is constant-time so comparing keys does not reveal a
+/// common prefix.
 #[derive(Clone)]
 pub struct SecretKey(String);
 
@@ -28,9 +29,21 @@ impl SecretKey {
     }
 }
 
+impl From<String> for SecretKey {
+    fn from(s: String) -> Self {
+        SecretKey(s)
+    }
+}
+
+impl From<&str> for SecretKey {
+    fn from(s: &str) -> Self {
+        SecretKey(s.to_string())
+    }
+}
+
 impl fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SecretKey(**redacted**)")
+        f.write_str("SecretKey([redacted])")
     }
 }
 
@@ -121,7 +134,7 @@ mod tests {
         let printed = format!("{key:?} {:?}", Some(&key));
         assert!(!printed.contains(EXAMPLE_SECRET), "{printed}");
         assert!(!printed.contains("wJalr"), "{printed}");
-        assert_eq!(format!("{key:?}"), "SecretKey(**redacted**)");
+        assert_eq!(format!("{key:?}"), "SecretKey([redacted])");
         assert_eq!(key.expose(), EXAMPLE_SECRET);
     }
 

@@ -60,7 +60,7 @@ impl ParsedAuth {
 impl fmt::Debug for ParsedAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // A session token is a credential; keep it out of logs like the secret.
-        let token = self.security_token.as_ref().map(|_| "**redacted**");
+        let token = self.security_token.as_ref().map(|_| "[redacted]");
         f.debug_struct("ParsedAuth")
             .field("access_key_id", &self.access_key_id)
             .field("scope_date", &self.scope_date)

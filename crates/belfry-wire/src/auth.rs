@@ -22,7 +22,6 @@ pub struct AccessKey {
 }
 
 /// The accepted keys and the signing policy.
-#[derive(Debug)]
 pub struct Authenticator {
     keys: HashMap<String, AccessKey>,
     region: String,
@@ -30,6 +29,19 @@ pub struct Authenticator {
     /// Derived signing keys by (access key, scope date): the HMAC chain runs once a day per key
     /// rather than on every request.
     derived: Mutex<HashMap<(String, String), [u8; 32]>>,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A derived signing key signs requests for its day as well as the secret would.
+        let derived = self.derived.lock().map(|c| c.len()).unwrap_or(0);
+        f.debug_struct("Authenticator")
+            .field("keys", &self.keys)
+            .field("region", &self.region)
+            .field("max_skew", &self.max_skew)
+            .field("derived", &format_args!("[{derived} redacted]"))
+            .finish()
+    }
 }
 
 /// Bound on cached derived keys; the cache starts over when it is reached.
@@ -87,5 +99,70 @@ impl Authenticator {
             access_key_id: key.id.clone(),
             grant: key.grant.clone(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use belfry_sigv4::{signing_key, Signer};
+
+    fn hex_of(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Neither the secret nor the signing key derived from it (cached once a request was
+    /// verified) shows in `Debug`.
+    #[test]
+    fn debug_shows_no_secret_nor_derived_key() {
+        const SECRET: &str = "wire-secret-5d21";
+        let auth = Authenticator::new(
+            vec![AccessKey {
+                id: "AKIDWIRE".into(),
+                secret: SecretKey::new(SECRET),
+                grant: Grant::Admin,
+            }],
+            "us-east-1",
+            Duration::from_secs(300),
+        );
+        let now = SystemTime::now();
+        let signer = Signer {
+            access_key_id: "AKIDWIRE".into(),
+            secret: SecretKey::new(SECRET),
+            region: "us-east-1".into(),
+            service: SIGNING_NAME.into(),
+        };
+        let headers = [("host", "localhost")];
+        let sig = signer
+            .sign("GET", "/channels", "", &headers, b"", now)
+            .unwrap();
+        let signed = [
+            ("host", "localhost"),
+            ("x-amz-date", sig.amz_date.as_str()),
+            ("authorization", sig.authorization.as_str()),
+        ];
+        let parts = RequestParts {
+            method: "GET",
+            raw_path: "/channels",
+            raw_query: "",
+            headers: &signed,
+            body: b"",
+        };
+        let caller = auth.authenticate(&parts, now).unwrap();
+        assert_eq!(caller.access_key_id, "AKIDWIRE");
+        let derived = signing_key(
+            &SecretKey::new(SECRET),
+            &sig.amz_date[..8],
+            "us-east-1",
+            SIGNING_NAME,
+        );
+        let printed = format!("{auth:?}");
+        assert!(
+            printed.contains("AKIDWIRE") && printed.contains("[1 redacted]"),
+            "{printed}"
+        );
+        for leak in [SECRET.to_string(), format!("{derived:?}"), hex_of(&derived)] {
+            assert!(!printed.contains(&leak), "{leak} in {printed}");
+        }
     }
 }

@@ -14,6 +14,9 @@ macro_rules! operations {
         pub enum Op { $($(#[$doc])* $op),+ }
 
         impl Op {
+            /// Every variant, from the same list that declares them, so none can be left out.
+            pub const ALL: &[Op] = &[$(Op::$op),+];
+
             /// The operation's AWS name, for logs.
             pub fn name(self) -> &'static str {
                 match self { $(Op::$op => stringify!($op)),+ }
@@ -135,3 +138,64 @@ pub const ROUTES: &[Route] = &[
     r(Op::UntagResource,            POST,   "/tags", Some(("operation", "untag-resource")),                204),
     r(Op::GetMessagingSessionEndpoint, GET, "/endpoints/messaging-session",                          None, 200),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::router;
+
+    /// Every operation is reachable through exactly one line of the table: a missing line would
+    /// answer UnknownOperation, and a second one would make the first silently win.
+    #[test]
+    fn every_op_has_exactly_one_route() {
+        for op in Op::ALL {
+            let lines = ROUTES.iter().filter(|r| r.op == *op).count();
+            assert_eq!(lines, 1, "{} has {lines} lines in ROUTES", op.name());
+        }
+        assert_eq!(
+            ROUTES.len(),
+            Op::ALL.len(),
+            "a line names no known operation"
+        );
+    }
+
+    #[test]
+    fn no_two_lines_share_method_path_and_literal() {
+        for (i, a) in ROUTES.iter().enumerate() {
+            for b in &ROUTES[i + 1..] {
+                assert!(
+                    (&a.method, a.path, a.literal) != (&b.method, b.path, b.literal),
+                    "{} and {} share {} {} {:?}",
+                    a.op.name(),
+                    b.op.name(),
+                    a.method,
+                    a.path,
+                    a.literal
+                );
+            }
+        }
+    }
+
+    /// The router, not only the table, sends each line's request to its operation: fill every
+    /// `{label}` of the template and add the literal query.
+    #[test]
+    fn the_router_resolves_each_line_to_its_op() {
+        for route in ROUTES {
+            let path: String = route
+                .path
+                .split('/')
+                .map(|seg| if seg.starts_with('{') { "x" } else { seg })
+                .collect::<Vec<_>>()
+                .join("/");
+            let query: Vec<(String, String)> = route
+                .literal
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            let found = router::find(&route.method, &path, &query)
+                .map(|m| m.route.op)
+                .map_err(|e| format!("{e:?}"));
+            assert_eq!(found, Ok(route.op), "{} {path} {query:?}", route.method);
+        }
+    }
+}

@@ -11,6 +11,7 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
+use belfry_core::time::Clock;
 use belfry_core::{CoreError, Services};
 use belfry_sigv4::RequestParts;
 use http::header::{CONTENT_TYPE, DATE};
@@ -41,6 +42,9 @@ pub struct AppState {
     pub realtime: Realtime,
     /// Request rate limits.
     pub throttle: Throttle,
+    /// Where "now" comes from for the SigV4 signature window (the services hold the same
+    /// clock for timestamps).
+    pub clock: Arc<dyn Clock>,
     /// Cancelled when the server is asked to stop (SIGTERM/SIGINT, or a test): the listener
     /// stops accepting and drains its requests, and the realtime hub closes every session.
     pub shutdown: CancellationToken,
@@ -138,7 +142,10 @@ async fn process(state: &AppState, req: Request) -> (Option<Op>, Outcome) {
         headers: &header_pairs,
         body: &body,
     };
-    let caller = match state.auth.authenticate(&signed, SystemTime::now()) {
+    let caller = match state
+        .auth
+        .authenticate(&signed, state.clock.now().system_time())
+    {
         Ok(c) => c,
         Err(e) => return (None, Err(e)),
     };

@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
+use belfry_core::paging::PageKey;
+use belfry_sigv4::SecretKey;
 use belfry_wire::ThrottleConfig;
 use clap::Args;
 use rand::distributions::{Alphanumeric, DistString};
@@ -49,7 +51,8 @@ pub struct KeyConfig {
     /// Access key id.
     pub id: String,
     /// Secret access key.
-    pub secret: String,
+    #[serde(with = "secret_text")]
+    pub secret: SecretKey,
     /// ARN patterns (`*` wildcard) of the AppInstanceUsers this key may act as. Absent: the key
     /// is an admin key.
     pub bearers: Option<Vec<String>>,
@@ -153,7 +156,7 @@ pub struct Config {
     /// member of each).
     pub memberships_per_user: u64,
     /// Admin credential from the environment, if given.
-    pub admin_key: Option<(String, String)>,
+    pub admin_key: Option<(String, SecretKey)>,
     /// Extra keys from the file.
     pub access_keys: Vec<KeyConfig>,
     /// Request rate limits (`[throttle]`, file only).
@@ -272,7 +275,7 @@ impl Config {
             .ok()
             .filter(|s| !s.is_empty());
         c.admin_key = match (id, secret) {
-            (Some(i), Some(s)) => Some((i, s)),
+            (Some(i), Some(s)) => Some((i, SecretKey::new(s))),
             (None, None) => None,
             _ => bail!("set both BELFRY_ACCESS_KEY_ID and BELFRY_SECRET_ACCESS_KEY, or neither"),
         };
@@ -301,7 +304,7 @@ impl Config {
             bail!("log format {:?} must be human or json", self.log_format);
         }
         for k in &self.access_keys {
-            if k.id.is_empty() || k.secret.is_empty() {
+            if k.id.is_empty() || k.secret.expose().is_empty() {
                 bail!("every [[access_keys]] entry needs a non-empty id and secret");
             }
         }
@@ -409,7 +412,23 @@ pub struct AdminCredential {
     /// Access key id.
     pub access_key_id: String,
     /// Secret access key.
-    pub secret_access_key: String,
+    #[serde(with = "secret_text")]
+    pub secret_access_key: SecretKey,
+}
+
+/// A secret as it is written in the config file and `admin-credentials.toml`: plain text, in a
+/// file only its owner reads.
+mod secret_text {
+    use belfry_sigv4::SecretKey;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(key: &SecretKey, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(key.expose())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SecretKey, D::Error> {
+        String::deserialize(d).map(SecretKey::new)
+    }
 }
 
 const ADMIN_FILE: &str = "admin-credentials.toml";
@@ -431,14 +450,14 @@ pub fn admin_credential(data_dir: &Path) -> anyhow::Result<(AdminCredential, boo
             "AKIA{}",
             Alphanumeric.sample_string(&mut rng, 16).to_uppercase()
         ),
-        secret_access_key: Alphanumeric.sample_string(&mut rng, 40),
+        secret_access_key: SecretKey::new(Alphanumeric.sample_string(&mut rng, 40)),
     };
     write_private(&path, toml::to_string(&cred)?.as_bytes())?;
     Ok((cred, true))
 }
 
 /// Loads the NextToken signing key, or makes one on first start.
-pub fn page_key(data_dir: &Path) -> anyhow::Result<[u8; 32]> {
+pub fn page_key(data_dir: &Path) -> anyhow::Result<PageKey> {
     let path = data_dir.join(PAGE_KEY_FILE);
     let mut key = [0u8; 32];
     if path.exists() {
@@ -449,11 +468,11 @@ pub fn page_key(data_dir: &Path) -> anyhow::Result<[u8; 32]> {
             bail!("{} must hold 32 bytes of hex", path.display());
         }
         key.copy_from_slice(&bytes);
-        return Ok(key);
+        return Ok(PageKey::new(key));
     }
     rand::thread_rng().fill_bytes(&mut key);
     write_private(&path, hex::encode(key).as_bytes())?;
-    Ok(key)
+    Ok(PageKey::new(key))
 }
 
 /// Writes a file readable by its owner only (mode 0600), atomically.
@@ -628,6 +647,46 @@ mod tests {
         let c = Config::resolve(cli.serve).unwrap();
         assert_eq!(c.tls_listen, Some(SocketAddr::from(([127, 0, 0, 1], 8443))));
         assert_eq!(c.public_endpoint.as_deref(), Some("chat.example.com:443"));
+    }
+
+    /// No secret the server holds can reach a log line through `Debug`.
+    #[test]
+    fn debug_output_holds_no_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("belfry.toml");
+        std::fs::write(
+            &path,
+            "[[access_keys]]\nid = \"AKIDFILE\"\nsecret = \"file-secret-7f3a\"\n",
+        )
+        .unwrap();
+        let mut c = Config::resolve(ServeArgs {
+            config: Some(path),
+            data_dir: Some(dir.path().to_path_buf()),
+            ..ServeArgs::default()
+        })
+        .unwrap();
+        assert_eq!(c.access_keys[0].secret.expose(), "file-secret-7f3a");
+        c.admin_key = Some(("AKIDADMIN".into(), "env-secret-91bc".into()));
+        let (admin, made) = admin_credential(dir.path()).unwrap();
+        assert!(made);
+        let page = page_key(dir.path()).unwrap();
+        let printed = format!("{c:?} {admin:?} {page:?}");
+        for secret in [
+            "file-secret-7f3a",
+            "env-secret-91bc",
+            admin.secret_access_key.expose(),
+            &hex::encode(page.expose()),
+            &format!("{:?}", page.expose()),
+        ] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        assert!(printed.contains("AKIDFILE") && printed.contains("[redacted]"));
+        // What was written is read back whole.
+        assert_eq!(
+            admin_credential(dir.path()).unwrap().0.secret_access_key,
+            admin.secret_access_key
+        );
+        assert_eq!(page_key(dir.path()).unwrap(), page);
     }
 
     #[test]

@@ -20,11 +20,10 @@ use belfry_core::auth::Grant;
 use belfry_core::events::{EventBus, Published};
 use belfry_core::paging::PageSigner;
 use belfry_core::store::Store;
-use belfry_core::time::SystemClock;
+use belfry_core::time::{Clock, SystemClock};
 use belfry_core::{Limits, Services};
 use belfry_realtime::{Hub, HubConfig};
 use belfry_store::SqliteStore;
-use belfry_wire::auth::SecretKey;
 use belfry_wire::session::frames::WireFrames;
 use belfry_wire::session::Realtime;
 use belfry_wire::{AccessKey, AppState, Authenticator, Throttle};
@@ -36,7 +35,25 @@ pub use config::{AdminCredential, Config};
 /// Opens the store, starts the realtime hub and builds the shared state. Returns the admin
 /// credential in use and whether it was generated just now. Must run inside a tokio runtime.
 pub fn build_state(config: &Config) -> anyhow::Result<(Arc<AppState>, AdminCredential, bool)> {
-    build(config, None)
+    build_state_wired(config, Wiring::default())
+}
+
+/// The ports a server is wired to besides its store: the binary takes the defaults, tests
+/// substitute their own.
+pub struct Wiring {
+    /// Where "now" comes from: every timestamp the services write, and the SigV4 window.
+    pub clock: Arc<dyn Clock>,
+    /// One more bus every domain event is published to (tests record events this way).
+    pub events: Option<Arc<dyn EventBus>>,
+}
+
+impl Default for Wiring {
+    fn default() -> Self {
+        Wiring {
+            clock: Arc::new(SystemClock),
+            events: None,
+        }
+    }
 }
 
 /// Publishes every event to the hub and to one more bus (tests record events this way).
@@ -54,13 +71,24 @@ pub fn build_state_with_events(
     config: &Config,
     events: Arc<dyn EventBus>,
 ) -> anyhow::Result<(Arc<AppState>, AdminCredential, bool)> {
-    build(config, Some(events))
+    build_state_wired(
+        config,
+        Wiring {
+            events: Some(events),
+            ..Wiring::default()
+        },
+    )
 }
 
-fn build(
+/// As [`build_state`], wired to `wiring`'s clock and event bus.
+pub fn build_state_wired(
     config: &Config,
-    extra: Option<Arc<dyn EventBus>>,
+    wiring: Wiring,
 ) -> anyhow::Result<(Arc<AppState>, AdminCredential, bool)> {
+    let Wiring {
+        clock,
+        events: extra,
+    } = wiring;
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let (admin, generated) = match &config.admin_key {
@@ -77,13 +105,13 @@ fn build(
         .map_err(|e| anyhow::anyhow!("opening the store: {e}"))?;
     let mut keys = vec![AccessKey {
         id: admin.access_key_id.clone(),
-        secret: SecretKey::new(admin.secret_access_key.clone()),
+        secret: admin.secret_access_key.clone(),
         grant: Grant::Admin,
     }];
     for k in &config.access_keys {
         keys.push(AccessKey {
             id: k.id.clone(),
-            secret: SecretKey::new(k.secret.clone()),
+            secret: k.secret.clone(),
             grant: match &k.bearers {
                 Some(patterns) => Grant::Bearers(patterns.clone()),
                 None => Grant::Admin,
@@ -105,7 +133,7 @@ fn build(
     );
     let services = Services::new(
         Arc::new(store),
-        Arc::new(SystemClock),
+        clock.clone(),
         match extra {
             Some(events) => Arc::new(Tee(hub.clone(), events)),
             None => Arc::new(hub.clone()),
@@ -134,6 +162,7 @@ fn build(
             public_endpoint: config.public_endpoint.clone(),
             ping_interval: Duration::from_secs(config.ping_interval_secs.max(1)),
         },
+        clock,
         shutdown: tokio_util::sync::CancellationToken::new(),
     };
     Ok((Arc::new(state), admin, generated))

@@ -79,7 +79,10 @@ async fn run(config: Config) -> anyhow::Result<()> {
     if config.admin_key.is_none() {
         println!("To use this server from the AWS CLI, boto3 or an AWS SDK:");
         println!("export AWS_ACCESS_KEY_ID={}", admin.access_key_id);
-        println!("export AWS_SECRET_ACCESS_KEY={}", admin.secret_access_key);
+        println!(
+            "export AWS_SECRET_ACCESS_KEY={}",
+            admin.secret_access_key.expose()
+        );
         println!("export AWS_REGION={}", config.region);
         println!("export AWS_DEFAULT_REGION={}", config.region);
         println!("export AWS_ENDPOINT_URL=http://{addr}");

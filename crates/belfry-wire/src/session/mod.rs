@@ -9,7 +9,7 @@ pub mod frames;
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -137,7 +137,9 @@ fn signed_get(
         headers: &pairs,
         body: b"",
     };
-    state.auth.authenticate(&parts, SystemTime::now())
+    state
+        .auth
+        .authenticate(&parts, state.clock.now().system_time())
 }
 
 /// Verifies the presigned URL and who it may act as.

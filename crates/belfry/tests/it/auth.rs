@@ -2,7 +2,35 @@
 
 use std::time::{Duration, SystemTime};
 
+use belfry_core::time::{Clock, ManualClock};
+
 use crate::harness::*;
+
+/// The signature window is measured against the server's clock, the one its timestamps come
+/// from: move that clock and a request signed by the wall clock falls outside the window,
+/// while one signed at the server's now is accepted.
+#[tokio::test]
+async fn the_signature_window_follows_the_server_clock() {
+    let clock = std::sync::Arc::new(ManualClock::starting_now());
+    let s = TestServer::with_clock(clock.clone()).await;
+    let list = |c: aws_sdk_chimesdkidentity::Client| async move {
+        c.list_app_instances().send().await.map(|_| ())
+    };
+    list(s.identity()).await.unwrap();
+    clock.advance(Duration::from_secs(600));
+    assert_eq!(code(list(s.identity()).await), "InvalidSignatureException");
+    let signed_at_server_now = s.messaging_with(
+        ADMIN_KEY,
+        ADMIN_SECRET,
+        REGION,
+        Some(clock.now().system_time()),
+    );
+    signed_at_server_now
+        .get_messaging_session_endpoint()
+        .send()
+        .await
+        .unwrap();
+}
 
 #[tokio::test]
 async fn signature_refusals() {

@@ -1,6 +1,10 @@
 //! Channels: create, describe, update, delete, list; privacy; bearer checks; validation.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use aws_sdk_chimesdkmessaging::types::{ChannelMode, ChannelPrivacy};
+use belfry_core::time::ManualClock;
 
 use crate::harness::*;
 
@@ -21,7 +25,8 @@ async fn channel(s: &TestServer, w: &World, bearer: &str, privacy: ChannelPrivac
 
 #[tokio::test]
 async fn channel_lifecycle() {
-    let s = TestServer::start().await;
+    let clock = Arc::new(ManualClock::starting_now());
+    let s = TestServer::with_clock(clock.clone()).await;
     let m = s.messaging();
     let w = World::new(&s, &["ann"]).await;
     let arn = m
@@ -67,7 +72,7 @@ async fn channel_lifecycle() {
     assert!(c.last_message_timestamp.is_none());
     assert_eq!(c.created_timestamp, c.last_updated_timestamp);
 
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    clock.advance(Duration::from_millis(1_250));
     let up = m
         .update_channel()
         .channel_arn(&arn)
@@ -94,7 +99,12 @@ async fn channel_lifecycle() {
         Some("{}"),
         "omitted metadata is kept"
     );
-    assert!(c.last_updated_timestamp.unwrap() > c.created_timestamp.unwrap());
+    assert_eq!(
+        c.last_updated_timestamp.unwrap().to_millis().unwrap()
+            - c.created_timestamp.unwrap().to_millis().unwrap(),
+        1_250,
+        "LastUpdatedTimestamp is the clock at the update"
+    );
 
     m.delete_channel()
         .channel_arn(&arn)

@@ -10,6 +10,7 @@ use aws_sdk_chimesdkmessaging as messaging;
 use belfry::config::KeyConfig;
 use belfry::Config;
 use belfry_core::events::{EventBus, NoEvents, Published};
+use belfry_core::time::{Clock, SystemClock};
 use tokio_util::sync::CancellationToken;
 
 pub const ADMIN_KEY: &str = "AKIDBELFRYADMIN00001";
@@ -50,8 +51,21 @@ impl TestServer {
         Self::start_with(Arc::new(NoEvents), tweak).await
     }
 
+    /// A server whose "now" is `clock` (a `ManualClock` lets the test make time pass).
+    pub async fn with_clock(clock: Arc<dyn Clock>) -> Self {
+        Self::launch(Arc::new(NoEvents), clock, |_| {}).await
+    }
+
     /// A server whose domain events go to `events`, with `tweak` applied to the test config.
     pub async fn start_with(events: Arc<dyn EventBus>, tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::launch(events, Arc::new(SystemClock), tweak).await
+    }
+
+    async fn launch(
+        events: Arc<dyn EventBus>,
+        clock: Arc<dyn Clock>,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::with_data_dir(dir.path().to_path_buf());
         config.listen = "127.0.0.1:0".parse().unwrap();
@@ -66,7 +80,11 @@ impl TestServer {
         }];
         tweak(&mut config);
         config.check().unwrap();
-        let (state, _, _) = belfry::build_state_with_events(&config, events).unwrap();
+        let wiring = belfry::Wiring {
+            clock,
+            events: Some(events),
+        };
+        let (state, _, _) = belfry::build_state_wired(&config, wiring).unwrap();
         let server = belfry::bind(&config, state).await.unwrap();
         let addr = server.addr;
         let tls_addr = server.tls_addr;

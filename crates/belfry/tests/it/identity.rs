@@ -1,10 +1,16 @@
 //! Identity API: AppInstances, users and admins, with their refusals.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use belfry_core::time::ManualClock;
+
 use crate::harness::*;
 
 #[tokio::test]
 async fn app_instance_lifecycle() {
-    let s = TestServer::start().await;
+    let clock = Arc::new(ManualClock::starting_now());
+    let s = TestServer::with_clock(clock.clone()).await;
     let id = s.identity();
     let arn = id
         .create_app_instance()
@@ -51,7 +57,7 @@ async fn app_instance_lifecycle() {
         .any(|x| x.app_instance_arn() == Some(arn.as_str())));
     assert!(listed.next_token.is_none());
 
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    clock.advance(Duration::from_millis(1_250));
     let up = id
         .update_app_instance()
         .app_instance_arn(&arn)
@@ -73,7 +79,12 @@ async fn app_instance_lifecycle() {
         (a.name.as_deref(), a.metadata.as_deref()),
         (Some("chat2"), Some("m2"))
     );
-    assert!(a.last_updated_timestamp.unwrap() > created);
+    let updated = a.last_updated_timestamp.unwrap();
+    assert_eq!(
+        updated.to_millis().unwrap() - created.to_millis().unwrap(),
+        1_250,
+        "LastUpdatedTimestamp is the clock at the update"
+    );
 
     id.delete_app_instance()
         .app_instance_arn(&arn)

@@ -7,6 +7,7 @@ use aws_sdk_chimesdkmessaging::types::{
     MessageAttributeValue, PushNotificationConfiguration, PushNotificationType, SortOrder, Target,
 };
 use aws_sdk_chimesdkmessaging::Client;
+use belfry_core::time::ManualClock;
 
 use crate::harness::*;
 use crate::memberships::{add, make_channel};
@@ -426,7 +427,8 @@ async fn targeted_messages_are_seen_by_sender_and_target_only() {
 
 #[tokio::test]
 async fn update_redact_delete() {
-    let s = TestServer::start().await;
+    let clock = std::sync::Arc::new(ManualClock::starting_now());
+    let s = TestServer::with_clock(clock.clone()).await;
     let m = s.messaging();
     let id = s.identity();
     let r = Room::new(
@@ -474,7 +476,7 @@ async fn update_redact_delete() {
             .await;
         assert_eq!(code(u), "ForbiddenException", "{who}");
     }
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    clock.advance(std::time::Duration::from_millis(1_250));
     let u = m
         .update_channel_message()
         .channel_arn(&r.ch)
@@ -493,7 +495,12 @@ async fn update_redact_delete() {
         Some("m1"),
         "omitted metadata is kept"
     );
-    assert!(msg.last_edited_timestamp.unwrap() > msg.created_timestamp.unwrap());
+    assert_eq!(
+        msg.last_edited_timestamp.unwrap().to_millis().unwrap()
+            - msg.created_timestamp.unwrap().to_millis().unwrap(),
+        1_250,
+        "LastEditedTimestamp is the clock at the edit"
+    );
     assert_eq!(msg.last_edited_timestamp, msg.last_updated_timestamp);
     let listed = m
         .list_channel_messages()
