@@ -1,7 +1,10 @@
 //! AppInstances and AppInstanceAdmins in SQLite.
 
+use super::SqliteStore;
+use async_trait::async_trait;
 use belfry_core::arn::UserKey;
 use belfry_core::model::{AppInstance, AppInstanceAdmin, Created, Idempotency, Tag, UserRef};
+use belfry_core::store::AppInstanceStore;
 use belfry_core::store::Seq;
 use belfry_core::time::Timestamp;
 use belfry_core::{CoreError, CoreResult};
@@ -230,4 +233,68 @@ pub(crate) fn is_admin(c: &Connection, key: &UserKey) -> CoreResult<bool> {
         "SELECT COUNT(*) FROM admins WHERE app_instance_id = ?1 AND user_id = ?2",
         params![key.app_instance_id, key.user_id],
     )? > 0)
+}
+
+#[async_trait]
+impl AppInstanceStore for SqliteStore {
+    async fn create_app_instance(
+        &self,
+        app: AppInstance,
+        tags: Vec<Tag>,
+        idem: Idempotency,
+        max: u64,
+    ) -> CoreResult<Created> {
+        self.write(move |c| create(c, app, tags, idem, max)).await
+    }
+    async fn get_app_instance(&self, id: &str) -> CoreResult<Option<AppInstance>> {
+        let id = id.to_string();
+        self.read(move |c| get(c, &id)).await
+    }
+    async fn list_app_instances(
+        &self,
+        after: Option<i64>,
+        limit: usize,
+    ) -> CoreResult<Vec<Seq<AppInstance>>> {
+        self.read(move |c| list(c, after, limit)).await
+    }
+    async fn update_app_instance(
+        &self,
+        id: &str,
+        name: String,
+        metadata: String,
+        now: Timestamp,
+    ) -> CoreResult<()> {
+        let id = id.to_string();
+        self.write(move |c| update(c, &id, &name, &metadata, now))
+            .await
+    }
+    async fn delete_app_instance(&self, id: &str) -> CoreResult<()> {
+        let id = id.to_string();
+        self.write(move |c| delete(c, &id)).await
+    }
+    async fn create_admin(&self, key: &UserKey, now: Timestamp, max: u64) -> CoreResult<()> {
+        let key = key.clone();
+        self.write(move |c| create_admin(c, &key, now, max)).await
+    }
+    async fn get_admin(&self, key: &UserKey) -> CoreResult<Option<AppInstanceAdmin>> {
+        let key = key.clone();
+        self.read(move |c| get_admin(c, &key)).await
+    }
+    async fn list_admins(
+        &self,
+        app: &str,
+        after: Option<i64>,
+        limit: usize,
+    ) -> CoreResult<Vec<Seq<AppInstanceAdmin>>> {
+        let app = app.to_string();
+        self.read(move |c| list_admins(c, &app, after, limit)).await
+    }
+    async fn delete_admin(&self, key: &UserKey) -> CoreResult<()> {
+        let key = key.clone();
+        self.write(move |c| delete_admin(c, &key)).await
+    }
+    async fn is_admin(&self, key: &UserKey) -> CoreResult<bool> {
+        let key = key.clone();
+        self.read(move |c| is_admin(c, &key)).await
+    }
 }

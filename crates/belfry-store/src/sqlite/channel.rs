@@ -1,11 +1,15 @@
 //! Channels and the roles held in them, in SQLite.
 
+use super::SqliteStore;
+use async_trait::async_trait;
 use belfry_core::arn::{ChannelKey, UserKey};
 use belfry_core::model::{
     Channel, ChannelMode, ChannelPrivacy, ChannelUpdate, Created, Idempotency, MembershipType,
     NewChannel, TagKind, TagTarget, UserRef,
 };
 use belfry_core::perm::Roles;
+use belfry_core::store::ChannelStore;
+use belfry_core::store::ChannelView;
 use belfry_core::store::{MembershipLimits, Seq};
 use belfry_core::time::Timestamp;
 use belfry_core::{CoreError, CoreResult};
@@ -322,4 +326,61 @@ pub(crate) fn roles(c: &Connection, ch: &ChannelKey, user: &UserKey) -> CoreResu
         },
     )
     .map_err(db)
+}
+
+#[async_trait]
+impl ChannelStore for SqliteStore {
+    async fn create_channel(
+        &self,
+        new: NewChannel,
+        idem: Idempotency,
+        max: u64,
+        limits: MembershipLimits,
+    ) -> CoreResult<Created> {
+        self.write(move |c| create(c, new, idem, max, limits)).await
+    }
+    async fn get_channel(&self, key: &ChannelKey) -> CoreResult<Option<Channel>> {
+        let key = key.clone();
+        self.read(move |c| get(c, &key)).await
+    }
+    async fn update_channel(
+        &self,
+        key: &ChannelKey,
+        update: ChannelUpdate,
+        now: Timestamp,
+    ) -> CoreResult<(Channel, u64)> {
+        let key = key.clone();
+        self.write(move |c| self::update(c, &key, &update, now))
+            .await
+    }
+    async fn delete_channel(&self, key: &ChannelKey) -> CoreResult<(Channel, u64)> {
+        let key = key.clone();
+        self.write(move |c| delete(c, &key)).await
+    }
+    async fn list_channels(
+        &self,
+        app: &str,
+        privacy: ChannelPrivacy,
+        after: Option<i64>,
+        limit: usize,
+    ) -> CoreResult<Vec<Seq<Channel>>> {
+        let app = app.to_string();
+        self.read(move |c| list(c, &app, privacy, after, limit))
+            .await
+    }
+    async fn roles(&self, ch: &ChannelKey, u: &UserKey) -> CoreResult<Roles> {
+        let (ch, u) = (ch.clone(), u.clone());
+        self.read(move |c| roles(c, &ch, &u)).await
+    }
+    async fn channel_access(&self, ch: &ChannelKey, u: &UserKey) -> CoreResult<ChannelView> {
+        let (ch, u) = (ch.clone(), u.clone());
+        self.read(move |c| {
+            Ok(ChannelView {
+                user_exists: super::user::get(c, &u)?.is_some(),
+                channel: get(c, &ch)?,
+                roles: roles(c, &ch, &u)?,
+            })
+        })
+        .await
+    }
 }

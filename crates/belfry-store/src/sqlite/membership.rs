@@ -1,7 +1,10 @@
 //! Channel memberships in SQLite.
 
+use super::SqliteStore;
+use async_trait::async_trait;
 use belfry_core::arn::{ChannelKey, UserKey};
 use belfry_core::model::{Membership, MembershipType, UserMembership, UserRef};
+use belfry_core::store::MembershipStore;
 use belfry_core::store::{MembershipLimits, Seq, SessionChannel};
 use belfry_core::time::Timestamp;
 use belfry_core::{CoreError, CoreResult};
@@ -313,4 +316,73 @@ pub(crate) fn session_channels(c: &Connection, user: &UserKey) -> CoreResult<Vec
         })
         .map_err(db)?;
     rows.collect::<Result<_, _>>().map_err(db)
+}
+
+#[async_trait]
+impl MembershipStore for SqliteStore {
+    async fn create_membership(
+        &self,
+        ch: &ChannelKey,
+        member: &UserKey,
+        kind: MembershipType,
+        by: &UserKey,
+        now: Timestamp,
+        limits: MembershipLimits,
+    ) -> CoreResult<(Membership, u64)> {
+        let (ch, member, by) = (ch.clone(), member.clone(), by.clone());
+        self.write(move |c| create(c, &ch, &member, kind, &by, now, limits))
+            .await
+    }
+    async fn batch_create_memberships(
+        &self,
+        ch: &ChannelKey,
+        members: Vec<UserKey>,
+        kind: MembershipType,
+        by: &UserKey,
+        now: Timestamp,
+        limits: MembershipLimits,
+    ) -> CoreResult<(Vec<CoreResult<Membership>>, Option<u64>)> {
+        let (ch, by) = (ch.clone(), by.clone());
+        self.write(move |c| batch(c, &ch, &members, kind, &by, now, limits))
+            .await
+    }
+    async fn get_membership(
+        &self,
+        ch: &ChannelKey,
+        member: &UserKey,
+    ) -> CoreResult<Option<Membership>> {
+        let (ch, member) = (ch.clone(), member.clone());
+        self.read(move |c| get(c, &ch, &member)).await
+    }
+    async fn list_memberships(
+        &self,
+        ch: &ChannelKey,
+        kind: MembershipType,
+        after: Option<i64>,
+        limit: usize,
+    ) -> CoreResult<Vec<Seq<UserRef>>> {
+        let ch = ch.clone();
+        self.read(move |c| list(c, &ch, kind, after, limit)).await
+    }
+    async fn delete_membership(
+        &self,
+        ch: &ChannelKey,
+        member: &UserKey,
+    ) -> CoreResult<(Membership, u64)> {
+        let (ch, member) = (ch.clone(), member.clone());
+        self.write(move |c| delete(c, &ch, &member)).await
+    }
+    async fn list_user_memberships(
+        &self,
+        u: &UserKey,
+        after: Option<i64>,
+        limit: usize,
+    ) -> CoreResult<Vec<Seq<UserMembership>>> {
+        let u = u.clone();
+        self.read(move |c| list_for_user(c, &u, after, limit)).await
+    }
+    async fn session_channels(&self, u: &UserKey) -> CoreResult<Vec<SessionChannel>> {
+        let u = u.clone();
+        self.read(move |c| session_channels(c, &u)).await
+    }
 }

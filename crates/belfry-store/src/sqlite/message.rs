@@ -1,11 +1,14 @@
 //! Channel messages and read markers in SQLite.
 
+use super::SqliteStore;
+use async_trait::async_trait;
 use belfry_core::arn::{ChannelKey, UserKey};
 use belfry_core::model::{
     Channel, ChannelMessage, MessageChange, MessageCursor, MessageQuery, MessageType, NewMessage,
     Persistence, PushNotification, PushType, SortOrder, UserRef,
 };
 use belfry_core::perm::Roles;
+use belfry_core::store::MessageStore;
 use belfry_core::store::{SendContext, SendPolicy, Sent, Seq};
 use belfry_core::time::Timestamp;
 use belfry_core::{CoreError, CoreResult};
@@ -484,4 +487,54 @@ pub(crate) fn read_marker(
         )));
     }
     Ok(())
+}
+
+#[async_trait]
+impl MessageStore for SqliteStore {
+    async fn send_message(&self, new: NewMessage, policy: SendPolicy) -> CoreResult<Sent> {
+        self.inner
+            .writer
+            .write_hot(move |c, hot| send(c, hot, new, policy))
+            .await
+    }
+    async fn get_message(&self, ch: &ChannelKey, id: &str) -> CoreResult<Option<ChannelMessage>> {
+        let (ch, id) = (ch.clone(), id.to_string());
+        self.read(move |c| get(c, &ch, &id)).await
+    }
+    async fn list_messages(
+        &self,
+        ch: &ChannelKey,
+        viewer: &UserKey,
+        query: MessageQuery,
+        after: Option<MessageCursor>,
+        limit: usize,
+    ) -> CoreResult<Vec<(MessageCursor, ChannelMessage)>> {
+        let (ch, viewer) = (ch.clone(), viewer.clone());
+        self.read(move |c| list(c, &ch, &viewer, query, after, limit))
+            .await
+    }
+    async fn change_message(
+        &self,
+        ch: &ChannelKey,
+        id: &str,
+        change: MessageChange,
+        now: Timestamp,
+    ) -> CoreResult<(ChannelMessage, u64)> {
+        let (ch, id) = (ch.clone(), id.to_string());
+        self.write(move |c| self::change(c, &ch, &id, &change, now))
+            .await
+    }
+    async fn delete_message(&self, ch: &ChannelKey, id: &str) -> CoreResult<(ChannelMessage, u64)> {
+        let (ch, id) = (ch.clone(), id.to_string());
+        self.write(move |c| delete(c, &ch, &id)).await
+    }
+    async fn update_read_marker(
+        &self,
+        ch: &ChannelKey,
+        u: &UserKey,
+        now: Timestamp,
+    ) -> CoreResult<()> {
+        let (ch, u) = (ch.clone(), u.clone());
+        self.write(move |c| read_marker(c, &ch, &u, now)).await
+    }
 }

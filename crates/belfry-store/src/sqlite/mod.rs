@@ -10,7 +10,6 @@ mod message;
 mod moderation;
 mod schema;
 mod send_cache;
-mod store_impl;
 mod tags;
 #[cfg(test)]
 mod tests;
@@ -121,6 +120,19 @@ impl SqliteStore {
         })
         .await
         .map_err(CoreError::internal)?
+    }
+}
+
+/// The union of the family ports (each implemented next to its SQL in its module), and the
+/// store's lifecycle.
+#[async_trait::async_trait]
+impl belfry_core::store::Store for SqliteStore {
+    async fn close(&self) -> CoreResult<()> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.checkpointer.stop())
+            .await
+            .map_err(CoreError::internal)?;
+        self.inner.writer.close().await
     }
 }
 

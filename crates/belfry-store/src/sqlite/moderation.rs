@@ -1,7 +1,10 @@
 //! Channel moderators and bans in SQLite.
 
+use super::SqliteStore;
+use async_trait::async_trait;
 use belfry_core::arn::{ChannelKey, UserKey};
 use belfry_core::model::{Ban, Channel, Membership, Moderator, UserRef};
+use belfry_core::store::ModerationStore;
 use belfry_core::store::Seq;
 use belfry_core::time::Timestamp;
 use belfry_core::{CoreError, CoreResult};
@@ -302,5 +305,76 @@ pub(crate) fn delete_ban(c: &Connection, ch: &ChannelKey, user: &UserKey) -> Cor
             "{} is not banned from channel {}.",
             user.user_id, ch.channel_id
         )))
+    }
+}
+
+#[async_trait]
+impl ModerationStore for SqliteStore {
+    async fn create_moderator(
+        &self,
+        ch: &ChannelKey,
+        u: &UserKey,
+        by: &UserKey,
+        now: Timestamp,
+        max: u64,
+    ) -> CoreResult<()> {
+        let (ch, u, by) = (ch.clone(), u.clone(), by.clone());
+        self.write(move |c| create_moderator(c, &ch, &u, &by, now, max))
+            .await
+    }
+    async fn get_moderator(&self, ch: &ChannelKey, u: &UserKey) -> CoreResult<Option<Moderator>> {
+        let (ch, u) = (ch.clone(), u.clone());
+        self.read(move |c| get_moderator(c, &ch, &u)).await
+    }
+    async fn list_moderators(
+        &self,
+        ch: &ChannelKey,
+        after: Option<i64>,
+        limit: usize,
+    ) -> CoreResult<Vec<Seq<UserRef>>> {
+        let ch = ch.clone();
+        self.read(move |c| list_moderators(c, &ch, after, limit))
+            .await
+    }
+    async fn delete_moderator(&self, ch: &ChannelKey, u: &UserKey) -> CoreResult<()> {
+        let (ch, u) = (ch.clone(), u.clone());
+        self.write(move |c| delete_moderator(c, &ch, &u)).await
+    }
+    async fn list_moderated_channels(
+        &self,
+        u: &UserKey,
+        after: Option<i64>,
+        limit: usize,
+    ) -> CoreResult<Vec<Seq<Channel>>> {
+        let u = u.clone();
+        self.read(move |c| list_moderated(c, &u, after, limit))
+            .await
+    }
+    async fn create_ban(
+        &self,
+        ch: &ChannelKey,
+        u: &UserKey,
+        by: &UserKey,
+        now: Timestamp,
+    ) -> CoreResult<Option<(Membership, u64)>> {
+        let (ch, u, by) = (ch.clone(), u.clone(), by.clone());
+        self.write(move |c| create_ban(c, &ch, &u, &by, now)).await
+    }
+    async fn get_ban(&self, ch: &ChannelKey, u: &UserKey) -> CoreResult<Option<Ban>> {
+        let (ch, u) = (ch.clone(), u.clone());
+        self.read(move |c| get_ban(c, &ch, &u)).await
+    }
+    async fn list_bans(
+        &self,
+        ch: &ChannelKey,
+        after: Option<i64>,
+        limit: usize,
+    ) -> CoreResult<Vec<Seq<UserRef>>> {
+        let ch = ch.clone();
+        self.read(move |c| list_bans(c, &ch, after, limit)).await
+    }
+    async fn delete_ban(&self, ch: &ChannelKey, u: &UserKey) -> CoreResult<()> {
+        let (ch, u) = (ch.clone(), u.clone());
+        self.write(move |c| delete_ban(c, &ch, &u)).await
     }
 }

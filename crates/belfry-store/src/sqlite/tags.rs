@@ -1,6 +1,9 @@
 //! Tags in SQLite.
 
+use super::SqliteStore;
+use async_trait::async_trait;
 use belfry_core::model::{Tag, TagTarget};
+use belfry_core::store::TagStore;
 use belfry_core::{CoreError, CoreResult};
 use rusqlite::{params, Connection};
 
@@ -83,4 +86,20 @@ pub(crate) fn delete_all(c: &Connection, t: &TagTarget) -> CoreResult<()> {
     )
     .map_err(db)?;
     Ok(())
+}
+
+#[async_trait]
+impl TagStore for SqliteStore {
+    async fn list_tags(&self, t: &TagTarget) -> CoreResult<Vec<Tag>> {
+        let t = t.clone();
+        self.read(move |c| list(c, &t)).await
+    }
+    async fn tag_resource(&self, t: &TagTarget, list: Vec<Tag>, max: usize) -> CoreResult<()> {
+        let t = t.clone();
+        self.write(move |c| tag(c, &t, &list, max)).await
+    }
+    async fn untag_resource(&self, t: &TagTarget, keys: Vec<String>) -> CoreResult<()> {
+        let t = t.clone();
+        self.write(move |c| untag(c, &t, &keys)).await
+    }
 }

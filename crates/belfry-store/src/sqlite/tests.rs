@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use belfry_core::model::{AppInstance, Idempotency};
-use belfry_core::store::Store;
+use belfry_core::store::{
+    AppInstanceStore, ChannelStore, MembershipStore, MessageStore, Store, UserStore,
+};
 use belfry_core::time::Timestamp;
 
 use rusqlite::Connection;

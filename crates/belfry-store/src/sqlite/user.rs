@@ -1,11 +1,14 @@
 //! AppInstanceUsers in SQLite.
 
+use super::SqliteStore;
+use async_trait::async_trait;
 use belfry_core::arn::UserKey;
 use belfry_core::model::{
     AppInstanceUser, Created, ExpirationCriterion, ExpirationSettings, Idempotency, Tag, TagKind,
     TagTarget,
 };
 use belfry_core::store::Seq;
+use belfry_core::store::UserStore;
 use belfry_core::time::Timestamp;
 use belfry_core::{CoreError, CoreResult};
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -195,4 +198,45 @@ pub(crate) fn delete(c: &Connection, key: &UserKey) -> CoreResult<()> {
             id: key.user_id.clone(),
         },
     )
+}
+
+#[async_trait]
+impl UserStore for SqliteStore {
+    async fn create_user(
+        &self,
+        u: AppInstanceUser,
+        tags: Vec<Tag>,
+        idem: Idempotency,
+        max: u64,
+    ) -> CoreResult<Created> {
+        self.write(move |c| create(c, u, tags, idem, max)).await
+    }
+    async fn get_user(&self, key: &UserKey) -> CoreResult<Option<AppInstanceUser>> {
+        let key = key.clone();
+        self.read(move |c| get(c, &key)).await
+    }
+    async fn list_users(
+        &self,
+        app: &str,
+        after: Option<i64>,
+        limit: usize,
+    ) -> CoreResult<Vec<Seq<AppInstanceUser>>> {
+        let app = app.to_string();
+        self.read(move |c| list(c, &app, after, limit)).await
+    }
+    async fn update_user(
+        &self,
+        key: &UserKey,
+        name: String,
+        metadata: String,
+        now: Timestamp,
+    ) -> CoreResult<()> {
+        let key = key.clone();
+        self.write(move |c| update(c, &key, &name, &metadata, now))
+            .await
+    }
+    async fn delete_user(&self, key: &UserKey) -> CoreResult<()> {
+        let key = key.clone();
+        self.write(move |c| delete(c, &key)).await
+    }
 }

@@ -1,0 +1,58 @@
+//! The AppInstanceStore port: appInstances and their AppInstanceAdmins.
+
+use async_trait::async_trait;
+
+use super::Seq;
+use crate::arn::UserKey;
+use crate::error::CoreResult;
+use crate::model::{AppInstance, AppInstanceAdmin, Created, Idempotency, Tag};
+use crate::time::Timestamp;
+
+/// Persistence of appInstances and their AppInstanceAdmins.
+#[async_trait]
+pub trait AppInstanceStore: Send + Sync + 'static {
+    /// Creates an AppInstance with its tags, or replays an earlier identical create.
+    /// Same token, different request: `Conflict`; more than `max_app_instances`: `ResourceLimitExceeded`.
+    async fn create_app_instance(
+        &self,
+        app: AppInstance,
+        tags: Vec<Tag>,
+        idem: Idempotency,
+        max_app_instances: u64,
+    ) -> CoreResult<Created>;
+    /// One AppInstance.
+    async fn get_app_instance(&self, id: &str) -> CoreResult<Option<AppInstance>>;
+    /// AppInstances in creation order, after `after`, at most `limit`.
+    async fn list_app_instances(
+        &self,
+        after: Option<i64>,
+        limit: usize,
+    ) -> CoreResult<Vec<Seq<AppInstance>>>;
+    /// Sets name and metadata. Missing: `NotFound`.
+    async fn update_app_instance(
+        &self,
+        id: &str,
+        name: String,
+        metadata: String,
+        now: Timestamp,
+    ) -> CoreResult<()>;
+    /// Deletes an AppInstance and everything in it. Missing: `NotFound`.
+    async fn delete_app_instance(&self, id: &str) -> CoreResult<()>;
+    /// Grants the admin role. Already admin: `Conflict`; more than `max_admins`:
+    /// `ResourceLimitExceeded`; user missing: `NotFound`.
+    async fn create_admin(&self, key: &UserKey, now: Timestamp, max_admins: u64) -> CoreResult<()>;
+    /// One admin role.
+    async fn get_admin(&self, key: &UserKey) -> CoreResult<Option<AppInstanceAdmin>>;
+    /// Admins of an AppInstance in grant order.
+    async fn list_admins(
+        &self,
+        app_instance_id: &str,
+        after: Option<i64>,
+        limit: usize,
+    ) -> CoreResult<Vec<Seq<AppInstanceAdmin>>>;
+    /// Revokes the admin role. Not admin: `NotFound`.
+    async fn delete_admin(&self, key: &UserKey) -> CoreResult<()>;
+
+    /// Whether the user is an AppInstanceAdmin.
+    async fn is_admin(&self, user: &UserKey) -> CoreResult<bool>;
+}

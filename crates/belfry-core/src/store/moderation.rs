@@ -1,0 +1,67 @@
+//! The ModerationStore port: channel moderators and bans.
+
+use async_trait::async_trait;
+
+use super::Seq;
+use crate::arn::{ChannelKey, UserKey};
+use crate::error::CoreResult;
+use crate::model::{Ban, Channel, Membership, Moderator, UserRef};
+use crate::time::Timestamp;
+
+/// Persistence of channel moderators and bans.
+#[async_trait]
+pub trait ModerationStore: Send + Sync + 'static {
+    /// Grants the moderator role. Already moderator: `Conflict`; banned: `BadRequest`; user
+    /// missing: `NotFound`; too many moderators: `ResourceLimitExceeded`.
+    async fn create_moderator(
+        &self,
+        channel: &ChannelKey,
+        user: &UserKey,
+        created_by: &UserKey,
+        now: Timestamp,
+        max_moderators: u64,
+    ) -> CoreResult<()>;
+    /// One moderator role.
+    async fn get_moderator(
+        &self,
+        channel: &ChannelKey,
+        user: &UserKey,
+    ) -> CoreResult<Option<Moderator>>;
+    /// Moderators in grant order.
+    async fn list_moderators(
+        &self,
+        channel: &ChannelKey,
+        after: Option<i64>,
+        limit: usize,
+    ) -> CoreResult<Vec<Seq<UserRef>>>;
+    /// Revokes the moderator role. Not a moderator: `NotFound`.
+    async fn delete_moderator(&self, channel: &ChannelKey, user: &UserKey) -> CoreResult<()>;
+    /// Channels a user moderates, in grant order.
+    async fn list_moderated_channels(
+        &self,
+        user: &UserKey,
+        after: Option<i64>,
+        limit: usize,
+    ) -> CoreResult<Vec<Seq<Channel>>>;
+    /// Bans a user and, in the same transaction, removes their membership (returned if there
+    /// was one, with the removal's event number). Admin or moderator: `BadRequest`; already
+    /// banned: `Conflict`; user missing: `NotFound`.
+    async fn create_ban(
+        &self,
+        channel: &ChannelKey,
+        user: &UserKey,
+        created_by: &UserKey,
+        now: Timestamp,
+    ) -> CoreResult<Option<(Membership, u64)>>;
+    /// One ban.
+    async fn get_ban(&self, channel: &ChannelKey, user: &UserKey) -> CoreResult<Option<Ban>>;
+    /// Bans in creation order.
+    async fn list_bans(
+        &self,
+        channel: &ChannelKey,
+        after: Option<i64>,
+        limit: usize,
+    ) -> CoreResult<Vec<Seq<UserRef>>>;
+    /// Lifts a ban (the membership is not restored). Not banned: `NotFound`.
+    async fn delete_ban(&self, channel: &ChannelKey, user: &UserKey) -> CoreResult<()>;
+}
