@@ -11,9 +11,9 @@ use belfry_core::model::{
     AppInstance, AppInstanceUser, Channel, ChannelMode, ChannelPrivacy, ChannelUpdate, Idempotency,
     MembershipType, NewChannel, Tag, TagKind, TagTarget, UserRef,
 };
+use belfry_core::store::{Limit, StoreError as F, StoreResult};
 use belfry_core::store::{MembershipLimits, Seq, Store};
 use belfry_core::time::Timestamp;
-use belfry_core::{CoreError, CoreResult};
 
 mod membership;
 pub(crate) mod message;
@@ -170,7 +170,7 @@ fn user_ids(rows: &[Seq<UserRef>]) -> Vec<String> {
 async fn walk<T, F, Fut>(page: usize, mut list: F) -> Vec<Seq<T>>
 where
     F: FnMut(Option<i64>, usize) -> Fut,
-    Fut: Future<Output = CoreResult<Vec<Seq<T>>>>,
+    Fut: Future<Output = StoreResult<Vec<Seq<T>>>>,
 {
     let mut all: Vec<Seq<T>> = Vec::new();
     let mut after = None;
@@ -196,10 +196,12 @@ where
     panic!("listing did not end");
 }
 
-fn is<T: std::fmt::Debug>(r: Result<T, CoreError>, want: fn(&CoreError) -> bool) {
+/// Asserts that a store refused with exactly this fact.
+#[track_caller]
+fn is<T: std::fmt::Debug>(r: StoreResult<T>, want: F) {
     match r {
-        Err(e) if want(&e) => {}
-        other => panic!("unexpected result {other:?}"),
+        Err(e) if e == want => {}
+        other => panic!("expected Err({want:?}), got {other:?}"),
     }
 }
 
@@ -218,7 +220,7 @@ pub async fn app_instances(s: Arc<dyn Store>) {
     is(
         s.create_app_instance(app("x"), vec![], idem("s", "t1", "changed"), 3)
             .await,
-        |e| matches!(e, CoreError::Conflict(_)),
+        F::TokenReused,
     );
     for id in ["a2", "a3"] {
         s.create_app_instance(app(id), vec![], idem("s", id, "f"), 3)
@@ -228,7 +230,7 @@ pub async fn app_instances(s: Arc<dyn Store>) {
     is(
         s.create_app_instance(app("a4"), vec![], idem("s", "a4", "f"), 3)
             .await,
-        |e| matches!(e, CoreError::ResourceLimitExceeded(_)),
+        F::Limit(Limit::AppInstances(3)),
     );
     assert_eq!(s.get_app_instance("a1").await.unwrap().unwrap(), app("a1"));
     assert!(s.get_app_instance("nope").await.unwrap().is_none());
@@ -256,13 +258,14 @@ pub async fn app_instances(s: Arc<dyn Store>) {
     is(
         s.update_app_instance("nope", "n".into(), "".into(), Timestamp(1))
             .await,
-        |e| matches!(e, CoreError::NotFound(_)),
+        F::NoAppInstance("nope".into()),
     );
     s.delete_app_instance("a2").await.unwrap();
     assert!(s.get_app_instance("a2").await.unwrap().is_none());
-    is(s.delete_app_instance("a2").await, |e| {
-        matches!(e, CoreError::NotFound(_))
-    });
+    is(
+        s.delete_app_instance("a2").await,
+        F::NoAppInstance("a2".into()),
+    );
 }
 
 /// Users: create, duplicate id, missing AppInstance, quota, list, update, delete.
@@ -274,12 +277,12 @@ pub async fn users(s: Arc<dyn Store>) {
     is(
         s.create_user(user("app", "u1"), vec![], idem("app", "t2", "f"), 2)
             .await,
-        |e| matches!(e, CoreError::Conflict(_)),
+        F::UserExists("u1".into()),
     );
     is(
         s.create_user(user("ghost", "u1"), vec![], idem("ghost", "t", "f"), 2)
             .await,
-        |e| matches!(e, CoreError::NotFound(_)),
+        F::NoAppInstance("ghost".into()),
     );
     s.create_user(user("app", "u2"), vec![], idem("app", "t3", "f"), 2)
         .await
@@ -287,7 +290,7 @@ pub async fn users(s: Arc<dyn Store>) {
     is(
         s.create_user(user("app", "u3"), vec![], idem("app", "t4", "f"), 2)
             .await,
-        |e| matches!(e, CoreError::ResourceLimitExceeded(_)),
+        F::Limit(Limit::Users(2)),
     );
     assert_eq!(
         s.get_user(&ukey("app", "u1")).await.unwrap().unwrap(),
@@ -312,36 +315,44 @@ pub async fn users(s: Arc<dyn Store>) {
     assert_eq!((u.name.as_str(), u.metadata.as_deref()), ("N", Some("M")));
     s.delete_user(&ukey("app", "u1")).await.unwrap();
     assert!(s.get_user(&ukey("app", "u1")).await.unwrap().is_none());
-    is(s.delete_user(&ukey("app", "u1")).await, |e| {
-        matches!(e, CoreError::NotFound(_))
-    });
+    is(
+        s.delete_user(&ukey("app", "u1")).await,
+        F::NoUser("u1".into()),
+    );
     is(
         s.update_user(&ukey("app", "u1"), "n".into(), "".into(), Timestamp(1))
             .await,
-        |e| matches!(e, CoreError::NotFound(_)),
+        F::NoUser("u1".into()),
     );
 }
 
 /// Admins: grant, conflict, quota, get with current name, list, revoke.
 pub async fn admins(s: Arc<dyn Store>) {
     setup(&s, "app", &["a", "b", "c"]).await;
-    s.create_admin(&ukey("app", "a"), Timestamp(7), 2)
+    // The create returns the role as stored: what a read finds.
+    let granted = s
+        .create_admin(&ukey("app", "a"), Timestamp(7), 2)
         .await
         .unwrap();
+    assert_eq!(
+        (granted.admin.clone(), granted.created),
+        (uref("app", "a"), Timestamp(7))
+    );
+    assert_eq!(s.get_admin(&ukey("app", "a")).await.unwrap(), Some(granted));
     is(
         s.create_admin(&ukey("app", "a"), Timestamp(7), 2).await,
-        |e| matches!(e, CoreError::Conflict(_)),
+        F::AlreadyAdmin("a".into()),
     );
     is(
         s.create_admin(&ukey("app", "ghost"), Timestamp(7), 2).await,
-        |e| matches!(e, CoreError::NotFound(_)),
+        F::NoUser("ghost".into()),
     );
     s.create_admin(&ukey("app", "b"), Timestamp(8), 2)
         .await
         .unwrap();
     is(
         s.create_admin(&ukey("app", "c"), Timestamp(9), 2).await,
-        |e| matches!(e, CoreError::ResourceLimitExceeded(_)),
+        F::Limit(Limit::Admins(2)),
     );
     let a = s.get_admin(&ukey("app", "a")).await.unwrap().unwrap();
     assert_eq!(
@@ -355,9 +366,10 @@ pub async fn admins(s: Arc<dyn Store>) {
     let rest = s.list_admins("app", Some(list[0].seq), 5).await.unwrap();
     assert_eq!(rest[0].value.admin.key.user_id, "b");
     s.delete_admin(&ukey("app", "a")).await.unwrap();
-    is(s.delete_admin(&ukey("app", "a")).await, |e| {
-        matches!(e, CoreError::NotFound(_))
-    });
+    is(
+        s.delete_admin(&ukey("app", "a")).await,
+        F::NotAdmin("a".into()),
+    );
     assert!(s.get_admin(&ukey("app", "a")).await.unwrap().is_none());
 }
 
@@ -383,7 +395,7 @@ pub async fn channels(s: Arc<dyn Store>) {
     );
     is(
         s.create_channel(nc, idem("ch", "t2", "f"), 10, ROOMY).await,
-        |e| matches!(e, CoreError::Conflict(_)),
+        F::ChannelExists("c1".into()),
     );
     let c = s.get_channel(&ckey("app", "c1")).await.unwrap().unwrap();
     assert_eq!(c.created_by.name.as_deref(), Some("owner name"));
@@ -427,7 +439,7 @@ pub async fn channels(s: Arc<dyn Store>) {
     is(
         s.update_channel(&ckey("app", "nope"), ChannelUpdate::default(), Timestamp(1))
             .await,
-        |e| matches!(e, CoreError::NotFound(_)),
+        F::NoChannel("nope".into()),
     );
     s.create_channel(
         new_channel("app", "p1", "owner", ChannelPrivacy::Private),
@@ -474,14 +486,15 @@ pub async fn channels(s: Arc<dyn Store>) {
             ROOMY,
         )
         .await,
-        |e| matches!(e, CoreError::ResourceLimitExceeded(_)),
+        F::Limit(Limit::Channels(3)),
     );
     let (gone, _) = s.delete_channel(&ckey("app", "c1")).await.unwrap();
     assert_eq!(gone.key.channel_id, "c1");
     assert!(s.get_channel(&ckey("app", "c1")).await.unwrap().is_none());
-    is(s.delete_channel(&ckey("app", "c1")).await, |e| {
-        matches!(e, CoreError::NotFound(_))
-    });
+    is(
+        s.delete_channel(&ckey("app", "c1")).await,
+        F::NoChannel("c1".into()),
+    );
 }
 
 /// Roles: admin, moderator (the creator), member, none.
@@ -525,7 +538,7 @@ pub async fn tags(s: Arc<dyn Store>) {
     is(
         s.tag_resource(&t, vec![tag("c", "1"), tag("d", "1")], 3)
             .await,
-        |e| matches!(e, CoreError::ResourceLimitExceeded(_)),
+        F::Limit(Limit::Tags(3)),
     );
     assert_eq!(
         s.list_tags(&t).await.unwrap(),
@@ -620,7 +633,7 @@ pub async fn concurrent_writes_and_isolated_failures(s: Arc<dyn Store>) {
     for t in tasks {
         match t.await.unwrap() {
             Ok(_) => ok += 1,
-            Err(CoreError::Conflict(_)) => conflicts += 1,
+            Err(F::UserExists(id)) if id == "dup" => conflicts += 1,
             Err(e) => panic!("unexpected {e:?}"),
         }
     }

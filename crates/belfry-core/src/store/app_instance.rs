@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 
 use super::Seq;
+use super::StoreResult;
 use crate::arn::UserKey;
-use crate::error::CoreResult;
 use crate::model::{AppInstance, AppInstanceAdmin, Created, Idempotency, Tag};
 use crate::time::Timestamp;
 
@@ -19,15 +19,15 @@ pub trait AppInstanceStore: Send + Sync + 'static {
         tags: Vec<Tag>,
         idem: Idempotency,
         max_app_instances: u64,
-    ) -> CoreResult<Created>;
+    ) -> StoreResult<Created>;
     /// One AppInstance.
-    async fn get_app_instance(&self, id: &str) -> CoreResult<Option<AppInstance>>;
+    async fn get_app_instance(&self, id: &str) -> StoreResult<Option<AppInstance>>;
     /// AppInstances in creation order, after `after`, at most `limit`.
     async fn list_app_instances(
         &self,
         after: Option<i64>,
         limit: usize,
-    ) -> CoreResult<Vec<Seq<AppInstance>>>;
+    ) -> StoreResult<Vec<Seq<AppInstance>>>;
     /// Sets name and metadata. Missing: `NotFound`.
     async fn update_app_instance(
         &self,
@@ -35,24 +35,29 @@ pub trait AppInstanceStore: Send + Sync + 'static {
         name: String,
         metadata: String,
         now: Timestamp,
-    ) -> CoreResult<()>;
+    ) -> StoreResult<()>;
     /// Deletes an AppInstance and everything in it. Missing: `NotFound`.
-    async fn delete_app_instance(&self, id: &str) -> CoreResult<()>;
+    async fn delete_app_instance(&self, id: &str) -> StoreResult<()>;
     /// Grants the admin role. Already admin: `Conflict`; more than `max_admins`:
     /// `ResourceLimitExceeded`; user missing: `NotFound`.
-    async fn create_admin(&self, key: &UserKey, now: Timestamp, max_admins: u64) -> CoreResult<()>;
+    async fn create_admin(
+        &self,
+        key: &UserKey,
+        now: Timestamp,
+        max_admins: u64,
+    ) -> StoreResult<AppInstanceAdmin>;
     /// One admin role.
-    async fn get_admin(&self, key: &UserKey) -> CoreResult<Option<AppInstanceAdmin>>;
+    async fn get_admin(&self, key: &UserKey) -> StoreResult<Option<AppInstanceAdmin>>;
     /// Admins of an AppInstance in grant order.
     async fn list_admins(
         &self,
         app_instance_id: &str,
         after: Option<i64>,
         limit: usize,
-    ) -> CoreResult<Vec<Seq<AppInstanceAdmin>>>;
+    ) -> StoreResult<Vec<Seq<AppInstanceAdmin>>>;
     /// Revokes the admin role. Not admin: `NotFound`.
-    async fn delete_admin(&self, key: &UserKey) -> CoreResult<()>;
+    async fn delete_admin(&self, key: &UserKey) -> StoreResult<()>;
 
     /// Whether the user is an AppInstanceAdmin.
-    async fn is_admin(&self, user: &UserKey) -> CoreResult<bool>;
+    async fn is_admin(&self, user: &UserKey) -> StoreResult<bool>;
 }

@@ -2,9 +2,9 @@
 
 use async_trait::async_trait;
 
+use super::StoreResult;
 use super::{ChannelView, MembershipLimits, Seq};
 use crate::arn::{ChannelKey, UserKey};
-use crate::error::CoreResult;
 use crate::model::{Channel, ChannelPrivacy, ChannelUpdate, Created, Idempotency, NewChannel};
 use crate::perm::Roles;
 use crate::time::Timestamp;
@@ -23,9 +23,9 @@ pub trait ChannelStore: Send + Sync + 'static {
         idem: Idempotency,
         max_channels: u64,
         limits: MembershipLimits,
-    ) -> CoreResult<Created>;
+    ) -> StoreResult<Created>;
     /// One channel, with its creator's current name.
-    async fn get_channel(&self, key: &ChannelKey) -> CoreResult<Option<Channel>>;
+    async fn get_channel(&self, key: &ChannelKey) -> StoreResult<Option<Channel>>;
     /// Applies an update and returns the channel as it now is, with the update's event number.
     /// Missing: `NotFound`.
     async fn update_channel(
@@ -33,10 +33,10 @@ pub trait ChannelStore: Send + Sync + 'static {
         key: &ChannelKey,
         update: ChannelUpdate,
         now: Timestamp,
-    ) -> CoreResult<(Channel, u64)>;
+    ) -> StoreResult<(Channel, u64)>;
     /// Deletes a channel with its memberships, moderators, bans, messages and tags; returns it
     /// as it was, with the deletion's event number (the channel's last). Missing: `NotFound`.
-    async fn delete_channel(&self, key: &ChannelKey) -> CoreResult<(Channel, u64)>;
+    async fn delete_channel(&self, key: &ChannelKey) -> StoreResult<(Channel, u64)>;
     /// Channels of an AppInstance with the given privacy, in creation order.
     async fn list_channels(
         &self,
@@ -44,11 +44,14 @@ pub trait ChannelStore: Send + Sync + 'static {
         privacy: ChannelPrivacy,
         after: Option<i64>,
         limit: usize,
-    ) -> CoreResult<Vec<Seq<Channel>>>;
+    ) -> StoreResult<Vec<Seq<Channel>>>;
     /// The user's roles relative to the channel (admin, moderator, membership, ban).
-    async fn roles(&self, channel: &ChannelKey, user: &UserKey) -> CoreResult<Roles>;
+    async fn roles(&self, channel: &ChannelKey, user: &UserKey) -> StoreResult<Roles>;
     /// In one read: whether `user` exists, the channel (if it exists) and the user's roles in
     /// it — what every channel operation needs first.
-    async fn channel_access(&self, channel: &ChannelKey, user: &UserKey)
-        -> CoreResult<ChannelView>;
+    async fn channel_access(
+        &self,
+        channel: &ChannelKey,
+        user: &UserKey,
+    ) -> StoreResult<ChannelView>;
 }

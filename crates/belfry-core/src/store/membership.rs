@@ -2,9 +2,9 @@
 
 use async_trait::async_trait;
 
+use super::StoreResult;
 use super::{MembershipLimits, Seq, SessionChannel};
 use crate::arn::{ChannelKey, UserKey};
-use crate::error::CoreResult;
 use crate::model::{Membership, MembershipType, UserMembership, UserRef};
 use crate::time::Timestamp;
 
@@ -22,7 +22,7 @@ pub trait MembershipStore: Send + Sync + 'static {
         invited_by: &UserKey,
         now: Timestamp,
         limits: MembershipLimits,
-    ) -> CoreResult<(Membership, u64)>;
+    ) -> StoreResult<(Membership, u64)>;
     /// Adds several members in one transaction; each gets its own outcome, as
     /// `create_membership` would report it. The batch takes one event number if it added
     /// anyone (`None` otherwise).
@@ -34,13 +34,13 @@ pub trait MembershipStore: Send + Sync + 'static {
         invited_by: &UserKey,
         now: Timestamp,
         limits: MembershipLimits,
-    ) -> CoreResult<(Vec<CoreResult<Membership>>, Option<u64>)>;
+    ) -> StoreResult<(Vec<StoreResult<Membership>>, Option<u64>)>;
     /// One membership.
     async fn get_membership(
         &self,
         channel: &ChannelKey,
         member: &UserKey,
-    ) -> CoreResult<Option<Membership>>;
+    ) -> StoreResult<Option<Membership>>;
     /// Members of one type in creation order.
     async fn list_memberships(
         &self,
@@ -48,22 +48,22 @@ pub trait MembershipStore: Send + Sync + 'static {
         kind: MembershipType,
         after: Option<i64>,
         limit: usize,
-    ) -> CoreResult<Vec<Seq<UserRef>>>;
+    ) -> StoreResult<Vec<Seq<UserRef>>>;
     /// Removes a membership and returns it as it was, with the removal's event number. Not a
     /// member: `NotFound`.
     async fn delete_membership(
         &self,
         channel: &ChannelKey,
         member: &UserKey,
-    ) -> CoreResult<(Membership, u64)>;
+    ) -> StoreResult<(Membership, u64)>;
     /// A user's memberships with their channels, in membership creation order.
     async fn list_user_memberships(
         &self,
         user: &UserKey,
         after: Option<i64>,
         limit: usize,
-    ) -> CoreResult<Vec<Seq<UserMembership>>>;
+    ) -> StoreResult<Vec<Seq<UserMembership>>>;
     /// All of a user's memberships with each channel's event sequence number, in one snapshot
     /// (for a connecting websocket session).
-    async fn session_channels(&self, user: &UserKey) -> CoreResult<Vec<SessionChannel>>;
+    async fn session_channels(&self, user: &UserKey) -> StoreResult<Vec<SessionChannel>>;
 }

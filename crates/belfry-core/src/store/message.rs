@@ -2,9 +2,9 @@
 
 use async_trait::async_trait;
 
+use super::StoreResult;
 use super::{SendPolicy, Sent};
 use crate::arn::{ChannelKey, UserKey};
-use crate::error::CoreResult;
 use crate::model::{ChannelMessage, MessageChange, MessageCursor, MessageQuery, NewMessage};
 use crate::time::Timestamp;
 
@@ -16,13 +16,13 @@ pub trait MessageStore: Send + Sync + 'static {
     /// channel's LastMessageTimestamp — all in one transaction. A PERSISTENT message with the
     /// (channel, sender, ClientRequestToken) of a stored one is a replay when its fingerprint
     /// matches, else `Conflict`.
-    async fn send_message(&self, new: NewMessage, policy: SendPolicy) -> CoreResult<Sent>;
+    async fn send_message(&self, new: NewMessage, policy: SendPolicy) -> StoreResult<Sent>;
     /// One stored message, with the sender's current name.
     async fn get_message(
         &self,
         channel: &ChannelKey,
         message_id: &str,
-    ) -> CoreResult<Option<ChannelMessage>>;
+    ) -> StoreResult<Option<ChannelMessage>>;
     /// Messages of a channel that `viewer` may see (untargeted, or sent by or to them), in
     /// (creation time, position) order, within the query's window, after `after`.
     async fn list_messages(
@@ -32,7 +32,7 @@ pub trait MessageStore: Send + Sync + 'static {
         query: MessageQuery,
         after: Option<MessageCursor>,
         limit: usize,
-    ) -> CoreResult<Vec<(MessageCursor, ChannelMessage)>>;
+    ) -> StoreResult<Vec<(MessageCursor, ChannelMessage)>>;
     /// Edits or redacts a message and returns it as it now is, with the change's event number.
     /// Missing: `NotFound`; editing a redacted message: `Conflict`.
     async fn change_message(
@@ -41,19 +41,19 @@ pub trait MessageStore: Send + Sync + 'static {
         message_id: &str,
         change: MessageChange,
         now: Timestamp,
-    ) -> CoreResult<(ChannelMessage, u64)>;
+    ) -> StoreResult<(ChannelMessage, u64)>;
     /// Deletes a message and returns it as it was, with the deletion's event number. Missing:
     /// `NotFound`.
     async fn delete_message(
         &self,
         channel: &ChannelKey,
         message_id: &str,
-    ) -> CoreResult<(ChannelMessage, u64)>;
+    ) -> StoreResult<(ChannelMessage, u64)>;
     /// Sets the member's read marker. Not a member: `NotFound`.
     async fn update_read_marker(
         &self,
         channel: &ChannelKey,
         user: &UserKey,
         now: Timestamp,
-    ) -> CoreResult<()>;
+    ) -> StoreResult<()>;
 }

@@ -15,6 +15,7 @@ use async_trait::async_trait;
 
 mod app_instance;
 mod channel;
+mod fact;
 mod membership;
 mod message;
 mod moderation;
@@ -23,6 +24,7 @@ mod user;
 
 pub use app_instance::AppInstanceStore;
 pub use channel::ChannelStore;
+pub use fact::{missing_app_instance_for_user, Limit, StoreError, StoreResult};
 pub use membership::MembershipStore;
 pub use message::MessageStore;
 pub use moderation::ModerationStore;
@@ -123,5 +125,5 @@ pub trait Store:
     + TagStore
 {
     /// Waits for every acknowledged write to be on disk and releases the store.
-    async fn close(&self) -> CoreResult<()>;
+    async fn close(&self) -> StoreResult<()>;
 }

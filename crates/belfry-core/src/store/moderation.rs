@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 
 use super::Seq;
+use super::StoreResult;
 use crate::arn::{ChannelKey, UserKey};
-use crate::error::CoreResult;
 use crate::model::{Ban, Channel, Membership, Moderator, UserRef};
 use crate::time::Timestamp;
 
@@ -20,29 +20,29 @@ pub trait ModerationStore: Send + Sync + 'static {
         created_by: &UserKey,
         now: Timestamp,
         max_moderators: u64,
-    ) -> CoreResult<()>;
+    ) -> StoreResult<Moderator>;
     /// One moderator role.
     async fn get_moderator(
         &self,
         channel: &ChannelKey,
         user: &UserKey,
-    ) -> CoreResult<Option<Moderator>>;
+    ) -> StoreResult<Option<Moderator>>;
     /// Moderators in grant order.
     async fn list_moderators(
         &self,
         channel: &ChannelKey,
         after: Option<i64>,
         limit: usize,
-    ) -> CoreResult<Vec<Seq<UserRef>>>;
+    ) -> StoreResult<Vec<Seq<UserRef>>>;
     /// Revokes the moderator role. Not a moderator: `NotFound`.
-    async fn delete_moderator(&self, channel: &ChannelKey, user: &UserKey) -> CoreResult<()>;
+    async fn delete_moderator(&self, channel: &ChannelKey, user: &UserKey) -> StoreResult<()>;
     /// Channels a user moderates, in grant order.
     async fn list_moderated_channels(
         &self,
         user: &UserKey,
         after: Option<i64>,
         limit: usize,
-    ) -> CoreResult<Vec<Seq<Channel>>>;
+    ) -> StoreResult<Vec<Seq<Channel>>>;
     /// Bans a user and, in the same transaction, removes their membership (returned if there
     /// was one, with the removal's event number). Admin or moderator: `BadRequest`; already
     /// banned: `Conflict`; user missing: `NotFound`.
@@ -52,16 +52,16 @@ pub trait ModerationStore: Send + Sync + 'static {
         user: &UserKey,
         created_by: &UserKey,
         now: Timestamp,
-    ) -> CoreResult<Option<(Membership, u64)>>;
+    ) -> StoreResult<(Ban, Option<(Membership, u64)>)>;
     /// One ban.
-    async fn get_ban(&self, channel: &ChannelKey, user: &UserKey) -> CoreResult<Option<Ban>>;
+    async fn get_ban(&self, channel: &ChannelKey, user: &UserKey) -> StoreResult<Option<Ban>>;
     /// Bans in creation order.
     async fn list_bans(
         &self,
         channel: &ChannelKey,
         after: Option<i64>,
         limit: usize,
-    ) -> CoreResult<Vec<Seq<UserRef>>>;
+    ) -> StoreResult<Vec<Seq<UserRef>>>;
     /// Lifts a ban (the membership is not restored). Not banned: `NotFound`.
-    async fn delete_ban(&self, channel: &ChannelKey, user: &UserKey) -> CoreResult<()>;
+    async fn delete_ban(&self, channel: &ChannelKey, user: &UserKey) -> StoreResult<()>;
 }

@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 
 use super::Seq;
+use super::StoreResult;
 use crate::arn::UserKey;
-use crate::error::CoreResult;
 use crate::model::{AppInstanceUser, Created, Idempotency, Tag};
 use crate::time::Timestamp;
 
@@ -19,16 +19,16 @@ pub trait UserStore: Send + Sync + 'static {
         tags: Vec<Tag>,
         idem: Idempotency,
         max_users: u64,
-    ) -> CoreResult<Created>;
+    ) -> StoreResult<Created>;
     /// One user.
-    async fn get_user(&self, key: &UserKey) -> CoreResult<Option<AppInstanceUser>>;
+    async fn get_user(&self, key: &UserKey) -> StoreResult<Option<AppInstanceUser>>;
     /// Users of an AppInstance in creation order.
     async fn list_users(
         &self,
         app_instance_id: &str,
         after: Option<i64>,
         limit: usize,
-    ) -> CoreResult<Vec<Seq<AppInstanceUser>>>;
+    ) -> StoreResult<Vec<Seq<AppInstanceUser>>>;
     /// Sets name and metadata. Missing: `NotFound`.
     async fn update_user(
         &self,
@@ -36,8 +36,8 @@ pub trait UserStore: Send + Sync + 'static {
         name: String,
         metadata: String,
         now: Timestamp,
-    ) -> CoreResult<()>;
+    ) -> StoreResult<()>;
     /// Deletes a user with their admin role, memberships, moderator roles, bans and tags.
     /// Missing: `NotFound`.
-    async fn delete_user(&self, key: &UserKey) -> CoreResult<()>;
+    async fn delete_user(&self, key: &UserKey) -> StoreResult<()>;
 }

@@ -4,10 +4,11 @@ use super::SqliteStore;
 use async_trait::async_trait;
 use belfry_core::arn::{ChannelKey, UserKey};
 use belfry_core::model::{Membership, MembershipType, UserMembership, UserRef};
+use belfry_core::store::Limit;
 use belfry_core::store::MembershipStore;
 use belfry_core::store::{MembershipLimits, Seq, SessionChannel};
+use belfry_core::store::{StoreError, StoreResult};
 use belfry_core::time::Timestamp;
-use belfry_core::{CoreError, CoreResult};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{channel, count, db};
@@ -51,7 +52,7 @@ pub(crate) fn get(
     c: &Connection,
     ch: &ChannelKey,
     user: &UserKey,
-) -> CoreResult<Option<Membership>> {
+) -> StoreResult<Option<Membership>> {
     c.prepare_cached(&format!(
         "{QUERY} WHERE m.app_instance_id = ?1 AND m.channel_id = ?2 AND m.user_id = ?3"
     ))
@@ -64,7 +65,7 @@ pub(crate) fn get(
     .map_err(db)
 }
 
-fn banned(c: &Connection, ch: &ChannelKey, user: &UserKey) -> CoreResult<bool> {
+fn banned(c: &Connection, ch: &ChannelKey, user: &UserKey) -> StoreResult<bool> {
     Ok(count(
         c,
         "SELECT COUNT(*) FROM bans WHERE app_instance_id = ?1 AND channel_id = ?2 AND user_id = ?3",
@@ -81,7 +82,7 @@ pub(crate) fn create(
     invited_by: &UserKey,
     now: Timestamp,
     limits: MembershipLimits,
-) -> CoreResult<(Membership, u64)> {
+) -> StoreResult<(Membership, u64)> {
     let m = add(c, ch, user, kind, invited_by, now, limits)?;
     Ok((m, channel::next_event_seq(c, ch)?))
 }
@@ -96,17 +97,17 @@ pub(crate) fn batch(
     invited_by: &UserKey,
     now: Timestamp,
     limits: MembershipLimits,
-) -> CoreResult<(Vec<CoreResult<Membership>>, Option<u64>)> {
+) -> StoreResult<(Vec<StoreResult<Membership>>, Option<u64>)> {
     // Each member is refused or added on its own; the checks run before any insert, so a
     // refusal leaves nothing to undo.
-    let outcomes: Vec<CoreResult<Membership>> = members
+    let outcomes: Vec<StoreResult<Membership>> = members
         .iter()
         .map(|m| add(c, ch, m, kind, invited_by, now, limits))
         .collect();
     // A storage failure fails the whole batch (the job's savepoint undoes the rest).
     if let Some(Err(e)) = outcomes
         .iter()
-        .find(|o| matches!(o, Err(CoreError::Internal(_))))
+        .find(|o| matches!(o, Err(StoreError::Internal(_))))
     {
         return Err(e.clone());
     }
@@ -127,30 +128,24 @@ pub(crate) fn add(
     invited_by: &UserKey,
     now: Timestamp,
     limits: MembershipLimits,
-) -> CoreResult<Membership> {
+) -> StoreResult<Membership> {
     if channel::get(c, ch)?.is_none() {
-        return Err(CoreError::not_found(format!(
-            "Channel {} does not exist.",
-            ch.channel_id
-        )));
+        return Err(StoreError::NoChannel(ch.channel_id.clone()));
     }
     if super::user::get(c, user)?.is_none() {
-        return Err(CoreError::not_found(format!(
-            "AppInstanceUser {} does not exist.",
-            user.user_id
-        )));
+        return Err(StoreError::NoUser(user.user_id.clone()));
     }
     if banned(c, ch, user)? {
-        return Err(CoreError::forbidden(format!(
-            "{} is banned from channel {}.",
-            user.user_id, ch.channel_id
-        )));
+        return Err(StoreError::Banned {
+            user: user.user_id.clone(),
+            channel: ch.channel_id.clone(),
+        });
     }
     if get(c, ch, user)?.is_some() {
-        return Err(CoreError::conflict(format!(
-            "{} is already a member of channel {}.",
-            user.user_id, ch.channel_id
-        )));
+        return Err(StoreError::AlreadyMember {
+            user: user.user_id.clone(),
+            channel: ch.channel_id.clone(),
+        });
     }
     let members = count(
         c,
@@ -158,10 +153,10 @@ pub(crate) fn add(
         params![ch.app_instance_id, ch.channel_id],
     )?;
     if members >= limits.per_channel {
-        return Err(CoreError::ResourceLimitExceeded(format!(
-            "Channel {} already has the maximum of {} members.",
-            ch.channel_id, limits.per_channel
-        )));
+        return Err(StoreError::Limit(Limit::ChannelMembers {
+            channel: ch.channel_id.clone(),
+            max: limits.per_channel,
+        }));
     }
     let mine = count(
         c,
@@ -169,10 +164,10 @@ pub(crate) fn add(
         params![user.app_instance_id, user.user_id],
     )?;
     if mine >= limits.per_user {
-        return Err(CoreError::ResourceLimitExceeded(format!(
-            "{} is already a member of the maximum of {} channels.",
-            user.user_id, limits.per_user
-        )));
+        return Err(StoreError::Limit(Limit::UserChannels {
+            user: user.user_id.clone(),
+            max: limits.per_user,
+        }));
     }
     c.prepare_cached(
         "INSERT INTO memberships (app_instance_id, channel_id, user_id, type, invited_by, created_ms, updated_ms)
@@ -188,7 +183,7 @@ pub(crate) fn add(
         now.0
     ])
     .map_err(db)?;
-    get(c, ch, user)?.ok_or_else(|| CoreError::internal("membership vanished after insert"))
+    get(c, ch, user)?.ok_or_else(|| StoreError::internal("membership vanished after insert"))
 }
 
 pub(crate) fn list(
@@ -197,7 +192,7 @@ pub(crate) fn list(
     kind: MembershipType,
     after: Option<i64>,
     limit: usize,
-) -> CoreResult<Vec<Seq<UserRef>>> {
+) -> StoreResult<Vec<Seq<UserRef>>> {
     let mut stmt = c
         .prepare_cached(
             "SELECT m.seq, m.user_id, u.name FROM memberships m
@@ -237,12 +232,10 @@ pub(crate) fn delete(
     c: &Connection,
     ch: &ChannelKey,
     user: &UserKey,
-) -> CoreResult<(Membership, u64)> {
-    let m = get(c, ch, user)?.ok_or_else(|| {
-        CoreError::not_found(format!(
-            "{} is not a member of channel {}.",
-            user.user_id, ch.channel_id
-        ))
+) -> StoreResult<(Membership, u64)> {
+    let m = get(c, ch, user)?.ok_or_else(|| StoreError::NotMember {
+        user: user.user_id.clone(),
+        channel: ch.channel_id.clone(),
     })?;
     c.execute(
         "DELETE FROM memberships WHERE app_instance_id = ?1 AND channel_id = ?2 AND user_id = ?3",
@@ -257,7 +250,7 @@ pub(crate) fn list_for_user(
     user: &UserKey,
     after: Option<i64>,
     limit: usize,
-) -> CoreResult<Vec<Seq<UserMembership>>> {
+) -> StoreResult<Vec<Seq<UserMembership>>> {
     // The channel columns come first, in the order `channel::from_row` reads them.
     let mut stmt = c
         .prepare_cached(&format!(
@@ -292,7 +285,7 @@ pub(crate) fn list_for_user(
 }
 
 /// A user's channels for a connecting session, in one read (one statement: one snapshot).
-pub(crate) fn session_channels(c: &Connection, user: &UserKey) -> CoreResult<Vec<SessionChannel>> {
+pub(crate) fn session_channels(c: &Connection, user: &UserKey) -> StoreResult<Vec<SessionChannel>> {
     let mut stmt = c
         .prepare_cached(
             "SELECT m.channel_id, m.type, c.event_seq, c.last_message_ms, m.read_marker_ms
@@ -328,7 +321,7 @@ impl MembershipStore for SqliteStore {
         by: &UserKey,
         now: Timestamp,
         limits: MembershipLimits,
-    ) -> CoreResult<(Membership, u64)> {
+    ) -> StoreResult<(Membership, u64)> {
         let (ch, member, by) = (ch.clone(), member.clone(), by.clone());
         self.write(move |c| create(c, &ch, &member, kind, &by, now, limits))
             .await
@@ -341,7 +334,7 @@ impl MembershipStore for SqliteStore {
         by: &UserKey,
         now: Timestamp,
         limits: MembershipLimits,
-    ) -> CoreResult<(Vec<CoreResult<Membership>>, Option<u64>)> {
+    ) -> StoreResult<(Vec<StoreResult<Membership>>, Option<u64>)> {
         let (ch, by) = (ch.clone(), by.clone());
         self.write(move |c| batch(c, &ch, &members, kind, &by, now, limits))
             .await
@@ -350,7 +343,7 @@ impl MembershipStore for SqliteStore {
         &self,
         ch: &ChannelKey,
         member: &UserKey,
-    ) -> CoreResult<Option<Membership>> {
+    ) -> StoreResult<Option<Membership>> {
         let (ch, member) = (ch.clone(), member.clone());
         self.read(move |c| get(c, &ch, &member)).await
     }
@@ -360,7 +353,7 @@ impl MembershipStore for SqliteStore {
         kind: MembershipType,
         after: Option<i64>,
         limit: usize,
-    ) -> CoreResult<Vec<Seq<UserRef>>> {
+    ) -> StoreResult<Vec<Seq<UserRef>>> {
         let ch = ch.clone();
         self.read(move |c| list(c, &ch, kind, after, limit)).await
     }
@@ -368,7 +361,7 @@ impl MembershipStore for SqliteStore {
         &self,
         ch: &ChannelKey,
         member: &UserKey,
-    ) -> CoreResult<(Membership, u64)> {
+    ) -> StoreResult<(Membership, u64)> {
         let (ch, member) = (ch.clone(), member.clone());
         self.write(move |c| delete(c, &ch, &member)).await
     }
@@ -377,11 +370,11 @@ impl MembershipStore for SqliteStore {
         u: &UserKey,
         after: Option<i64>,
         limit: usize,
-    ) -> CoreResult<Vec<Seq<UserMembership>>> {
+    ) -> StoreResult<Vec<Seq<UserMembership>>> {
         let u = u.clone();
         self.read(move |c| list_for_user(c, &u, after, limit)).await
     }
-    async fn session_channels(&self, u: &UserKey) -> CoreResult<Vec<SessionChannel>> {
+    async fn session_channels(&self, u: &UserKey) -> StoreResult<Vec<SessionChannel>> {
         let u = u.clone();
         self.read(move |c| session_channels(c, &u)).await
     }
