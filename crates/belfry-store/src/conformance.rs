@@ -15,12 +15,18 @@ use belfry_core::store::{Limit, StoreError as F, StoreResult};
 use belfry_core::store::{MembershipLimits, Seq, Store};
 use belfry_core::time::Timestamp;
 
+mod contracts;
 mod membership;
 pub(crate) mod message;
 mod message_change;
 mod moderation;
 mod sequence;
 
+pub use contracts::{
+    contract_concurrent_sends_page_in_commit_order, contract_creation_times_never_go_backwards,
+    contract_non_persistent_messages_are_not_stored,
+    contract_targeted_messages_leave_last_message_alone,
+};
 pub use membership::{batch_memberships, creation_memberships, memberships, user_memberships};
 pub use message::{
     messages_context_is_current, messages_idempotency, messages_listing, messages_send,
@@ -29,38 +35,46 @@ pub use message_change::{channel_access, messages_change, messages_delete, read_
 pub use moderation::{bans, moderators, role_cascades};
 pub use sequence::{event_sequence, session_channels};
 
-/// Runs every case, each on a new store from `make`.
-pub async fn run_all<F, Fut>(make: F)
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = Arc<dyn Store>>,
-{
-    app_instances(make().await).await;
-    users(make().await).await;
-    admins(make().await).await;
-    channels(make().await).await;
-    roles(make().await).await;
-    tags(make().await).await;
-    cascades(make().await).await;
-    memberships(make().await).await;
-    batch_memberships(make().await).await;
-    creation_memberships(make().await).await;
-    user_memberships(make().await).await;
-    moderators(make().await).await;
-    bans(make().await).await;
-    role_cascades(make().await).await;
-    messages_send(make().await).await;
-    messages_idempotency(make().await).await;
-    messages_context_is_current(make().await).await;
-    messages_listing(make().await).await;
-    messages_change(make().await).await;
-    messages_delete(make().await).await;
-    read_markers(make().await).await;
-    channel_access(make().await).await;
-    // Adapters that can restart a store run this case with a real `reopen` as well.
-    event_sequence(make().await, |s| async move { s }).await;
-    session_channels(make().await).await;
-    concurrent_writes_and_isolated_failures(make().await).await;
+/// Generates one test per conformance case, so a failing case names itself. `$fresh` is an
+/// async fn returning a new, empty store and whatever must live as long as it (a temporary
+/// directory, a database); each test gets its own. An adapter invokes this once, in a module
+/// of its tests:
+///
+/// ```ignore
+/// mod conformance { belfry_store::conformance_cases!(super::fresh_store); }
+/// ```
+#[macro_export]
+macro_rules! conformance_cases {
+    ($fresh:path) => {
+        $crate::conformance_cases!(@each $fresh;
+            app_instances, users, admins, channels, roles, tags, cascades,
+            memberships, batch_memberships, creation_memberships, user_memberships,
+            moderators, bans, role_cascades,
+            messages_send, messages_idempotency, messages_context_is_current,
+            messages_listing, messages_change, messages_delete, read_markers, channel_access,
+            event_sequence_without_restart, session_channels,
+            concurrent_writes_and_isolated_failures,
+            contract_concurrent_sends_page_in_commit_order,
+            contract_creation_times_never_go_backwards,
+            contract_non_persistent_messages_are_not_stored,
+            contract_targeted_messages_leave_last_message_alone,
+        );
+    };
+    (@each $fresh:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let (store, _keep) = $fresh().await;
+                $crate::conformance::$case(store).await;
+            }
+        )*
+    };
+}
+
+/// `event_sequence` on a store that is not restarted (adapters that can restart one run it
+/// with a real `reopen` as well).
+pub async fn event_sequence_without_restart(s: Arc<dyn Store>) {
+    event_sequence(s, |s| async move { s }).await;
 }
 
 pub(crate) fn idem(scope: &str, token: &str, fp: &str) -> Idempotency {

@@ -132,9 +132,9 @@ pub(crate) fn add(
     if channel::get(c, ch)?.is_none() {
         return Err(StoreError::NoChannel(ch.channel_id.clone()));
     }
-    if super::user::get(c, user)?.is_none() {
+    let Some(member) = super::user::get(c, user)? else {
         return Err(StoreError::NoUser(user.user_id.clone()));
-    }
+    };
     if banned(c, ch, user)? {
         return Err(StoreError::Banned {
             user: user.user_id.clone(),
@@ -183,7 +183,36 @@ pub(crate) fn add(
         now.0
     ])
     .map_err(db)?;
-    get(c, ch, user)?.ok_or_else(|| StoreError::internal("membership vanished after insert"))
+    // The row as stored, built from what this transaction read and wrote.
+    let inviter_name = if invited_by == user {
+        Some(member.name.clone())
+    } else {
+        user_name(c, invited_by)?
+    };
+    Ok(Membership {
+        channel: ch.clone(),
+        member: UserRef {
+            key: member.key,
+            name: Some(member.name),
+        },
+        invited_by: UserRef {
+            key: invited_by.clone(),
+            name: inviter_name,
+        },
+        kind,
+        created: now,
+        updated: now,
+        read_marker: None,
+    })
+}
+
+/// A user's current name, if the user exists.
+fn user_name(c: &Connection, user: &UserKey) -> StoreResult<Option<String>> {
+    c.prepare_cached("SELECT name FROM users WHERE app_instance_id = ?1 AND user_id = ?2")
+        .map_err(db)?
+        .query_row(params![user.app_instance_id, user.user_id], |r| r.get(0))
+        .optional()
+        .map_err(db)
 }
 
 pub(crate) fn list(

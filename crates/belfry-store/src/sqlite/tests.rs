@@ -13,16 +13,16 @@ use rusqlite::Connection;
 
 use super::SqliteStore;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_passes_the_conformance_suite() {
-    let dirs = std::sync::Mutex::new(Vec::new());
-    crate::conformance::run_all(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path()).unwrap();
-        dirs.lock().unwrap().push(dir);
-        async move { Arc::new(store) as Arc<dyn Store> }
-    })
-    .await;
+/// A new SQLite store in a temporary directory that lives as long as the test holds it.
+async fn fresh_store() -> (Arc<dyn Store>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    (Arc::new(store), dir)
+}
+
+/// The conformance suite, one test per case.
+mod conformance {
+    crate::conformance_cases!(super::fresh_store);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
