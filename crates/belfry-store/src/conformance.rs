@@ -1,6 +1,7 @@
 //! The Store conformance suite: what every adapter must do, in domain terms. Each case gets a
-//! fresh, empty store from the factory. SQLite runs it in this crate's tests; the PostgreSQL
-//! adapter will run the very same cases.
+//! fresh, empty store, and asserts the exact fact (`StoreError`) a refused write reports.
+//! `conformance_cases!` makes one test per case: SQLite runs them in this crate's tests; the
+//! PostgreSQL adapter will run the very same cases.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::future::Future;

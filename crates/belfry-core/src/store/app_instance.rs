@@ -12,7 +12,8 @@ use crate::time::Timestamp;
 #[async_trait]
 pub trait AppInstanceStore: Send + Sync + 'static {
     /// Creates an AppInstance with its tags, or replays an earlier identical create.
-    /// Same token, different request: `Conflict`; more than `max_app_instances`: `ResourceLimitExceeded`.
+    /// Same token, different request: `TokenReused`; more than `max_app_instances`:
+    /// `Limit(AppInstances)`.
     async fn create_app_instance(
         &self,
         app: AppInstance,
@@ -28,7 +29,7 @@ pub trait AppInstanceStore: Send + Sync + 'static {
         after: Option<i64>,
         limit: usize,
     ) -> StoreResult<Vec<Seq<AppInstance>>>;
-    /// Sets name and metadata. Missing: `NotFound`.
+    /// Sets name and metadata. Missing: `NoAppInstance`.
     async fn update_app_instance(
         &self,
         id: &str,
@@ -36,10 +37,11 @@ pub trait AppInstanceStore: Send + Sync + 'static {
         metadata: String,
         now: Timestamp,
     ) -> StoreResult<()>;
-    /// Deletes an AppInstance and everything in it. Missing: `NotFound`.
+    /// Deletes an AppInstance and everything in it. Missing: `NoAppInstance`.
     async fn delete_app_instance(&self, id: &str) -> StoreResult<()>;
-    /// Grants the admin role. Already admin: `Conflict`; more than `max_admins`:
-    /// `ResourceLimitExceeded`; user missing: `NotFound`.
+    /// Grants the admin role and returns it as stored. User missing: `NoUser`; already admin:
+    /// `AlreadyAdmin`; more than `max_admins`: `Limit(Admins)` (checked in the write's
+    /// transaction).
     async fn create_admin(
         &self,
         key: &UserKey,
@@ -55,7 +57,7 @@ pub trait AppInstanceStore: Send + Sync + 'static {
         after: Option<i64>,
         limit: usize,
     ) -> StoreResult<Vec<Seq<AppInstanceAdmin>>>;
-    /// Revokes the admin role. Not admin: `NotFound`.
+    /// Revokes the admin role. Not admin: `NotAdmin`.
     async fn delete_admin(&self, key: &UserKey) -> StoreResult<()>;
 
     /// Whether the user is an AppInstanceAdmin.

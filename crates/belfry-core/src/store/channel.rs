@@ -13,8 +13,9 @@ use crate::time::Timestamp;
 #[async_trait]
 pub trait ChannelStore: Send + Sync + 'static {
     /// Creates a channel with its moderators, members and tags, or replays an earlier identical
-    /// create. Channel id taken: `Conflict`; more than `max_channels`, or a member in too many
-    /// channels (`limits`, as `create_membership` counts them): `ResourceLimitExceeded`.
+    /// create. Same token, different request: `TokenReused`; channel id taken:
+    /// `ChannelExists`; more than `max_channels`: `Limit(Channels)`; a member in too many
+    /// channels (`limits`, as `create_membership` counts them): `Limit(UserChannels)`.
     /// The members' MembershipCreated events are numbered 1..=n in `new.members` order, and the
     /// channel's event sequence continues from n.
     async fn create_channel(
@@ -27,7 +28,7 @@ pub trait ChannelStore: Send + Sync + 'static {
     /// One channel, with its creator's current name.
     async fn get_channel(&self, key: &ChannelKey) -> StoreResult<Option<Channel>>;
     /// Applies an update and returns the channel as it now is, with the update's event number.
-    /// Missing: `NotFound`.
+    /// Missing: `NoChannel`.
     async fn update_channel(
         &self,
         key: &ChannelKey,
@@ -35,7 +36,7 @@ pub trait ChannelStore: Send + Sync + 'static {
         now: Timestamp,
     ) -> StoreResult<(Channel, u64)>;
     /// Deletes a channel with its memberships, moderators, bans, messages and tags; returns it
-    /// as it was, with the deletion's event number (the channel's last). Missing: `NotFound`.
+    /// as it was, with the deletion's event number (the channel's last). Missing: `NoChannel`.
     async fn delete_channel(&self, key: &ChannelKey) -> StoreResult<(Channel, u64)>;
     /// Channels of an AppInstance with the given privacy, in creation order.
     async fn list_channels(

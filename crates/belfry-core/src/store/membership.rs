@@ -11,9 +11,9 @@ use crate::time::Timestamp;
 /// Persistence of channel memberships.
 #[async_trait]
 pub trait MembershipStore: Send + Sync + 'static {
-    /// Adds a member; returns the membership and its event number. Banned: `Forbidden`;
-    /// already a member: `Conflict`; user missing: `NotFound`; channel full or user in too
-    /// many channels: `ResourceLimitExceeded`.
+    /// Adds a member; returns the membership as stored and its event number. Checked in the
+    /// write's transaction, in this order: `NoChannel`, `NoUser`, `Banned`, `AlreadyMember`,
+    /// `Limit(ChannelMembers)`, `Limit(UserChannels)`.
     async fn create_membership(
         &self,
         channel: &ChannelKey,
@@ -50,7 +50,7 @@ pub trait MembershipStore: Send + Sync + 'static {
         limit: usize,
     ) -> StoreResult<Vec<Seq<UserRef>>>;
     /// Removes a membership and returns it as it was, with the removal's event number. Not a
-    /// member: `NotFound`.
+    /// member: `NotMember`.
     async fn delete_membership(
         &self,
         channel: &ChannelKey,

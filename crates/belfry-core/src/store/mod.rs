@@ -1,6 +1,16 @@
 //! The Store port: persistence in domain terms. Adapters (SQLite, PostgreSQL) implement it and
-//! must pass the same conformance suite. Adapters turn constraint violations into `Conflict` /
-//! `NotFound` and driver failures into `Internal`; no driver type crosses this boundary.
+//! must pass the same conformance suite (`belfry_store::conformance`, one test per case).
+//!
+//! One port per resource family (`AppInstanceStore`, `UserStore`, `ChannelStore`,
+//! `MembershipStore`, `ModerationStore`, `MessageStore`, `TagStore`); `Store` is their union
+//! plus the store's lifecycle, so the services hold one `Arc<dyn Store>`.
+//!
+//! Adapters report **facts** (`StoreError`: `NoChannel`, `Banned`, `Limit(..)`, `TokenReused`…)
+//! and never words: core words each fact once (`fact.rs`). A rule that must hold atomically
+//! with a write (a duplicate, a ban, a quota) is checked by the adapter inside that write's
+//! transaction and reported as its fact; every other domain rule stays in core. Driver
+//! failures are `Internal`; no driver type crosses this boundary. Creates return the row they
+//! stored.
 //!
 //! Every write method is atomic and durable when it returns `Ok`.
 //!

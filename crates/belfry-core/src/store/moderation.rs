@@ -11,8 +11,8 @@ use crate::time::Timestamp;
 /// Persistence of channel moderators and bans.
 #[async_trait]
 pub trait ModerationStore: Send + Sync + 'static {
-    /// Grants the moderator role. Already moderator: `Conflict`; banned: `BadRequest`; user
-    /// missing: `NotFound`; too many moderators: `ResourceLimitExceeded`.
+    /// Grants the moderator role and returns it as stored. Checked in the write's transaction:
+    /// `NoChannel`, `NoUser`, `Banned`, `AlreadyModerator`, `Limit(Moderators)`.
     async fn create_moderator(
         &self,
         channel: &ChannelKey,
@@ -34,7 +34,7 @@ pub trait ModerationStore: Send + Sync + 'static {
         after: Option<i64>,
         limit: usize,
     ) -> StoreResult<Vec<Seq<UserRef>>>;
-    /// Revokes the moderator role. Not a moderator: `NotFound`.
+    /// Revokes the moderator role. Not a moderator: `NotModerator`.
     async fn delete_moderator(&self, channel: &ChannelKey, user: &UserKey) -> StoreResult<()>;
     /// Channels a user moderates, in grant order.
     async fn list_moderated_channels(
@@ -44,8 +44,8 @@ pub trait ModerationStore: Send + Sync + 'static {
         limit: usize,
     ) -> StoreResult<Vec<Seq<Channel>>>;
     /// Bans a user and, in the same transaction, removes their membership (returned if there
-    /// was one, with the removal's event number). Admin or moderator: `BadRequest`; already
-    /// banned: `Conflict`; user missing: `NotFound`.
+    /// was one, with the removal's event number), beside the ban as stored. `NoChannel`,
+    /// `NoUser`; admin or moderator: `Privileged`; already banned: `AlreadyBanned`.
     async fn create_ban(
         &self,
         channel: &ChannelKey,
@@ -62,6 +62,6 @@ pub trait ModerationStore: Send + Sync + 'static {
         after: Option<i64>,
         limit: usize,
     ) -> StoreResult<Vec<Seq<UserRef>>>;
-    /// Lifts a ban (the membership is not restored). Not banned: `NotFound`.
+    /// Lifts a ban (the membership is not restored). Not banned: `NotBanned`.
     async fn delete_ban(&self, channel: &ChannelKey, user: &UserKey) -> StoreResult<()>;
 }

@@ -10,7 +10,7 @@ use crate::model::{Tag, TagTarget};
 pub trait TagStore: Send + Sync + 'static {
     /// Tags of a resource, by key.
     async fn list_tags(&self, target: &TagTarget) -> StoreResult<Vec<Tag>>;
-    /// Adds or overwrites tags. More than `max_tags` afterwards: `ResourceLimitExceeded`.
+    /// Adds or overwrites tags. More than `max_tags` afterwards: `Limit(Tags)`.
     async fn tag_resource(
         &self,
         target: &TagTarget,

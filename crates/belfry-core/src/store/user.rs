@@ -12,7 +12,8 @@ use crate::time::Timestamp;
 #[async_trait]
 pub trait UserStore: Send + Sync + 'static {
     /// Creates a user with its tags, or replays an earlier identical create. The id already
-    /// taken: `Conflict`; AppInstance missing: `NotFound`.
+    /// taken: `UserExists`; AppInstance missing: `NoAppInstance`; same token, different
+    /// request: `TokenReused`; more than `max_users`: `Limit(Users)`.
     async fn create_user(
         &self,
         user: AppInstanceUser,
@@ -29,7 +30,7 @@ pub trait UserStore: Send + Sync + 'static {
         after: Option<i64>,
         limit: usize,
     ) -> StoreResult<Vec<Seq<AppInstanceUser>>>;
-    /// Sets name and metadata. Missing: `NotFound`.
+    /// Sets name and metadata. Missing: `NoUser`.
     async fn update_user(
         &self,
         key: &UserKey,
@@ -38,6 +39,6 @@ pub trait UserStore: Send + Sync + 'static {
         now: Timestamp,
     ) -> StoreResult<()>;
     /// Deletes a user with their admin role, memberships, moderator roles, bans and tags.
-    /// Missing: `NotFound`.
+    /// Missing: `NoUser`.
     async fn delete_user(&self, key: &UserKey) -> StoreResult<()>;
 }
