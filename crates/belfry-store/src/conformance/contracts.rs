@@ -6,21 +6,13 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use belfry_core::model::{ChannelMessage, ChannelPrivacy, MessageQuery, Persistence, SortOrder};
+use belfry_core::model::{ChannelMessage, MessageQuery, Persistence, SortOrder};
 use belfry_core::store::Store;
 use belfry_core::time::Timestamp;
 
 use super::message::{allow, history, mid, mids, named, plain, req, send, to, walk_messages};
-use super::{ckey, idem, new_channel, setup, ukey, ROOMY};
-
-/// A channel `ch` with `members` besides its creator, "owner".
-async fn channel(s: &Arc<dyn Store>, ch: &str, members: &[&str]) {
-    let mut nc = new_channel("app", ch, "owner", ChannelPrivacy::Public);
-    nc.members = members.iter().map(|m| ukey("app", m)).collect();
-    s.create_channel(nc, idem("ch", ch, "f"), 10, ROOMY)
-        .await
-        .unwrap();
-}
+use super::sequence::channel_with;
+use super::{ckey, setup, ukey};
 
 async fn last_message(s: &Arc<dyn Store>, ch: &str) -> Option<Timestamp> {
     s.get_channel(&ckey("app", ch))
@@ -61,7 +53,7 @@ pub async fn contract_concurrent_sends_page_in_commit_order(s: Arc<dyn Store>) {
     let mut users: Vec<&str> = senders.iter().map(String::as_str).collect();
     users.push("owner");
     setup(&s, "app", &users).await;
-    channel(&s, "c", &users[..SENDERS as usize]).await;
+    channel_with(&s, "c", &users[..SENDERS as usize]).await;
 
     let mut tasks = Vec::new();
     for (i, sender) in senders.iter().enumerate() {
@@ -97,45 +89,41 @@ pub async fn contract_concurrent_sends_page_in_commit_order(s: Arc<dyn Store>) {
     assert_eq!(numbers, (first..first + total as u64).collect::<Vec<_>>());
     let commit_order: Vec<String> = committed.into_iter().map(|(_, id)| id).collect();
 
-    let forward = walk_messages(
-        &s,
-        &ckey("app", "c"),
-        &ukey("app", "owner"),
-        query(SortOrder::Ascending),
-        7,
-    )
-    .await;
-    let ids: Vec<String> = forward.iter().map(|m| m.message_id.clone()).collect();
-    assert_eq!(
-        ids.iter().collect::<HashSet<_>>().len(),
-        total,
-        "a message twice"
-    );
-    same_order("forward", &ids, &commit_order);
-    assert!(
-        forward.windows(2).all(|w| w[0].created <= w[1].created),
-        "creation times go backwards along commit order"
-    );
-
-    let backward = walk_messages(
-        &s,
-        &ckey("app", "c"),
-        &ukey("app", "owner"),
-        query(SortOrder::Descending),
-        7,
-    )
-    .await;
-    let mut ids: Vec<String> = backward.iter().map(|m| m.message_id.clone()).collect();
-    ids.reverse();
-    same_order("backward", &ids, &commit_order);
+    for (walk, order) in [
+        ("forward", SortOrder::Ascending),
+        ("backward", SortOrder::Descending),
+    ] {
+        let mut seen = walk_messages(
+            &s,
+            &ckey("app", "c"),
+            &ukey("app", "owner"),
+            query(order),
+            7,
+        )
+        .await;
+        if order == SortOrder::Descending {
+            seen.reverse();
+        }
+        let ids: Vec<String> = seen.iter().map(|m| m.message_id.clone()).collect();
+        assert_eq!(
+            ids.iter().collect::<HashSet<_>>().len(),
+            total,
+            "{walk}: a message twice"
+        );
+        same_order(walk, &ids, &commit_order);
+        assert!(
+            seen.windows(2).all(|w| w[0].created <= w[1].created),
+            "{walk}: creation times go backwards along commit order"
+        );
+    }
 }
 
 /// A message sent with an older clock reading than the channel's newest is stored no earlier
 /// than it (per channel: another channel keeps its own times).
 pub async fn contract_creation_times_never_go_backwards(s: Arc<dyn Store>) {
     setup(&s, "app", &["owner", "alice"]).await;
-    channel(&s, "c", &["alice"]).await;
-    channel(&s, "c2", &["alice"]).await;
+    channel_with(&s, "c", &["alice"]).await;
+    channel_with(&s, "c2", &["alice"]).await;
     send(&s, plain("c", 1, "alice", 5000)).await;
     let late = s
         .send_message(req(plain("c", 2, "alice", 4000), "late", "f"), allow())
@@ -160,7 +148,7 @@ pub async fn contract_creation_times_never_go_backwards(s: Arc<dyn Store>) {
 /// the history, no LastMessageTimestamp, and its token is not remembered.
 pub async fn contract_non_persistent_messages_are_not_stored(s: Arc<dyn Store>) {
     setup(&s, "app", &["owner", "alice"]).await;
-    channel(&s, "c", &["alice"]).await;
+    channel_with(&s, "c", &["alice"]).await;
     let first = s
         .send_message(req(plain("c", 1, "alice", 5000), "t1", "f"), allow())
         .await
@@ -197,7 +185,7 @@ pub async fn contract_non_persistent_messages_are_not_stored(s: Arc<dyn Store>) 
 /// target, and does not move LastMessageTimestamp (which every member sees).
 pub async fn contract_targeted_messages_leave_last_message_alone(s: Arc<dyn Store>) {
     setup(&s, "app", &["owner", "alice", "bob"]).await;
-    channel(&s, "c", &["alice", "bob"]).await;
+    channel_with(&s, "c", &["alice", "bob"]).await;
     let first = s
         .send_message(req(plain("c", 1, "alice", 5000), "t1", "f"), allow())
         .await

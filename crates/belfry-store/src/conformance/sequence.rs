@@ -19,7 +19,7 @@ use super::message::{allow, mid, plain, req, to};
 use super::{ckey, idem, is, new_channel, setup, ukey, ROOMY};
 
 /// Creates channel `ch` of "app" by "owner" with `members` (as CreateChannel passes them).
-async fn channel_with(s: &Arc<dyn Store>, ch: &str, members: &[&str]) {
+pub(super) async fn channel_with(s: &Arc<dyn Store>, ch: &str, members: &[&str]) {
     let mut nc = new_channel("app", ch, "owner", ChannelPrivacy::Public);
     nc.members = members.iter().map(|m| ukey("app", m)).collect();
     s.create_channel(nc, idem("ch", ch, "f"), 10, ROOMY)
