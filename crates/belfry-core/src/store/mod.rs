@@ -12,7 +12,9 @@
 //! failures are `Internal`; no driver type crosses this boundary. Creates return the row they
 //! stored.
 //!
-//! Every write method is atomic and durable when it returns `Ok`.
+//! Every write method is atomic and durable when it returns `Ok`. Reads see one snapshot each
+//! (`channel_access`, `session_channels` read several tables at once for that reason), and a
+//! missing resource is `None` or `false` in a read, never a fact.
 //!
 //! Event sequence: every write that publishes a channel event takes the channel's next event
 //! sequence number inside its own transaction and returns it (the `u64` beside the result), so

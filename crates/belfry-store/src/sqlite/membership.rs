@@ -119,7 +119,9 @@ pub(crate) fn batch(
     Ok((outcomes, seq))
 }
 
-/// Inserts one membership, re-checking inside the transaction what the service checked before.
+/// Inserts one membership. The service decided on an earlier read; these checks are the ones
+/// that must hold at the insert itself (a ban, a join or a quota may have landed in between),
+/// so they run in its transaction and report facts (the port's contract for memberships).
 pub(crate) fn add(
     c: &Connection,
     ch: &ChannelKey,
