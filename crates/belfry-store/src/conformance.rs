@@ -1,6 +1,7 @@
 //! The Store conformance suite: what every adapter must do, in domain terms. Each case gets a
-//! fresh, empty store from the factory. SQLite runs it in this crate's tests; the PostgreSQL
-//! adapter will run the very same cases.
+//! fresh, empty store, and asserts the exact fact (`StoreError`) a refused write reports.
+//! `conformance_cases!` makes one test per case: SQLite runs them in this crate's tests; the
+//! PostgreSQL adapter will run the very same cases.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::future::Future;
@@ -11,16 +12,22 @@ use belfry_core::model::{
     AppInstance, AppInstanceUser, Channel, ChannelMode, ChannelPrivacy, ChannelUpdate, Idempotency,
     MembershipType, NewChannel, Tag, TagKind, TagTarget, UserRef,
 };
+use belfry_core::store::{Limit, StoreError as F, StoreResult};
 use belfry_core::store::{MembershipLimits, Seq, Store};
 use belfry_core::time::Timestamp;
-use belfry_core::{CoreError, CoreResult};
 
+mod contracts;
 mod membership;
 pub(crate) mod message;
 mod message_change;
 mod moderation;
 mod sequence;
 
+pub use contracts::{
+    contract_concurrent_sends_page_in_commit_order, contract_creation_times_never_go_backwards,
+    contract_non_persistent_messages_are_not_stored,
+    contract_targeted_messages_leave_last_message_alone,
+};
 pub use membership::{batch_memberships, creation_memberships, memberships, user_memberships};
 pub use message::{
     messages_context_is_current, messages_idempotency, messages_listing, messages_send,
@@ -29,38 +36,46 @@ pub use message_change::{channel_access, messages_change, messages_delete, read_
 pub use moderation::{bans, moderators, role_cascades};
 pub use sequence::{event_sequence, session_channels};
 
-/// Runs every case, each on a new store from `make`.
-pub async fn run_all<F, Fut>(make: F)
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = Arc<dyn Store>>,
-{
-    app_instances(make().await).await;
-    users(make().await).await;
-    admins(make().await).await;
-    channels(make().await).await;
-    roles(make().await).await;
-    tags(make().await).await;
-    cascades(make().await).await;
-    memberships(make().await).await;
-    batch_memberships(make().await).await;
-    creation_memberships(make().await).await;
-    user_memberships(make().await).await;
-    moderators(make().await).await;
-    bans(make().await).await;
-    role_cascades(make().await).await;
-    messages_send(make().await).await;
-    messages_idempotency(make().await).await;
-    messages_context_is_current(make().await).await;
-    messages_listing(make().await).await;
-    messages_change(make().await).await;
-    messages_delete(make().await).await;
-    read_markers(make().await).await;
-    channel_access(make().await).await;
-    // Adapters that can restart a store run this case with a real `reopen` as well.
-    event_sequence(make().await, |s| async move { s }).await;
-    session_channels(make().await).await;
-    concurrent_writes_and_isolated_failures(make().await).await;
+/// Generates one test per conformance case, so a failing case names itself. `$fresh` is an
+/// async fn returning a new, empty store and whatever must live as long as it (a temporary
+/// directory, a database); each test gets its own. An adapter invokes this once, in a module
+/// of its tests:
+///
+/// ```ignore
+/// mod conformance { belfry_store::conformance_cases!(super::fresh_store); }
+/// ```
+#[macro_export]
+macro_rules! conformance_cases {
+    ($fresh:path) => {
+        $crate::conformance_cases!(@each $fresh;
+            app_instances, users, admins, channels, roles, tags, cascades,
+            memberships, batch_memberships, creation_memberships, user_memberships,
+            moderators, bans, role_cascades,
+            messages_send, messages_idempotency, messages_context_is_current,
+            messages_listing, messages_change, messages_delete, read_markers, channel_access,
+            event_sequence_without_restart, session_channels,
+            concurrent_writes_and_isolated_failures,
+            contract_concurrent_sends_page_in_commit_order,
+            contract_creation_times_never_go_backwards,
+            contract_non_persistent_messages_are_not_stored,
+            contract_targeted_messages_leave_last_message_alone,
+        );
+    };
+    (@each $fresh:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let (store, _keep) = $fresh().await;
+                $crate::conformance::$case(store).await;
+            }
+        )*
+    };
+}
+
+/// `event_sequence` on a store that is not restarted (adapters that can restart one run it
+/// with a real `reopen` as well).
+pub async fn event_sequence_without_restart(s: Arc<dyn Store>) {
+    event_sequence(s, |s| async move { s }).await;
 }
 
 pub(crate) fn idem(scope: &str, token: &str, fp: &str) -> Idempotency {
@@ -170,7 +185,7 @@ fn user_ids(rows: &[Seq<UserRef>]) -> Vec<String> {
 async fn walk<T, F, Fut>(page: usize, mut list: F) -> Vec<Seq<T>>
 where
     F: FnMut(Option<i64>, usize) -> Fut,
-    Fut: Future<Output = CoreResult<Vec<Seq<T>>>>,
+    Fut: Future<Output = StoreResult<Vec<Seq<T>>>>,
 {
     let mut all: Vec<Seq<T>> = Vec::new();
     let mut after = None;
@@ -196,10 +211,12 @@ where
     panic!("listing did not end");
 }
 
-fn is<T: std::fmt::Debug>(r: Result<T, CoreError>, want: fn(&CoreError) -> bool) {
+/// Asserts that a store refused with exactly this fact.
+#[track_caller]
+fn is<T: std::fmt::Debug>(r: StoreResult<T>, want: F) {
     match r {
-        Err(e) if want(&e) => {}
-        other => panic!("unexpected result {other:?}"),
+        Err(e) if e == want => {}
+        other => panic!("expected Err({want:?}), got {other:?}"),
     }
 }
 
@@ -218,7 +235,7 @@ pub async fn app_instances(s: Arc<dyn Store>) {
     is(
         s.create_app_instance(app("x"), vec![], idem("s", "t1", "changed"), 3)
             .await,
-        |e| matches!(e, CoreError::Conflict(_)),
+        F::TokenReused,
     );
     for id in ["a2", "a3"] {
         s.create_app_instance(app(id), vec![], idem("s", id, "f"), 3)
@@ -228,7 +245,7 @@ pub async fn app_instances(s: Arc<dyn Store>) {
     is(
         s.create_app_instance(app("a4"), vec![], idem("s", "a4", "f"), 3)
             .await,
-        |e| matches!(e, CoreError::ResourceLimitExceeded(_)),
+        F::Limit(Limit::AppInstances(3)),
     );
     assert_eq!(s.get_app_instance("a1").await.unwrap().unwrap(), app("a1"));
     assert!(s.get_app_instance("nope").await.unwrap().is_none());
@@ -256,13 +273,14 @@ pub async fn app_instances(s: Arc<dyn Store>) {
     is(
         s.update_app_instance("nope", "n".into(), "".into(), Timestamp(1))
             .await,
-        |e| matches!(e, CoreError::NotFound(_)),
+        F::NoAppInstance("nope".into()),
     );
     s.delete_app_instance("a2").await.unwrap();
     assert!(s.get_app_instance("a2").await.unwrap().is_none());
-    is(s.delete_app_instance("a2").await, |e| {
-        matches!(e, CoreError::NotFound(_))
-    });
+    is(
+        s.delete_app_instance("a2").await,
+        F::NoAppInstance("a2".into()),
+    );
 }
 
 /// Users: create, duplicate id, missing AppInstance, quota, list, update, delete.
@@ -274,12 +292,12 @@ pub async fn users(s: Arc<dyn Store>) {
     is(
         s.create_user(user("app", "u1"), vec![], idem("app", "t2", "f"), 2)
             .await,
-        |e| matches!(e, CoreError::Conflict(_)),
+        F::UserExists("u1".into()),
     );
     is(
         s.create_user(user("ghost", "u1"), vec![], idem("ghost", "t", "f"), 2)
             .await,
-        |e| matches!(e, CoreError::NotFound(_)),
+        F::NoAppInstance("ghost".into()),
     );
     s.create_user(user("app", "u2"), vec![], idem("app", "t3", "f"), 2)
         .await
@@ -287,7 +305,7 @@ pub async fn users(s: Arc<dyn Store>) {
     is(
         s.create_user(user("app", "u3"), vec![], idem("app", "t4", "f"), 2)
             .await,
-        |e| matches!(e, CoreError::ResourceLimitExceeded(_)),
+        F::Limit(Limit::Users(2)),
     );
     assert_eq!(
         s.get_user(&ukey("app", "u1")).await.unwrap().unwrap(),
@@ -312,36 +330,44 @@ pub async fn users(s: Arc<dyn Store>) {
     assert_eq!((u.name.as_str(), u.metadata.as_deref()), ("N", Some("M")));
     s.delete_user(&ukey("app", "u1")).await.unwrap();
     assert!(s.get_user(&ukey("app", "u1")).await.unwrap().is_none());
-    is(s.delete_user(&ukey("app", "u1")).await, |e| {
-        matches!(e, CoreError::NotFound(_))
-    });
+    is(
+        s.delete_user(&ukey("app", "u1")).await,
+        F::NoUser("u1".into()),
+    );
     is(
         s.update_user(&ukey("app", "u1"), "n".into(), "".into(), Timestamp(1))
             .await,
-        |e| matches!(e, CoreError::NotFound(_)),
+        F::NoUser("u1".into()),
     );
 }
 
 /// Admins: grant, conflict, quota, get with current name, list, revoke.
 pub async fn admins(s: Arc<dyn Store>) {
     setup(&s, "app", &["a", "b", "c"]).await;
-    s.create_admin(&ukey("app", "a"), Timestamp(7), 2)
+    // The create returns the role as stored: what a read finds.
+    let granted = s
+        .create_admin(&ukey("app", "a"), Timestamp(7), 2)
         .await
         .unwrap();
+    assert_eq!(
+        (granted.admin.clone(), granted.created),
+        (uref("app", "a"), Timestamp(7))
+    );
+    assert_eq!(s.get_admin(&ukey("app", "a")).await.unwrap(), Some(granted));
     is(
         s.create_admin(&ukey("app", "a"), Timestamp(7), 2).await,
-        |e| matches!(e, CoreError::Conflict(_)),
+        F::AlreadyAdmin("a".into()),
     );
     is(
         s.create_admin(&ukey("app", "ghost"), Timestamp(7), 2).await,
-        |e| matches!(e, CoreError::NotFound(_)),
+        F::NoUser("ghost".into()),
     );
     s.create_admin(&ukey("app", "b"), Timestamp(8), 2)
         .await
         .unwrap();
     is(
         s.create_admin(&ukey("app", "c"), Timestamp(9), 2).await,
-        |e| matches!(e, CoreError::ResourceLimitExceeded(_)),
+        F::Limit(Limit::Admins(2)),
     );
     let a = s.get_admin(&ukey("app", "a")).await.unwrap().unwrap();
     assert_eq!(
@@ -355,9 +381,10 @@ pub async fn admins(s: Arc<dyn Store>) {
     let rest = s.list_admins("app", Some(list[0].seq), 5).await.unwrap();
     assert_eq!(rest[0].value.admin.key.user_id, "b");
     s.delete_admin(&ukey("app", "a")).await.unwrap();
-    is(s.delete_admin(&ukey("app", "a")).await, |e| {
-        matches!(e, CoreError::NotFound(_))
-    });
+    is(
+        s.delete_admin(&ukey("app", "a")).await,
+        F::NotAdmin("a".into()),
+    );
     assert!(s.get_admin(&ukey("app", "a")).await.unwrap().is_none());
 }
 
@@ -383,7 +410,7 @@ pub async fn channels(s: Arc<dyn Store>) {
     );
     is(
         s.create_channel(nc, idem("ch", "t2", "f"), 10, ROOMY).await,
-        |e| matches!(e, CoreError::Conflict(_)),
+        F::ChannelExists("c1".into()),
     );
     let c = s.get_channel(&ckey("app", "c1")).await.unwrap().unwrap();
     assert_eq!(c.created_by.name.as_deref(), Some("owner name"));
@@ -427,7 +454,7 @@ pub async fn channels(s: Arc<dyn Store>) {
     is(
         s.update_channel(&ckey("app", "nope"), ChannelUpdate::default(), Timestamp(1))
             .await,
-        |e| matches!(e, CoreError::NotFound(_)),
+        F::NoChannel("nope".into()),
     );
     s.create_channel(
         new_channel("app", "p1", "owner", ChannelPrivacy::Private),
@@ -474,14 +501,15 @@ pub async fn channels(s: Arc<dyn Store>) {
             ROOMY,
         )
         .await,
-        |e| matches!(e, CoreError::ResourceLimitExceeded(_)),
+        F::Limit(Limit::Channels(3)),
     );
     let (gone, _) = s.delete_channel(&ckey("app", "c1")).await.unwrap();
     assert_eq!(gone.key.channel_id, "c1");
     assert!(s.get_channel(&ckey("app", "c1")).await.unwrap().is_none());
-    is(s.delete_channel(&ckey("app", "c1")).await, |e| {
-        matches!(e, CoreError::NotFound(_))
-    });
+    is(
+        s.delete_channel(&ckey("app", "c1")).await,
+        F::NoChannel("c1".into()),
+    );
 }
 
 /// Roles: admin, moderator (the creator), member, none.
@@ -525,7 +553,7 @@ pub async fn tags(s: Arc<dyn Store>) {
     is(
         s.tag_resource(&t, vec![tag("c", "1"), tag("d", "1")], 3)
             .await,
-        |e| matches!(e, CoreError::ResourceLimitExceeded(_)),
+        F::Limit(Limit::Tags(3)),
     );
     assert_eq!(
         s.list_tags(&t).await.unwrap(),
@@ -620,7 +648,7 @@ pub async fn concurrent_writes_and_isolated_failures(s: Arc<dyn Store>) {
     for t in tasks {
         match t.await.unwrap() {
             Ok(_) => ok += 1,
-            Err(CoreError::Conflict(_)) => conflicts += 1,
+            Err(F::UserExists(id)) if id == "dup" => conflicts += 1,
             Err(e) => panic!("unexpected {e:?}"),
         }
     }

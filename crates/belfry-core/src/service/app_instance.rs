@@ -189,13 +189,10 @@ impl Services {
             .existing_app_instance("AppInstanceArn", app_arn)
             .await?;
         let key = self.admin_candidate(&app.id, &admin_arn, false).await?;
-        self.store
+        Ok(self
+            .store
             .create_admin(&key, self.clock.now(), self.limits.admins_per_app_instance)
-            .await?;
-        self.store
-            .get_admin(&key)
-            .await?
-            .ok_or_else(|| CoreError::internal("admin vanished after create"))
+            .await?)
     }
 
     /// DescribeAppInstanceAdmin: 404 when the user is not an admin.
@@ -254,6 +251,6 @@ impl Services {
             .existing_app_instance("AppInstanceArn", app_arn)
             .await?;
         let key = self.admin_candidate(&app.id, admin_arn, true).await?;
-        self.store.delete_admin(&key).await
+        Ok(self.store.delete_admin(&key).await?)
     }
 }

@@ -25,7 +25,7 @@ impl Services {
             .target(&access, "MemberArn", &member_arn, CoreError::BadRequest)
             .await?;
         self.check(&access, Action::Ban { target }, &member_arn)?;
-        let kicked = self
+        let (ban, kicked) = self
             .store
             .create_ban(&access.channel.key, &user, &access.bearer, self.clock.now())
             .await?;
@@ -33,10 +33,7 @@ impl Services {
             self.events
                 .publish(Published::at(seq, DomainEvent::MembershipDeleted(m)));
         }
-        self.store
-            .get_ban(&access.channel.key, &user)
-            .await?
-            .ok_or_else(|| CoreError::internal("ban vanished after create"))
+        Ok(ban)
     }
 
     /// DescribeChannelBan.
@@ -94,6 +91,6 @@ impl Services {
             .target(&access, "MemberArn", member_arn, CoreError::NotFound)
             .await?;
         self.check(&access, Action::Unban { target }, member_arn)?;
-        self.store.delete_ban(&access.channel.key, &user).await
+        Ok(self.store.delete_ban(&access.channel.key, &user).await?)
     }
 }

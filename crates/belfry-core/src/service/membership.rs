@@ -217,7 +217,7 @@ impl Services {
         // published (the realtime hub waits for every number a channel hands out).
         let mut internal = None;
         for ((member_arn, _), outcome) in candidates.into_iter().zip(outcomes) {
-            match outcome {
+            match outcome.map_err(CoreError::from) {
                 Ok(m) => members.push(m.member),
                 Err(e @ CoreError::Internal(_)) => {
                     internal.get_or_insert(e);

@@ -13,7 +13,7 @@ use crate::model::{
 };
 use crate::paging::{Binding, Page};
 use crate::perm::{authorize, Action, Target};
-use crate::store::{SendContext, SendPolicy};
+use crate::store::{SendContext, SendPolicy, StoreError};
 use crate::time::Timestamp;
 use crate::validate;
 
@@ -349,7 +349,8 @@ impl Services {
                 },
                 policy,
             )
-            .await?;
+            .await
+            .map_err(StoreError::for_send)?;
         if !sent.replayed {
             let event = DomainEvent::MessageCreated(sent.message.clone());
             // NON_PERSISTENT messages are never stored, so they have no place in the sequence.

@@ -35,8 +35,8 @@ use crate::error::{CoreError, CoreResult};
 use crate::events::EventBus;
 use crate::model::AppInstanceUser;
 use crate::paging::{seq_cursor, Binding, Page, PageSigner};
-use crate::store::Seq;
 use crate::store::Store;
+use crate::store::{Seq, StoreResult};
 use crate::time::Clock;
 
 /// Quotas. AWS publishes the names of its quotas but not all values; these defaults follow
@@ -190,7 +190,7 @@ impl Services {
         fetch: impl FnOnce(Option<i64>, usize) -> Fut,
     ) -> CoreResult<Page<T>>
     where
-        Fut: std::future::Future<Output = CoreResult<Vec<Seq<T>>>>,
+        Fut: std::future::Future<Output = StoreResult<Vec<Seq<T>>>>,
     {
         let req = self.pages.request(&binding, max_results, next_token)?;
         guard()?;

@@ -6,6 +6,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::model::{Channel, Moderator, UserRef};
 use crate::paging::{Binding, Page};
 use crate::perm::Action;
+use crate::store::StoreError;
 use crate::validate;
 
 impl Services {
@@ -37,11 +38,8 @@ impl Services {
                 self.clock.now(),
                 self.limits.moderators_per_channel,
             )
-            .await?;
-        self.store
-            .get_moderator(&access.channel.key, &user)
-            .await?
-            .ok_or_else(|| CoreError::internal("moderator vanished after create"))
+            .await
+            .map_err(StoreError::for_create_moderator)
     }
 
     /// DescribeChannelModerator.
@@ -112,9 +110,10 @@ impl Services {
             )
             .await?;
         self.check(&access, Action::RemoveModerator { target }, moderator_arn)?;
-        self.store
+        Ok(self
+            .store
             .delete_moderator(&access.channel.key, &user)
-            .await
+            .await?)
     }
 
     /// DescribeChannelModeratedByAppInstanceUser: 404 when the user does not moderate it.

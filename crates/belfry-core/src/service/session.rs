@@ -88,7 +88,7 @@ impl Services {
 
     /// The user's channels with each one's event sequence, in one snapshot.
     pub async fn session_channels(&self, user: &UserKey) -> CoreResult<Vec<SessionChannel>> {
-        self.store.session_channels(user).await
+        Ok(self.store.session_channels(user).await?)
     }
 
     /// What `prefetch-on=connect` sends: up to 50 of the user's channels, chosen by `sort`,

@@ -103,7 +103,7 @@ impl Services {
         caller.require_developer("ListTagsForResource")?;
         let arn = validate::required("ResourceARN", arn)?;
         let target = self.taggable(arn).await?;
-        self.store.list_tags(&target).await
+        Ok(self.store.list_tags(&target).await?)
     }
 
     /// TagResource: adds or overwrites; more than 50 tags in all is ResourceLimitExceeded.
@@ -119,9 +119,10 @@ impl Services {
         let tags = validate::required("Tags", tags)?;
         let tags = check_tags("Tags", Some(tags))?;
         let target = self.taggable(&arn).await?;
-        self.store
+        Ok(self
+            .store
             .tag_resource(&target, tags, self.limits.tags_per_resource)
-            .await
+            .await?)
     }
 
     /// UntagResource.
@@ -140,6 +141,6 @@ impl Services {
             validate::length(&format!("TagKeys.{}.member", i + 1), k, 1, 128)?;
         }
         let target = self.taggable(&arn).await?;
-        self.store.untag_resource(&target, keys).await
+        Ok(self.store.untag_resource(&target, keys).await?)
     }
 }

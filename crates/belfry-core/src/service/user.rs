@@ -7,6 +7,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::events::{DomainEvent, Published};
 use crate::model::{AppInstanceUser, ExpirationCriterion, ExpirationSettings, Idempotency};
 use crate::paging::{Binding, Page};
+use crate::store::missing_app_instance_for_user;
 use crate::validate;
 
 /// `ExpirationSettings` as received; both members are required by the model.
@@ -93,9 +94,8 @@ impl Services {
         let tags = check_tags("Tags", input.tags)?;
         let expiration =
             check_expiration(input.expiration, &[ExpirationCriterion::CreatedTimestamp])?;
-        let missing_app = || CoreError::bad(format!("The AppInstance {app_arn} does not exist."));
         if !app.local || self.store.get_app_instance(&app.id).await?.is_none() {
-            return Err(missing_app());
+            return Err(missing_app_instance_for_user(&app_arn));
         }
         let now = self.clock.now();
         let idem = Idempotency {
@@ -124,7 +124,9 @@ impl Services {
         let created = self
             .store
             .create_user(user, tags, idem, self.limits.users_per_app_instance)
-            .await?;
+            .await
+            // The AppInstance may be deleted after the check above: the same answer either way.
+            .map_err(|fact| fact.for_create_user(&app_arn))?;
         Ok(self.arns.user(&app_instance_id, &created.id))
     }
 

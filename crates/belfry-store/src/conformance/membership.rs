@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use belfry_core::model::{ChannelPrivacy, Membership, MembershipType, UserMembership};
+use belfry_core::store::{Limit, StoreError as F};
 use belfry_core::store::{MembershipLimits, Store};
 use belfry_core::time::Timestamp;
-use belfry_core::CoreError;
 
 use super::{ckey, idem, is, new_channel, setup, ukey, uref, user_ids, walk, ROOMY};
 
@@ -99,7 +99,10 @@ pub async fn memberships(s: Arc<dyn Store>) {
     // Already a member, of either type: Conflict, and the membership is unchanged.
     is(
         add("c", "alice", MembershipType::Hidden, 14, ROOMY).await,
-        |e| matches!(e, CoreError::Conflict(_)),
+        F::AlreadyMember {
+            user: "alice".into(),
+            channel: "c".into(),
+        },
     );
     assert_eq!(
         s.get_membership(&c, &u("alice")).await.unwrap(),
@@ -109,12 +112,12 @@ pub async fn memberships(s: Arc<dyn Store>) {
     // User or channel missing: NotFound.
     is(
         add("c", "ghost", MembershipType::Default, 15, ROOMY).await,
-        |e| matches!(e, CoreError::NotFound(_)),
+        F::NoUser("ghost".into()),
     );
     assert!(s.get_membership(&c, &u("ghost")).await.unwrap().is_none());
     is(
         add("nope", "carol", MembershipType::Default, 15, ROOMY).await,
-        |e| matches!(e, CoreError::NotFound(_)),
+        F::NoChannel("nope".into()),
     );
     assert!(s
         .list_user_memberships(&u("carol"), None, 10)
@@ -126,12 +129,16 @@ pub async fn memberships(s: Arc<dyn Store>) {
     assert_eq!(
         s.create_ban(&c, &u("banned"), &owner, Timestamp(16))
             .await
-            .unwrap(),
+            .unwrap()
+            .1,
         None
     );
     is(
         add("c", "banned", MembershipType::Default, 17, ROOMY).await,
-        |e| matches!(e, CoreError::Forbidden(_)),
+        F::Banned {
+            user: "banned".into(),
+            channel: "c".into(),
+        },
     );
     assert!(s.get_membership(&c, &u("banned")).await.unwrap().is_none());
 
@@ -143,7 +150,10 @@ pub async fn memberships(s: Arc<dyn Store>) {
     };
     is(
         add("c", "carol", MembershipType::Default, 18, channel_limit(2)).await,
-        |e| matches!(e, CoreError::ResourceLimitExceeded(_)),
+        F::Limit(Limit::ChannelMembers {
+            channel: "c".into(),
+            max: 2,
+        }),
     );
     assert!(s.get_membership(&c, &u("carol")).await.unwrap().is_none());
     let carol = add("c", "carol", MembershipType::Default, 19, channel_limit(3))
@@ -158,7 +168,10 @@ pub async fn memberships(s: Arc<dyn Store>) {
     };
     is(
         add("c2", "alice", MembershipType::Default, 20, user_limit(1)).await,
-        |e| matches!(e, CoreError::ResourceLimitExceeded(_)),
+        F::Limit(Limit::UserChannels {
+            user: "alice".into(),
+            max: 1,
+        }),
     );
     assert!(s
         .get_membership(&ckey("app", "c2"), &u("alice"))
@@ -170,7 +183,10 @@ pub async fn memberships(s: Arc<dyn Store>) {
         .unwrap();
     is(
         add("c3", "alice", MembershipType::Default, 22, user_limit(2)).await,
-        |e| matches!(e, CoreError::ResourceLimitExceeded(_)),
+        F::Limit(Limit::UserChannels {
+            user: "alice".into(),
+            max: 2,
+        }),
     );
     assert!(s
         .get_membership(&ckey("app", "c3"), &u("alice"))
@@ -222,12 +238,20 @@ pub async fn memberships(s: Arc<dyn Store>) {
     assert_eq!(s.delete_membership(&c, &u("carol")).await.unwrap().0, carol);
     assert!(s.get_membership(&c, &u("carol")).await.unwrap().is_none());
     assert_eq!(s.roles(&c, &u("carol")).await.unwrap().member, None);
-    is(s.delete_membership(&c, &u("carol")).await, |e| {
-        matches!(e, CoreError::NotFound(_))
-    });
-    is(s.delete_membership(&c, &u("owner")).await, |e| {
-        matches!(e, CoreError::NotFound(_))
-    });
+    is(
+        s.delete_membership(&c, &u("carol")).await,
+        F::NotMember {
+            user: "carol".into(),
+            channel: "c".into(),
+        },
+    );
+    is(
+        s.delete_membership(&c, &u("owner")).await,
+        F::NotMember {
+            user: "owner".into(),
+            channel: "c".into(),
+        },
+    );
     let left = s
         .list_memberships(&c, MembershipType::Default, None, 10)
         .await
@@ -294,15 +318,33 @@ pub async fn batch_memberships(s: Arc<dyn Store>) {
         next().unwrap(),
         membership("ch", "a", "owner", MembershipType::Hidden, 50)
     );
-    is(next(), |e| matches!(e, CoreError::Conflict(_)));
-    is(next(), |e| matches!(e, CoreError::Forbidden(_)));
-    is(next(), |e| matches!(e, CoreError::NotFound(_)));
+    is(
+        next(),
+        F::AlreadyMember {
+            user: "old".into(),
+            channel: "ch".into(),
+        },
+    );
+    is(
+        next(),
+        F::Banned {
+            user: "banned".into(),
+            channel: "ch".into(),
+        },
+    );
+    is(next(), F::NoUser("ghost".into()));
     assert_eq!(
         next().unwrap(),
         membership("ch", "b", "owner", MembershipType::Hidden, 50)
     );
     // The same user twice: the second is already a member by the time it is reached.
-    is(next(), |e| matches!(e, CoreError::Conflict(_)));
+    is(
+        next(),
+        F::AlreadyMember {
+            user: "a".into(),
+            channel: "ch".into(),
+        },
+    );
 
     // What was accepted is stored; what was refused left nothing behind.
     assert_eq!(
@@ -344,7 +386,11 @@ pub async fn batch_memberships(s: Arc<dyn Store>) {
     assert_eq!((out.len(), seq), (3, Some(1)));
     assert!(out[0].is_ok() && out[1].is_ok(), "{out:?}");
     assert!(
-        matches!(out[2], Err(CoreError::ResourceLimitExceeded(_))),
+        out[2]
+            == Err(F::Limit(Limit::ChannelMembers {
+                channel: "small".into(),
+                max: 2
+            })),
         "{out:?}"
     );
     let stored = s
@@ -536,7 +582,10 @@ pub async fn creation_memberships(s: Arc<dyn Store>) {
             limits(1000, 1),
         )
         .await,
-        |e| matches!(e, CoreError::ResourceLimitExceeded(_)),
+        F::Limit(Limit::UserChannels {
+            user: "owner".into(),
+            max: 1,
+        }),
     );
     assert!(s.get_channel(&ckey("app", "d")).await.unwrap().is_none());
     assert_eq!(
@@ -552,7 +601,10 @@ pub async fn creation_memberships(s: Arc<dyn Store>) {
             limits(1, 1000),
         )
         .await,
-        |e| matches!(e, CoreError::ResourceLimitExceeded(_)),
+        F::Limit(Limit::ChannelMembers {
+            channel: "d".into(),
+            max: 1,
+        }),
     );
     assert!(s.get_channel(&ckey("app", "d")).await.unwrap().is_none());
     // The same token then creates the channel: the refusals remembered nothing.

@@ -10,6 +10,7 @@ use belfry_core::model::{
     UserRef,
 };
 use belfry_core::perm::Roles;
+use belfry_core::store::StoreError as F;
 use belfry_core::store::{SendContext, SendPolicy, Sent, Store};
 use belfry_core::time::Timestamp;
 use belfry_core::{CoreError, CoreResult};
@@ -323,7 +324,10 @@ pub async fn messages_send(s: Arc<dyn Store>) {
     let (policy, seen) = recording(Err(CoreError::forbidden("no, says the policy")));
     let refused = to(plain("c", 4, "banned", 7000), "outsider");
     let r = s.send_message(req(refused, "t4", "f4"), policy).await;
-    assert_eq!(r, Err(CoreError::forbidden("no, says the policy")));
+    assert_eq!(
+        r,
+        Err(F::Refused(CoreError::forbidden("no, says the policy")))
+    );
     let ctx = taken(&seen);
     let banned = Roles {
         banned: true,
@@ -356,7 +360,7 @@ pub async fn messages_send(s: Arc<dyn Store>) {
     let (policy, seen) = recording(Err(CoreError::not_found("who?")));
     let ghostly = plain("c", 6, "ghost", 7200);
     let r = s.send_message(req(ghostly, "t6", "f6"), policy).await;
-    assert_eq!(r, Err(CoreError::not_found("who?")));
+    assert_eq!(r, Err(F::Refused(CoreError::not_found("who?"))));
     let ctx = taken(&seen);
     assert_eq!(
         settings(ctx.channel),
@@ -372,7 +376,7 @@ pub async fn messages_send(s: Arc<dyn Store>) {
     let (policy, seen) = recording(Err(CoreError::not_found("where?")));
     let lost = to(plain("nope", 7, "mem", 7300), "outsider");
     let r = s.send_message(req(lost, "t7", "f7"), policy).await;
-    assert_eq!(r, Err(CoreError::not_found("where?")));
+    assert_eq!(r, Err(F::Refused(CoreError::not_found("where?"))));
     let ctx = taken(&seen);
     assert_eq!(
         (
@@ -438,7 +442,7 @@ pub async fn messages_idempotency(s: Arc<dyn Store>) {
     is(
         s.send_message(req(plain("c", 3, "alice", 7000), "tok", "other"), allow())
             .await,
-        |e| matches!(e, CoreError::Conflict(_)),
+        F::TokenReused,
     );
     assert!(s.get_message(&c, &mid(3)).await.unwrap().is_none());
     assert_eq!(last_message(&s, &c).await, Some(Timestamp(5000)));
@@ -729,6 +733,6 @@ pub async fn messages_context_is_current(s: Arc<dyn Store>) {
     let r = s
         .send_message(req(plain("c", 8, "mem", 20_000), "ctx-8", "f"), policy)
         .await;
-    assert_eq!(r, Err(CoreError::not_found("gone")));
+    assert_eq!(r, Err(F::Refused(CoreError::not_found("gone"))));
     assert_eq!(taken(&seen).channel, None);
 }

@@ -7,9 +7,9 @@ use belfry_core::model::{
     ChannelMessage, ChannelPrivacy, MembershipType, MessageChange, MessageQuery, SortOrder,
 };
 use belfry_core::perm::Roles;
+use belfry_core::store::StoreError as F;
 use belfry_core::store::{ChannelView, Sent, Store};
 use belfry_core::time::Timestamp;
-use belfry_core::CoreError;
 
 use super::message::{allow, history, mid, mids, named, plain, req, rich, send, to};
 use super::{ckey, idem, is, new_channel, setup, ukey, ROOMY};
@@ -31,10 +31,6 @@ fn edit(content: &str, metadata: Option<&str>, content_type: Option<&str>) -> Me
         metadata: metadata.map(str::to_string),
         content_type: content_type.map(str::to_string),
     }
-}
-
-fn not_found<T: std::fmt::Debug>(r: Result<T, CoreError>) {
-    is(r, |e| matches!(e, CoreError::NotFound(_)));
 }
 
 /// Change: an edit replaces the content, and metadata and content type only when given, and
@@ -134,23 +130,26 @@ pub async fn messages_change(s: Arc<dyn Store>) {
     is(
         s.change_message(&c, &mid(1), edit("back", None, None), Timestamp(9000))
             .await,
-        |e| matches!(e, CoreError::Conflict(_)),
+        F::Redacted(mid(1)),
     );
     assert_eq!(s.get_message(&c, &mid(1)).await.unwrap(), Some(redacted));
 
     // Unknown message, a message of another channel, a missing channel: NotFound.
     for change in [edit("x", None, None), MessageChange::Redact] {
-        not_found(
+        is(
             s.change_message(&c, &mid(99), change.clone(), Timestamp(9000))
                 .await,
+            F::NoMessage(mid(99)),
         );
-        not_found(
+        is(
             s.change_message(&c, &mid(3), change.clone(), Timestamp(9000))
                 .await,
+            F::NoMessage(mid(3)),
         );
-        not_found(
+        is(
             s.change_message(&ckey("app", "nope"), &mid(1), change, Timestamp(9000))
                 .await,
+            F::NoMessage(mid(1)),
         );
     }
     assert!(s.get_message(&c, &mid(99)).await.unwrap().is_none());
@@ -181,12 +180,13 @@ pub async fn messages_delete(s: Arc<dyn Store>) {
     assert_eq!(s.delete_message(&c, &mid(1)).await.unwrap(), (before, 6));
     assert!(s.get_message(&c, &mid(1)).await.unwrap().is_none());
     assert_eq!(history(&s, "c", "alice").await, mids(&[2]));
-    not_found(s.delete_message(&c, &mid(1)).await);
-    not_found(
+    is(s.delete_message(&c, &mid(1)).await, F::NoMessage(mid(1)));
+    is(
         s.change_message(&c, &mid(1), MessageChange::Redact, Timestamp(7000))
             .await,
+        F::NoMessage(mid(1)),
     );
-    not_found(s.delete_message(&c, &mid(3)).await);
+    is(s.delete_message(&c, &mid(3)).await, F::NoMessage(mid(3)));
     assert_eq!(s.get_message(&c2, &mid(3)).await.unwrap(), Some(other));
     assert_eq!(s.get_message(&c, &mid(2)).await.unwrap(), Some(kept));
 
@@ -214,7 +214,7 @@ pub async fn messages_delete(s: Arc<dyn Store>) {
     assert!(history(&s, "c", "owner").await.is_empty());
     assert!(history(&s, "c", "bob").await.is_empty());
     assert_eq!(s.get_channel(&c).await.unwrap().unwrap().last_message, None);
-    not_found(s.delete_message(&c, &mid(2)).await);
+    is(s.delete_message(&c, &mid(2)).await, F::NoMessage(mid(2)));
     // Nothing of the old messages is left behind: a message under the id and token of one of
     // them (with another fingerprint) is stored anew.
     let fresh = plain("c", 2, "bob", 9000);
@@ -287,12 +287,22 @@ pub async fn read_markers(s: Arc<dyn Store>) {
     assert_eq!(marker("c", "alice").await, Some(Timestamp(8000)));
 
     for id in ["owner", "carol", "ghost"] {
-        not_found(s.update_read_marker(&c, &u(id), Timestamp(9000)).await);
+        is(
+            s.update_read_marker(&c, &u(id), Timestamp(9000)).await,
+            F::NotMember {
+                user: id.into(),
+                channel: "c".into(),
+            },
+        );
         assert!(s.get_membership(&c, &u(id)).await.unwrap().is_none());
     }
-    not_found(
+    is(
         s.update_read_marker(&ckey("app", "nope"), &u("alice"), Timestamp(9000))
             .await,
+        F::NotMember {
+            user: "alice".into(),
+            channel: "nope".into(),
+        },
     );
 }
 

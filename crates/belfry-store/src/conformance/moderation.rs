@@ -6,8 +6,8 @@ use std::sync::Arc;
 use belfry_core::model::{Ban, ChannelPrivacy, Membership, MembershipType, Moderator};
 use belfry_core::perm::Roles;
 use belfry_core::store::Store;
+use belfry_core::store::{Limit, StoreError as F};
 use belfry_core::time::Timestamp;
-use belfry_core::CoreError;
 
 use super::{ckey, idem, is, new_channel, setup, ukey, uref, user_ids, walk, ROOMY};
 
@@ -59,18 +59,19 @@ pub async fn moderators(s: Arc<dyn Store>) {
         })
     );
 
-    s.create_moderator(&c, &u("m1"), &owner, Timestamp(50), 10)
+    // The create returns the role as stored: what a read finds.
+    let granted = s
+        .create_moderator(&c, &u("m1"), &owner, Timestamp(50), 10)
         .await
         .unwrap();
-    assert_eq!(
-        s.get_moderator(&c, &u("m1")).await.unwrap(),
-        Some(Moderator {
-            channel: c.clone(),
-            moderator: uref("app", "m1"),
-            created_by: uref("app", "owner"),
-            created: Timestamp(50),
-        })
-    );
+    let want = Moderator {
+        channel: c.clone(),
+        moderator: uref("app", "m1"),
+        created_by: uref("app", "owner"),
+        created: Timestamp(50),
+    };
+    assert_eq!(granted, want);
+    assert_eq!(s.get_moderator(&c, &u("m1")).await.unwrap(), Some(want));
     assert!(s.roles(&c, &u("m1")).await.unwrap().moderator);
     assert!(s.get_moderator(&c2, &u("m1")).await.unwrap().is_none());
 
@@ -78,7 +79,10 @@ pub async fn moderators(s: Arc<dyn Store>) {
     is(
         s.create_moderator(&c, &u("m1"), &u("m2"), Timestamp(51), 10)
             .await,
-        |e| matches!(e, CoreError::Conflict(_)),
+        F::AlreadyModerator {
+            user: "m1".into(),
+            channel: "c".into(),
+        },
     );
     assert_eq!(
         s.get_moderator(&c, &u("m1"))
@@ -92,7 +96,7 @@ pub async fn moderators(s: Arc<dyn Store>) {
     is(
         s.create_moderator(&c, &u("ghost"), &owner, Timestamp(52), 10)
             .await,
-        |e| matches!(e, CoreError::NotFound(_)),
+        F::NoUser("ghost".into()),
     );
     // Banned: BadRequest (the ban must be lifted first), and no role.
     s.create_ban(&c, &u("banned"), &owner, Timestamp(53))
@@ -101,14 +105,20 @@ pub async fn moderators(s: Arc<dyn Store>) {
     is(
         s.create_moderator(&c, &u("banned"), &owner, Timestamp(54), 10)
             .await,
-        |e| matches!(e, CoreError::BadRequest(_)),
+        F::Banned {
+            user: "banned".into(),
+            channel: "c".into(),
+        },
     );
     assert!(s.get_moderator(&c, &u("banned")).await.unwrap().is_none());
     // Quota: owner and m1 fill a channel of two moderators.
     is(
         s.create_moderator(&c, &u("m2"), &owner, Timestamp(55), 2)
             .await,
-        |e| matches!(e, CoreError::ResourceLimitExceeded(_)),
+        F::Limit(Limit::Moderators {
+            channel: "c".into(),
+            max: 2,
+        }),
     );
     assert!(s.get_moderator(&c, &u("m2")).await.unwrap().is_none());
     s.create_moderator(&c, &u("m2"), &owner, Timestamp(56), 3)
@@ -157,12 +167,20 @@ pub async fn moderators(s: Arc<dyn Store>) {
     s.delete_moderator(&c, &u("m1")).await.unwrap();
     assert!(s.get_moderator(&c, &u("m1")).await.unwrap().is_none());
     assert!(!s.roles(&c, &u("m1")).await.unwrap().moderator);
-    is(s.delete_moderator(&c, &u("m1")).await, |e| {
-        matches!(e, CoreError::NotFound(_))
-    });
-    is(s.delete_moderator(&c, &u("member")).await, |e| {
-        matches!(e, CoreError::NotFound(_))
-    });
+    is(
+        s.delete_moderator(&c, &u("m1")).await,
+        F::NotModerator {
+            user: "m1".into(),
+            channel: "c".into(),
+        },
+    );
+    is(
+        s.delete_moderator(&c, &u("member")).await,
+        F::NotModerator {
+            user: "member".into(),
+            channel: "c".into(),
+        },
+    );
     let mine = walk(10, moderated("m1")).await;
     assert_eq!(
         mine.into_iter()
@@ -226,11 +244,20 @@ pub async fn bans(s: Arc<dyn Store>) {
 
     // A member: the ban returns the membership it removed, with the removal's event number
     // (after three joins), and the user is banned, not a member.
+    // The create returns the ban as stored (what a read finds), with both users' names.
+    let (ban, kicked) = s
+        .create_ban(&c, &u("mem"), &owner, Timestamp(60))
+        .await
+        .unwrap();
+    assert_eq!(kicked, Some((mem, 4)));
+    assert_eq!(s.get_ban(&c, &u("mem")).await.unwrap().as_ref(), Some(&ban));
     assert_eq!(
-        s.create_ban(&c, &u("mem"), &owner, Timestamp(60))
-            .await
-            .unwrap(),
-        Some((mem, 4))
+        (
+            ban.member.name.as_deref(),
+            ban.created_by.key.user_id.as_str(),
+            ban.created
+        ),
+        (Some("mem name"), "owner", Timestamp(60))
     );
     assert!(s.get_membership(&c, &u("mem")).await.unwrap().is_none());
     assert_eq!(
@@ -250,7 +277,8 @@ pub async fn bans(s: Arc<dyn Store>) {
     assert_eq!(
         s.create_ban(&c, &u("outsider"), &owner, Timestamp(61))
             .await
-            .unwrap(),
+            .unwrap()
+            .1,
         None
     );
     assert!(s.roles(&c, &u("outsider")).await.unwrap().banned);
@@ -259,7 +287,8 @@ pub async fn bans(s: Arc<dyn Store>) {
     assert_eq!(
         s.create_ban(&c, &u("hid"), &owner, Timestamp(62))
             .await
-            .unwrap(),
+            .unwrap()
+            .1,
         Some((hid, 5))
     );
     assert!(s.get_membership(&c, &u("hid")).await.unwrap().is_none());
@@ -269,7 +298,10 @@ pub async fn bans(s: Arc<dyn Store>) {
     for who in ["adm", "moder", "owner"] {
         is(
             s.create_ban(&c, &u(who), &owner, Timestamp(63)).await,
-            |e| matches!(e, CoreError::BadRequest(_)),
+            F::Privileged {
+                user: who.into(),
+                channel: "c".into(),
+            },
         );
         assert!(s.get_ban(&c, &u(who)).await.unwrap().is_none(), "{who}");
         assert!(!s.roles(&c, &u(who)).await.unwrap().banned, "{who}");
@@ -279,11 +311,14 @@ pub async fn bans(s: Arc<dyn Store>) {
     is(
         s.create_ban(&c, &u("mem"), &u("moder"), Timestamp(64))
             .await,
-        |e| matches!(e, CoreError::Conflict(_)),
+        F::AlreadyBanned {
+            user: "mem".into(),
+            channel: "c".into(),
+        },
     );
     is(
         s.create_ban(&c, &u("ghost"), &owner, Timestamp(64)).await,
-        |e| matches!(e, CoreError::NotFound(_)),
+        F::NoUser("ghost".into()),
     );
 
     assert_eq!(
@@ -313,12 +348,20 @@ pub async fn bans(s: Arc<dyn Store>) {
     // Lifting a ban: gone, a second lift is NotFound, and the membership is not restored.
     s.delete_ban(&c, &u("mem")).await.unwrap();
     assert!(s.get_ban(&c, &u("mem")).await.unwrap().is_none());
-    is(s.delete_ban(&c, &u("mem")).await, |e| {
-        matches!(e, CoreError::NotFound(_))
-    });
-    is(s.delete_ban(&c, &u("adm")).await, |e| {
-        matches!(e, CoreError::NotFound(_))
-    });
+    is(
+        s.delete_ban(&c, &u("mem")).await,
+        F::NotBanned {
+            user: "mem".into(),
+            channel: "c".into(),
+        },
+    );
+    is(
+        s.delete_ban(&c, &u("adm")).await,
+        F::NotBanned {
+            user: "adm".into(),
+            channel: "c".into(),
+        },
+    );
     assert!(s.get_membership(&c, &u("mem")).await.unwrap().is_none());
     assert_eq!(s.roles(&c, &u("mem")).await.unwrap(), Roles::default());
     assert_eq!(

@@ -10,6 +10,7 @@ use belfry_core::model::{
     ChannelMessage, ChannelPrivacy, ChannelUpdate, MembershipType, MessageChange, Persistence, Tag,
     TagKind, TagTarget,
 };
+use belfry_core::store::StoreError as F;
 use belfry_core::store::{SessionChannel, Store};
 use belfry_core::time::Timestamp;
 use belfry_core::CoreError;
@@ -18,7 +19,7 @@ use super::message::{allow, mid, plain, req, to};
 use super::{ckey, idem, is, new_channel, setup, ukey, ROOMY};
 
 /// Creates channel `ch` of "app" by "owner" with `members` (as CreateChannel passes them).
-async fn channel_with(s: &Arc<dyn Store>, ch: &str, members: &[&str]) {
+pub(super) async fn channel_with(s: &Arc<dyn Store>, ch: &str, members: &[&str]) {
     let mut nc = new_channel("app", ch, "owner", ChannelPrivacy::Public);
     nc.members = members.iter().map(|m| ukey("app", m)).collect();
     s.create_channel(nc, idem("ch", ch, "f"), 10, ROOMY)
@@ -123,11 +124,18 @@ where
             ROOMY,
         )
         .await,
-        |e| matches!(e, CoreError::Conflict(_)),
+        F::AlreadyMember {
+            user: "a".into(),
+            channel: "c".into(),
+        },
     );
-    is(s.delete_membership(&c, &u("ghost")).await, |e| {
-        matches!(e, CoreError::NotFound(_))
-    });
+    is(
+        s.delete_membership(&c, &u("ghost")).await,
+        F::NotMember {
+            user: "ghost".into(),
+            channel: "c".into(),
+        },
+    );
 
     // Messages: stored ones take a number, targeted or not; NON_PERSISTENT ones, replays and
     // refusals do not.
@@ -153,7 +161,7 @@ where
             Box::new(|_| Err(CoreError::forbidden("no"))),
         )
         .await,
-        |e| matches!(e, CoreError::Forbidden(_)),
+        F::Refused(CoreError::forbidden("no")),
     );
     let edit = MessageChange::Edit {
         content: "edited".into(),
@@ -172,13 +180,11 @@ where
     assert_eq!(seq, next());
     is(
         s.change_message(&c, &mid(1), edit, Timestamp(8)).await,
-        |e| matches!(e, CoreError::Conflict(_)),
+        F::Redacted(mid(1)),
     );
     let (_, seq) = s.delete_message(&c, &mid(2)).await.unwrap();
     assert_eq!(seq, next());
-    is(s.delete_message(&c, &mid(2)).await, |e| {
-        matches!(e, CoreError::NotFound(_))
-    });
+    is(s.delete_message(&c, &mid(2)).await, F::NoMessage(mid(2)));
 
     // The channel, a removal, a ban that removes a member; and what publishes nothing.
     let (_, seq) = s
@@ -189,11 +195,12 @@ where
     let (_, seq) = s.delete_membership(&c, &u("d")).await.unwrap();
     assert_eq!(seq, next());
     let kicked = s.create_ban(&c, &u("e"), &owner, Timestamp(10)).await;
-    assert_eq!(kicked.unwrap().map(|(_, seq)| seq), Some(next()));
+    assert_eq!(kicked.unwrap().1.map(|(_, seq)| seq), Some(next()));
     assert_eq!(
         s.create_ban(&c, &u("f"), &owner, Timestamp(11))
             .await
-            .unwrap(),
+            .unwrap()
+            .1,
         None,
         "f was no member"
     );
@@ -257,9 +264,7 @@ where
     assert_eq!(seq, want + 1);
     let (_, seq) = s.delete_channel(&c).await.unwrap();
     assert_eq!(seq, want + 2);
-    is(s.delete_channel(&c).await, |e| {
-        matches!(e, CoreError::NotFound(_))
-    });
+    is(s.delete_channel(&c).await, F::NoChannel("c".into()));
     assert_eq!(current(&s, "owner", &c2).await, 2);
 }
 

@@ -1,14 +1,19 @@
 //! Channels and the roles held in them, in SQLite.
 
+use super::SqliteStore;
+use async_trait::async_trait;
 use belfry_core::arn::{ChannelKey, UserKey};
 use belfry_core::model::{
     Channel, ChannelMode, ChannelPrivacy, ChannelUpdate, Created, Idempotency, MembershipType,
     NewChannel, TagKind, TagTarget, UserRef,
 };
 use belfry_core::perm::Roles;
+use belfry_core::store::ChannelStore;
+use belfry_core::store::ChannelView;
+use belfry_core::store::Limit;
 use belfry_core::store::{MembershipLimits, Seq};
+use belfry_core::store::{StoreError, StoreResult};
 use belfry_core::time::Timestamp;
-use belfry_core::{CoreError, CoreResult};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::user::expiration;
@@ -107,7 +112,7 @@ pub(crate) fn create(
     idem: Idempotency,
     max: u64,
     limits: MembershipLimits,
-) -> CoreResult<Created> {
+) -> StoreResult<Created> {
     if let Some(done) = replay(c, &idem)? {
         // A token whose resource was deleted since is free again.
         if get(
@@ -126,10 +131,7 @@ pub(crate) fn create(
     let ch = &new.channel;
     let key = &ch.key;
     if get(c, key)?.is_some() {
-        return Err(CoreError::conflict(format!(
-            "A channel with the id {} already exists.",
-            key.channel_id
-        )));
+        return Err(StoreError::ChannelExists(key.channel_id.clone()));
     }
     if count(
         c,
@@ -137,9 +139,7 @@ pub(crate) fn create(
         [&key.app_instance_id],
     )? >= max
     {
-        return Err(CoreError::ResourceLimitExceeded(format!(
-            "The AppInstance already has the maximum of {max} channels."
-        )));
+        return Err(StoreError::Limit(Limit::Channels(max)));
     }
     c.execute(
         "INSERT INTO channels (app_instance_id, channel_id, name, mode, privacy, metadata, created_by,
@@ -190,12 +190,12 @@ pub(crate) fn create(
     })
 }
 
-pub(crate) fn get(c: &Connection, key: &ChannelKey) -> CoreResult<Option<Channel>> {
+pub(crate) fn get(c: &Connection, key: &ChannelKey) -> StoreResult<Option<Channel>> {
     Ok(get_seq(c, key)?.map(|s| s.value))
 }
 
 /// The channel with its row position (what messages reference).
-pub(crate) fn get_seq(c: &Connection, key: &ChannelKey) -> CoreResult<Option<Seq<Channel>>> {
+pub(crate) fn get_seq(c: &Connection, key: &ChannelKey) -> StoreResult<Option<Seq<Channel>>> {
     c.prepare_cached(&format!(
         "{QUERY} WHERE c.app_instance_id = ?1 AND c.channel_id = ?2"
     ))
@@ -205,13 +205,13 @@ pub(crate) fn get_seq(c: &Connection, key: &ChannelKey) -> CoreResult<Option<Seq
     .map_err(db)
 }
 
-fn missing(key: &ChannelKey) -> CoreError {
-    CoreError::not_found(format!("Channel {} does not exist.", key.channel_id))
+fn missing(key: &ChannelKey) -> StoreError {
+    StoreError::NoChannel(key.channel_id.clone())
 }
 
 /// Takes the channel's next event sequence number (see `belfry_core::events`). The caller's
 /// transaction holds it: a write that fails after taking one leaves no gap.
-pub(crate) fn next_event_seq(c: &Connection, key: &ChannelKey) -> CoreResult<u64> {
+pub(crate) fn next_event_seq(c: &Connection, key: &ChannelKey) -> StoreResult<u64> {
     c.prepare_cached(
         "UPDATE channels SET event_seq = event_seq + 1
          WHERE app_instance_id = ?1 AND channel_id = ?2 RETURNING event_seq",
@@ -232,7 +232,7 @@ pub(crate) fn update(
     key: &ChannelKey,
     u: &ChannelUpdate,
     now: Timestamp,
-) -> CoreResult<(Channel, u64)> {
+) -> StoreResult<(Channel, u64)> {
     let seq: Option<i64> = c
         .query_row(
             "UPDATE channels SET name = COALESCE(?3, name), mode = COALESCE(?4, mode),
@@ -257,7 +257,7 @@ pub(crate) fn update(
 
 /// Deletes a channel; returns it as it was and the deletion's event number (the channel's
 /// last).
-pub(crate) fn delete(c: &Connection, key: &ChannelKey) -> CoreResult<(Channel, u64)> {
+pub(crate) fn delete(c: &Connection, key: &ChannelKey) -> StoreResult<(Channel, u64)> {
     let channel = get(c, key)?.ok_or_else(|| missing(key))?;
     let seq = next_event_seq(c, key)?;
     // Foreign keys cascade to memberships, moderators and bans.
@@ -276,7 +276,7 @@ pub(crate) fn list(
     privacy: ChannelPrivacy,
     after: Option<i64>,
     limit: usize,
-) -> CoreResult<Vec<Seq<Channel>>> {
+) -> StoreResult<Vec<Seq<Channel>>> {
     let mut stmt = c
         .prepare_cached(&format!(
             "{QUERY} WHERE c.app_instance_id = ?1 AND c.privacy = ?2 AND c.seq > ?3 ORDER BY c.seq LIMIT ?4"
@@ -296,7 +296,7 @@ pub(crate) fn list(
     rows.collect::<Result<_, _>>().map_err(db)
 }
 
-pub(crate) fn roles(c: &Connection, ch: &ChannelKey, user: &UserKey) -> CoreResult<Roles> {
+pub(crate) fn roles(c: &Connection, ch: &ChannelKey, user: &UserKey) -> StoreResult<Roles> {
     if ch.app_instance_id != user.app_instance_id {
         return Ok(Roles::default());
     }
@@ -322,4 +322,61 @@ pub(crate) fn roles(c: &Connection, ch: &ChannelKey, user: &UserKey) -> CoreResu
         },
     )
     .map_err(db)
+}
+
+#[async_trait]
+impl ChannelStore for SqliteStore {
+    async fn create_channel(
+        &self,
+        new: NewChannel,
+        idem: Idempotency,
+        max: u64,
+        limits: MembershipLimits,
+    ) -> StoreResult<Created> {
+        self.write(move |c| create(c, new, idem, max, limits)).await
+    }
+    async fn get_channel(&self, key: &ChannelKey) -> StoreResult<Option<Channel>> {
+        let key = key.clone();
+        self.read(move |c| get(c, &key)).await
+    }
+    async fn update_channel(
+        &self,
+        key: &ChannelKey,
+        update: ChannelUpdate,
+        now: Timestamp,
+    ) -> StoreResult<(Channel, u64)> {
+        let key = key.clone();
+        self.write(move |c| self::update(c, &key, &update, now))
+            .await
+    }
+    async fn delete_channel(&self, key: &ChannelKey) -> StoreResult<(Channel, u64)> {
+        let key = key.clone();
+        self.write(move |c| delete(c, &key)).await
+    }
+    async fn list_channels(
+        &self,
+        app: &str,
+        privacy: ChannelPrivacy,
+        after: Option<i64>,
+        limit: usize,
+    ) -> StoreResult<Vec<Seq<Channel>>> {
+        let app = app.to_string();
+        self.read(move |c| list(c, &app, privacy, after, limit))
+            .await
+    }
+    async fn roles(&self, ch: &ChannelKey, u: &UserKey) -> StoreResult<Roles> {
+        let (ch, u) = (ch.clone(), u.clone());
+        self.read(move |c| roles(c, &ch, &u)).await
+    }
+    async fn channel_access(&self, ch: &ChannelKey, u: &UserKey) -> StoreResult<ChannelView> {
+        let (ch, u) = (ch.clone(), u.clone());
+        self.read(move |c| {
+            Ok(ChannelView {
+                user_exists: super::user::get(c, &u)?.is_some(),
+                channel: get(c, &ch)?,
+                roles: roles(c, &ch, &u)?,
+            })
+        })
+        .await
+    }
 }

@@ -1,10 +1,14 @@
 //! Channel memberships in SQLite.
 
+use super::SqliteStore;
+use async_trait::async_trait;
 use belfry_core::arn::{ChannelKey, UserKey};
 use belfry_core::model::{Membership, MembershipType, UserMembership, UserRef};
+use belfry_core::store::Limit;
+use belfry_core::store::MembershipStore;
 use belfry_core::store::{MembershipLimits, Seq, SessionChannel};
+use belfry_core::store::{StoreError, StoreResult};
 use belfry_core::time::Timestamp;
-use belfry_core::{CoreError, CoreResult};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{channel, count, db};
@@ -48,7 +52,7 @@ pub(crate) fn get(
     c: &Connection,
     ch: &ChannelKey,
     user: &UserKey,
-) -> CoreResult<Option<Membership>> {
+) -> StoreResult<Option<Membership>> {
     c.prepare_cached(&format!(
         "{QUERY} WHERE m.app_instance_id = ?1 AND m.channel_id = ?2 AND m.user_id = ?3"
     ))
@@ -61,7 +65,7 @@ pub(crate) fn get(
     .map_err(db)
 }
 
-fn banned(c: &Connection, ch: &ChannelKey, user: &UserKey) -> CoreResult<bool> {
+fn banned(c: &Connection, ch: &ChannelKey, user: &UserKey) -> StoreResult<bool> {
     Ok(count(
         c,
         "SELECT COUNT(*) FROM bans WHERE app_instance_id = ?1 AND channel_id = ?2 AND user_id = ?3",
@@ -78,7 +82,7 @@ pub(crate) fn create(
     invited_by: &UserKey,
     now: Timestamp,
     limits: MembershipLimits,
-) -> CoreResult<(Membership, u64)> {
+) -> StoreResult<(Membership, u64)> {
     let m = add(c, ch, user, kind, invited_by, now, limits)?;
     Ok((m, channel::next_event_seq(c, ch)?))
 }
@@ -93,17 +97,17 @@ pub(crate) fn batch(
     invited_by: &UserKey,
     now: Timestamp,
     limits: MembershipLimits,
-) -> CoreResult<(Vec<CoreResult<Membership>>, Option<u64>)> {
+) -> StoreResult<(Vec<StoreResult<Membership>>, Option<u64>)> {
     // Each member is refused or added on its own; the checks run before any insert, so a
     // refusal leaves nothing to undo.
-    let outcomes: Vec<CoreResult<Membership>> = members
+    let outcomes: Vec<StoreResult<Membership>> = members
         .iter()
         .map(|m| add(c, ch, m, kind, invited_by, now, limits))
         .collect();
     // A storage failure fails the whole batch (the job's savepoint undoes the rest).
     if let Some(Err(e)) = outcomes
         .iter()
-        .find(|o| matches!(o, Err(CoreError::Internal(_))))
+        .find(|o| matches!(o, Err(StoreError::Internal(_))))
     {
         return Err(e.clone());
     }
@@ -115,7 +119,9 @@ pub(crate) fn batch(
     Ok((outcomes, seq))
 }
 
-/// Inserts one membership, re-checking inside the transaction what the service checked before.
+/// Inserts one membership. The service decided on an earlier read; these checks are the ones
+/// that must hold at the insert itself (a ban, a join or a quota may have landed in between),
+/// so they run in its transaction and report facts (the port's contract for memberships).
 pub(crate) fn add(
     c: &Connection,
     ch: &ChannelKey,
@@ -124,30 +130,24 @@ pub(crate) fn add(
     invited_by: &UserKey,
     now: Timestamp,
     limits: MembershipLimits,
-) -> CoreResult<Membership> {
+) -> StoreResult<Membership> {
     if channel::get(c, ch)?.is_none() {
-        return Err(CoreError::not_found(format!(
-            "Channel {} does not exist.",
-            ch.channel_id
-        )));
+        return Err(StoreError::NoChannel(ch.channel_id.clone()));
     }
-    if super::user::get(c, user)?.is_none() {
-        return Err(CoreError::not_found(format!(
-            "AppInstanceUser {} does not exist.",
-            user.user_id
-        )));
-    }
+    let Some(member) = super::user::get(c, user)? else {
+        return Err(StoreError::NoUser(user.user_id.clone()));
+    };
     if banned(c, ch, user)? {
-        return Err(CoreError::forbidden(format!(
-            "{} is banned from channel {}.",
-            user.user_id, ch.channel_id
-        )));
+        return Err(StoreError::Banned {
+            user: user.user_id.clone(),
+            channel: ch.channel_id.clone(),
+        });
     }
     if get(c, ch, user)?.is_some() {
-        return Err(CoreError::conflict(format!(
-            "{} is already a member of channel {}.",
-            user.user_id, ch.channel_id
-        )));
+        return Err(StoreError::AlreadyMember {
+            user: user.user_id.clone(),
+            channel: ch.channel_id.clone(),
+        });
     }
     let members = count(
         c,
@@ -155,10 +155,10 @@ pub(crate) fn add(
         params![ch.app_instance_id, ch.channel_id],
     )?;
     if members >= limits.per_channel {
-        return Err(CoreError::ResourceLimitExceeded(format!(
-            "Channel {} already has the maximum of {} members.",
-            ch.channel_id, limits.per_channel
-        )));
+        return Err(StoreError::Limit(Limit::ChannelMembers {
+            channel: ch.channel_id.clone(),
+            max: limits.per_channel,
+        }));
     }
     let mine = count(
         c,
@@ -166,10 +166,10 @@ pub(crate) fn add(
         params![user.app_instance_id, user.user_id],
     )?;
     if mine >= limits.per_user {
-        return Err(CoreError::ResourceLimitExceeded(format!(
-            "{} is already a member of the maximum of {} channels.",
-            user.user_id, limits.per_user
-        )));
+        return Err(StoreError::Limit(Limit::UserChannels {
+            user: user.user_id.clone(),
+            max: limits.per_user,
+        }));
     }
     c.prepare_cached(
         "INSERT INTO memberships (app_instance_id, channel_id, user_id, type, invited_by, created_ms, updated_ms)
@@ -185,7 +185,36 @@ pub(crate) fn add(
         now.0
     ])
     .map_err(db)?;
-    get(c, ch, user)?.ok_or_else(|| CoreError::internal("membership vanished after insert"))
+    // The row as stored, built from what this transaction read and wrote.
+    let inviter_name = if invited_by == user {
+        Some(member.name.clone())
+    } else {
+        user_name(c, invited_by)?
+    };
+    Ok(Membership {
+        channel: ch.clone(),
+        member: UserRef {
+            key: member.key,
+            name: Some(member.name),
+        },
+        invited_by: UserRef {
+            key: invited_by.clone(),
+            name: inviter_name,
+        },
+        kind,
+        created: now,
+        updated: now,
+        read_marker: None,
+    })
+}
+
+/// A user's current name, if the user exists.
+fn user_name(c: &Connection, user: &UserKey) -> StoreResult<Option<String>> {
+    c.prepare_cached("SELECT name FROM users WHERE app_instance_id = ?1 AND user_id = ?2")
+        .map_err(db)?
+        .query_row(params![user.app_instance_id, user.user_id], |r| r.get(0))
+        .optional()
+        .map_err(db)
 }
 
 pub(crate) fn list(
@@ -194,7 +223,7 @@ pub(crate) fn list(
     kind: MembershipType,
     after: Option<i64>,
     limit: usize,
-) -> CoreResult<Vec<Seq<UserRef>>> {
+) -> StoreResult<Vec<Seq<UserRef>>> {
     let mut stmt = c
         .prepare_cached(
             "SELECT m.seq, m.user_id, u.name FROM memberships m
@@ -234,12 +263,10 @@ pub(crate) fn delete(
     c: &Connection,
     ch: &ChannelKey,
     user: &UserKey,
-) -> CoreResult<(Membership, u64)> {
-    let m = get(c, ch, user)?.ok_or_else(|| {
-        CoreError::not_found(format!(
-            "{} is not a member of channel {}.",
-            user.user_id, ch.channel_id
-        ))
+) -> StoreResult<(Membership, u64)> {
+    let m = get(c, ch, user)?.ok_or_else(|| StoreError::NotMember {
+        user: user.user_id.clone(),
+        channel: ch.channel_id.clone(),
     })?;
     c.execute(
         "DELETE FROM memberships WHERE app_instance_id = ?1 AND channel_id = ?2 AND user_id = ?3",
@@ -254,7 +281,7 @@ pub(crate) fn list_for_user(
     user: &UserKey,
     after: Option<i64>,
     limit: usize,
-) -> CoreResult<Vec<Seq<UserMembership>>> {
+) -> StoreResult<Vec<Seq<UserMembership>>> {
     // The channel columns come first, in the order `channel::from_row` reads them.
     let mut stmt = c
         .prepare_cached(&format!(
@@ -289,7 +316,7 @@ pub(crate) fn list_for_user(
 }
 
 /// A user's channels for a connecting session, in one read (one statement: one snapshot).
-pub(crate) fn session_channels(c: &Connection, user: &UserKey) -> CoreResult<Vec<SessionChannel>> {
+pub(crate) fn session_channels(c: &Connection, user: &UserKey) -> StoreResult<Vec<SessionChannel>> {
     let mut stmt = c
         .prepare_cached(
             "SELECT m.channel_id, m.type, c.event_seq, c.last_message_ms, m.read_marker_ms
@@ -313,4 +340,73 @@ pub(crate) fn session_channels(c: &Connection, user: &UserKey) -> CoreResult<Vec
         })
         .map_err(db)?;
     rows.collect::<Result<_, _>>().map_err(db)
+}
+
+#[async_trait]
+impl MembershipStore for SqliteStore {
+    async fn create_membership(
+        &self,
+        ch: &ChannelKey,
+        member: &UserKey,
+        kind: MembershipType,
+        by: &UserKey,
+        now: Timestamp,
+        limits: MembershipLimits,
+    ) -> StoreResult<(Membership, u64)> {
+        let (ch, member, by) = (ch.clone(), member.clone(), by.clone());
+        self.write(move |c| create(c, &ch, &member, kind, &by, now, limits))
+            .await
+    }
+    async fn batch_create_memberships(
+        &self,
+        ch: &ChannelKey,
+        members: Vec<UserKey>,
+        kind: MembershipType,
+        by: &UserKey,
+        now: Timestamp,
+        limits: MembershipLimits,
+    ) -> StoreResult<(Vec<StoreResult<Membership>>, Option<u64>)> {
+        let (ch, by) = (ch.clone(), by.clone());
+        self.write(move |c| batch(c, &ch, &members, kind, &by, now, limits))
+            .await
+    }
+    async fn get_membership(
+        &self,
+        ch: &ChannelKey,
+        member: &UserKey,
+    ) -> StoreResult<Option<Membership>> {
+        let (ch, member) = (ch.clone(), member.clone());
+        self.read(move |c| get(c, &ch, &member)).await
+    }
+    async fn list_memberships(
+        &self,
+        ch: &ChannelKey,
+        kind: MembershipType,
+        after: Option<i64>,
+        limit: usize,
+    ) -> StoreResult<Vec<Seq<UserRef>>> {
+        let ch = ch.clone();
+        self.read(move |c| list(c, &ch, kind, after, limit)).await
+    }
+    async fn delete_membership(
+        &self,
+        ch: &ChannelKey,
+        member: &UserKey,
+    ) -> StoreResult<(Membership, u64)> {
+        let (ch, member) = (ch.clone(), member.clone());
+        self.write(move |c| delete(c, &ch, &member)).await
+    }
+    async fn list_user_memberships(
+        &self,
+        u: &UserKey,
+        after: Option<i64>,
+        limit: usize,
+    ) -> StoreResult<Vec<Seq<UserMembership>>> {
+        let u = u.clone();
+        self.read(move |c| list_for_user(c, &u, after, limit)).await
+    }
+    async fn session_channels(&self, u: &UserKey) -> StoreResult<Vec<SessionChannel>> {
+        let u = u.clone();
+        self.read(move |c| session_channels(c, &u)).await
+    }
 }

@@ -1,14 +1,17 @@
 //! Channel messages and read markers in SQLite.
 
+use super::SqliteStore;
+use async_trait::async_trait;
 use belfry_core::arn::{ChannelKey, UserKey};
 use belfry_core::model::{
     Channel, ChannelMessage, MessageChange, MessageCursor, MessageQuery, MessageType, NewMessage,
     Persistence, PushNotification, PushType, SortOrder, UserRef,
 };
 use belfry_core::perm::Roles;
+use belfry_core::store::MessageStore;
 use belfry_core::store::{SendContext, SendPolicy, Sent, Seq};
+use belfry_core::store::{StoreError, StoreResult};
 use belfry_core::time::Timestamp;
-use belfry_core::{CoreError, CoreResult};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::{json, Value};
 
@@ -124,7 +127,7 @@ pub(crate) fn get(
     c: &Connection,
     ch: &ChannelKey,
     message_id: &str,
-) -> CoreResult<Option<ChannelMessage>> {
+) -> StoreResult<Option<ChannelMessage>> {
     c.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM messages m LEFT JOIN users u ON u.app_instance_id = ?1 AND u.user_id = m.sender
          WHERE m.message_id = ?3 AND m.channel_seq = {CHANNEL_SEQ}"
@@ -136,7 +139,7 @@ pub(crate) fn get(
     .map(|r| r.map(|(_, m)| m))
 }
 
-fn roles_of(c: &Connection, ch: &ChannelKey, user: &UserKey) -> CoreResult<Roles> {
+fn roles_of(c: &Connection, ch: &ChannelKey, user: &UserKey) -> StoreResult<Roles> {
     channel::roles(c, ch, user)
 }
 
@@ -145,7 +148,7 @@ fn roles_of(c: &Connection, ch: &ChannelKey, user: &UserKey) -> CoreResult<Roles
 fn load_context(
     c: &Connection,
     m: &ChannelMessage,
-) -> CoreResult<Option<(Seq<Channel>, u64, CachedSender)>> {
+) -> StoreResult<Option<(Seq<Channel>, u64, CachedSender)>> {
     c.prepare_cached(CONTEXT)
         .map_err(db)?
         .query_row(
@@ -183,7 +186,7 @@ pub(crate) fn send(
     hot: &mut Hot,
     new: NewMessage,
     policy: SendPolicy,
-) -> CoreResult<Sent> {
+) -> StoreResult<Sent> {
     let cache = &mut hot.cache;
     let m = &new.message;
     let key = channel_key(&m.channel.app_instance_id, &m.channel.channel_id);
@@ -221,7 +224,7 @@ pub(crate) fn send(
         sender: sender_roles,
         target: target_roles,
     };
-    policy(&ctx)?;
+    policy(&ctx).map_err(StoreError::Refused)?;
     let channel_seq = match (&channel, m.persistence) {
         (Some(ch), Persistence::Persistent) => ch.seq,
         // NON_PERSISTENT messages are delivered, never stored.
@@ -244,12 +247,10 @@ pub(crate) fn send(
     )?;
     if let Some((id, fp)) = earlier {
         if fp != new.fingerprint {
-            return Err(CoreError::conflict(
-                "The ClientRequestToken was already used for a different message.",
-            ));
+            return Err(StoreError::TokenReused);
         }
         let message = get(c, &m.channel, &id)?
-            .ok_or_else(|| CoreError::internal("replayed message vanished"))?;
+            .ok_or_else(|| StoreError::internal("replayed message vanished"))?;
         return Ok(Sent {
             message,
             replayed: true,
@@ -319,7 +320,7 @@ pub(crate) fn send(
         .execute(params![channel_seq, moves_last, event_seq as i64])
         .map_err(db)?;
     if updated != 1 {
-        return Err(CoreError::internal(
+        return Err(StoreError::internal(
             "the send cache's event sequence number disagrees with the channel row",
         ));
     }
@@ -350,7 +351,7 @@ pub(crate) fn list(
     q: MessageQuery,
     after: Option<MessageCursor>,
     limit: usize,
-) -> CoreResult<Vec<(MessageCursor, ChannelMessage)>> {
+) -> StoreResult<Vec<(MessageCursor, ChannelMessage)>> {
     // Row-value comparison on (created_ms, seq) walks the messages_by_time index from the
     // cursor, so a page costs the same however deep it is.
     let (cmp, dir, start) = match q.order {
@@ -385,8 +386,8 @@ pub(crate) fn list(
     rows.collect::<Result<_, _>>().map_err(db)
 }
 
-fn missing(id: &str) -> CoreError {
-    CoreError::not_found(format!("The message {id} does not exist."))
+fn missing(id: &str) -> StoreError {
+    StoreError::NoMessage(id.to_string())
 }
 
 /// Edits or redacts a message; returns it as it now is and the change's event number.
@@ -396,7 +397,7 @@ pub(crate) fn change(
     id: &str,
     change: &MessageChange,
     now: Timestamp,
-) -> CoreResult<(ChannelMessage, u64)> {
+) -> StoreResult<(ChannelMessage, u64)> {
     let current = get(c, ch, id)?.ok_or_else(|| missing(id))?;
     match change {
         MessageChange::Edit {
@@ -405,9 +406,7 @@ pub(crate) fn change(
             content_type,
         } => {
             if current.redacted {
-                return Err(CoreError::conflict(format!(
-                    "The message {id} was redacted and cannot be edited."
-                )));
+                return Err(StoreError::Redacted(id.to_string()));
             }
             c.execute(
                 &format!(
@@ -448,7 +447,7 @@ pub(crate) fn delete(
     c: &Connection,
     ch: &ChannelKey,
     id: &str,
-) -> CoreResult<(ChannelMessage, u64)> {
+) -> StoreResult<(ChannelMessage, u64)> {
     let current = get(c, ch, id)?.ok_or_else(|| missing(id))?;
     c.execute(
         &format!("DELETE FROM messages WHERE message_id = ?3 AND channel_seq = {CHANNEL_SEQ}"),
@@ -463,7 +462,7 @@ pub(crate) fn read_marker(
     ch: &ChannelKey,
     user: &UserKey,
     now: Timestamp,
-) -> CoreResult<()> {
+) -> StoreResult<()> {
     let n = c
         .prepare_cached(
             "UPDATE memberships SET read_marker_ms = ?4
@@ -478,10 +477,64 @@ pub(crate) fn read_marker(
         ])
         .map_err(db)?;
     if n == 0 {
-        return Err(CoreError::not_found(format!(
-            "{} is not a member of channel {}.",
-            user.user_id, ch.channel_id
-        )));
+        return Err(StoreError::NotMember {
+            user: user.user_id.clone(),
+            channel: ch.channel_id.clone(),
+        });
     }
     Ok(())
+}
+
+#[async_trait]
+impl MessageStore for SqliteStore {
+    async fn send_message(&self, new: NewMessage, policy: SendPolicy) -> StoreResult<Sent> {
+        self.inner
+            .writer
+            .write_hot(move |c, hot| send(c, hot, new, policy))
+            .await
+    }
+    async fn get_message(&self, ch: &ChannelKey, id: &str) -> StoreResult<Option<ChannelMessage>> {
+        let (ch, id) = (ch.clone(), id.to_string());
+        self.read(move |c| get(c, &ch, &id)).await
+    }
+    async fn list_messages(
+        &self,
+        ch: &ChannelKey,
+        viewer: &UserKey,
+        query: MessageQuery,
+        after: Option<MessageCursor>,
+        limit: usize,
+    ) -> StoreResult<Vec<(MessageCursor, ChannelMessage)>> {
+        let (ch, viewer) = (ch.clone(), viewer.clone());
+        self.read(move |c| list(c, &ch, &viewer, query, after, limit))
+            .await
+    }
+    async fn change_message(
+        &self,
+        ch: &ChannelKey,
+        id: &str,
+        change: MessageChange,
+        now: Timestamp,
+    ) -> StoreResult<(ChannelMessage, u64)> {
+        let (ch, id) = (ch.clone(), id.to_string());
+        self.write(move |c| self::change(c, &ch, &id, &change, now))
+            .await
+    }
+    async fn delete_message(
+        &self,
+        ch: &ChannelKey,
+        id: &str,
+    ) -> StoreResult<(ChannelMessage, u64)> {
+        let (ch, id) = (ch.clone(), id.to_string());
+        self.write(move |c| delete(c, &ch, &id)).await
+    }
+    async fn update_read_marker(
+        &self,
+        ch: &ChannelKey,
+        u: &UserKey,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let (ch, u) = (ch.clone(), u.clone());
+        self.write(move |c| read_marker(c, &ch, &u, now)).await
+    }
 }

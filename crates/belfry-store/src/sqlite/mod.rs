@@ -10,7 +10,6 @@ mod message;
 mod moderation;
 mod schema;
 mod send_cache;
-mod store_impl;
 mod tags;
 #[cfg(test)]
 mod tests;
@@ -22,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use belfry_core::model::{Created, Idempotency};
-use belfry_core::{CoreError, CoreResult};
+use belfry_core::store::{StoreError, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::Semaphore;
 
@@ -51,10 +50,10 @@ struct Readers {
 
 impl SqliteStore {
     /// Opens (creating if needed) `belfry.db` in `dir` and applies pending migrations.
-    pub fn open(dir: &Path) -> CoreResult<Self> {
-        std::fs::create_dir_all(dir).map_err(CoreError::internal)?;
+    pub fn open(dir: &Path) -> StoreResult<Self> {
+        std::fs::create_dir_all(dir).map_err(StoreError::internal)?;
         let path = dir.join("belfry.db");
-        let mut conn = Connection::open(&path).map_err(CoreError::internal)?;
+        let mut conn = Connection::open(&path).map_err(StoreError::internal)?;
         configure(&conn)?;
         schema::migrate(&mut conn)?;
         // The writer does not sync on COMMIT (its syncer thread syncs the WAL before any answer)
@@ -62,19 +61,19 @@ impl SqliteStore {
         conn.execute_batch(
             "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -8192;",
         )
-        .map_err(CoreError::internal)?;
+        .map_err(StoreError::internal)?;
         // SQLite's own busy handler backs off 1, 2, 5, 10… ms; the writer meets a lock only for
         // the moment the checkpointer holds it, so it retries every 50 µs instead (for up to 5 s).
         conn.busy_handler(Some(|attempt| {
             std::thread::sleep(std::time::Duration::from_micros(50));
             attempt < 100_000
         }))
-        .map_err(CoreError::internal)?;
+        .map_err(StoreError::internal)?;
         let wal_path = dir.join("belfry.db-wal");
         let signals = Arc::new(writer::Signals::default());
         let checkpointer =
             checkpoint::Checkpointer::start(path.clone(), wal_path.clone(), signals.clone())
-                .map_err(CoreError::internal)?;
+                .map_err(StoreError::internal)?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 checkpointer,
@@ -89,19 +88,19 @@ impl SqliteStore {
     }
 
     /// Runs a write in the next group commit.
-    async fn write<T, F>(&self, f: F) -> CoreResult<T>
+    async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> CoreResult<T> + Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
         self.inner.writer.write(f).await
     }
 
     /// Runs a read on a pooled connection, off the async threads.
-    async fn read<T, F>(&self, f: F) -> CoreResult<T>
+    async fn read<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> CoreResult<T> + Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
         let permit = self
             .inner
@@ -110,7 +109,7 @@ impl SqliteStore {
             .clone()
             .acquire_owned()
             .await
-            .map_err(CoreError::internal)?;
+            .map_err(StoreError::internal)?;
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
@@ -120,22 +119,35 @@ impl SqliteStore {
             result
         })
         .await
-        .map_err(CoreError::internal)?
+        .map_err(StoreError::internal)?
+    }
+}
+
+/// The union of the family ports (each implemented next to its SQL in its module), and the
+/// store's lifecycle.
+#[async_trait::async_trait]
+impl belfry_core::store::Store for SqliteStore {
+    async fn close(&self) -> StoreResult<()> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.checkpointer.stop())
+            .await
+            .map_err(StoreError::internal)?;
+        self.inner.writer.close().await
     }
 }
 
 impl Readers {
-    fn take(&self) -> CoreResult<Connection> {
-        if let Some(c) = self.idle.lock().map_err(CoreError::internal)?.pop() {
+    fn take(&self) -> StoreResult<Connection> {
+        if let Some(c) = self.idle.lock().map_err(StoreError::internal)?.pop() {
             return Ok(c);
         }
-        let conn = Connection::open(&self.path).map_err(CoreError::internal)?;
+        let conn = Connection::open(&self.path).map_err(StoreError::internal)?;
         // Each reader caches up to 16 MiB of pages and maps the file, so hot history pages are
         // read without a copy; both are bounded.
         conn.execute_batch(
             "PRAGMA query_only = ON; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -16384; PRAGMA mmap_size = 268435456;",
         )
-            .map_err(CoreError::internal)?;
+            .map_err(StoreError::internal)?;
         Ok(conn)
     }
 
@@ -146,7 +158,7 @@ impl Readers {
     }
 }
 
-fn configure(conn: &Connection) -> CoreResult<()> {
+fn configure(conn: &Connection) -> StoreResult<()> {
     // FULL while migrating: every COMMIT syncs. The writer then switches to syncing the WAL
     // itself, off its own thread (see `writer`).
     conn.execute_batch(
@@ -155,16 +167,16 @@ fn configure(conn: &Connection) -> CoreResult<()> {
          PRAGMA foreign_keys = ON;
          PRAGMA busy_timeout = 5000;",
     )
-    .map_err(CoreError::internal)
+    .map_err(StoreError::internal)
 }
 
 /// Maps a driver error to the core's internal error.
-pub(crate) fn db(e: rusqlite::Error) -> CoreError {
-    CoreError::internal(format!("sqlite: {e}"))
+pub(crate) fn db(e: rusqlite::Error) -> StoreError {
+    StoreError::internal(format!("sqlite: {e}"))
 }
 
 /// An earlier create with the same token: its result, or a conflict if the request differed.
-pub(crate) fn replay(conn: &Connection, idem: &Idempotency) -> CoreResult<Option<Created>> {
+pub(crate) fn replay(conn: &Connection, idem: &Idempotency) -> StoreResult<Option<Created>> {
     let row: Option<(String, String)> = conn
         .query_row(
             "SELECT fingerprint, resource_id FROM idempotency WHERE scope = ?1 AND token = ?2",
@@ -176,14 +188,12 @@ pub(crate) fn replay(conn: &Connection, idem: &Idempotency) -> CoreResult<Option
     match row {
         None => Ok(None),
         Some((fp, id)) if fp == idem.fingerprint => Ok(Some(Created { id, replayed: true })),
-        Some(_) => Err(CoreError::conflict(
-            "The ClientRequestToken was already used for a different request.",
-        )),
+        Some(_) => Err(StoreError::TokenReused),
     }
 }
 
 /// Forgets a token whose resource is gone, so the token may create afresh.
-pub(crate) fn forget(conn: &Connection, idem: &Idempotency) -> CoreResult<()> {
+pub(crate) fn forget(conn: &Connection, idem: &Idempotency) -> StoreResult<()> {
     conn.execute(
         "DELETE FROM idempotency WHERE scope = ?1 AND token = ?2",
         params![idem.scope, idem.token],
@@ -198,7 +208,7 @@ pub(crate) fn remember(
     idem: &Idempotency,
     resource_id: &str,
     now_ms: i64,
-) -> CoreResult<()> {
+) -> StoreResult<()> {
     conn.execute(
         "INSERT INTO idempotency (scope, token, fingerprint, resource_id, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![idem.scope, idem.token, idem.fingerprint, resource_id, now_ms],
@@ -208,7 +218,7 @@ pub(crate) fn remember(
 }
 
 /// `SELECT COUNT(*)` with parameters.
-pub(crate) fn count(conn: &Connection, sql: &str, p: impl rusqlite::Params) -> CoreResult<u64> {
+pub(crate) fn count(conn: &Connection, sql: &str, p: impl rusqlite::Params) -> StoreResult<u64> {
     let n: i64 = conn.query_row(sql, p, |r| r.get(0)).map_err(db)?;
     Ok(n.max(0) as u64)
 }

@@ -1,10 +1,14 @@
 //! Channel moderators and bans in SQLite.
 
+use super::SqliteStore;
+use async_trait::async_trait;
 use belfry_core::arn::{ChannelKey, UserKey};
 use belfry_core::model::{Ban, Channel, Membership, Moderator, UserRef};
+use belfry_core::store::Limit;
+use belfry_core::store::ModerationStore;
 use belfry_core::store::Seq;
+use belfry_core::store::{StoreError, StoreResult};
 use belfry_core::time::Timestamp;
-use belfry_core::{CoreError, CoreResult};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{app_instance, channel, count, db, membership};
@@ -27,7 +31,7 @@ impl Table {
 
 type Record = (UserRef, UserRef, Timestamp);
 
-fn get(c: &Connection, t: Table, ch: &ChannelKey, user: &UserKey) -> CoreResult<Option<Record>> {
+fn get(c: &Connection, t: Table, ch: &ChannelKey, user: &UserKey) -> StoreResult<Option<Record>> {
     let sql = format!(
         "SELECT r.user_id, u.name, r.created_by, b.name, r.created_ms FROM {} r
          LEFT JOIN users u ON u.app_instance_id = r.app_instance_id AND u.user_id = r.user_id
@@ -62,7 +66,7 @@ fn list(
     ch: &ChannelKey,
     after: Option<i64>,
     limit: usize,
-) -> CoreResult<Vec<Seq<UserRef>>> {
+) -> StoreResult<Vec<Seq<UserRef>>> {
     let sql = format!(
         "SELECT r.seq, r.user_id, u.name FROM {} r
          LEFT JOIN users u ON u.app_instance_id = r.app_instance_id AND u.user_id = r.user_id
@@ -102,7 +106,7 @@ fn insert(
     user: &UserKey,
     by: &UserKey,
     now: Timestamp,
-) -> CoreResult<()> {
+) -> StoreResult<Record> {
     c.execute(
         &format!(
             "INSERT INTO {} (app_instance_id, channel_id, user_id, created_by, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -111,10 +115,29 @@ fn insert(
         params![ch.app_instance_id, ch.channel_id, user.user_id, by.user_id, now.0],
     )
     .map_err(db)?;
-    Ok(())
+    // The row as stored, with both users' current names; scalar subqueries always yield a row.
+    let (name, by_name) = c
+        .query_row(
+            "SELECT (SELECT name FROM users WHERE app_instance_id = ?1 AND user_id = ?2),
+                    (SELECT name FROM users WHERE app_instance_id = ?1 AND user_id = ?3)",
+            params![ch.app_instance_id, user.user_id, by.user_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(db)?;
+    Ok((
+        UserRef {
+            key: user.clone(),
+            name,
+        },
+        UserRef {
+            key: by.clone(),
+            name: by_name,
+        },
+        now,
+    ))
 }
 
-fn delete(c: &Connection, t: Table, ch: &ChannelKey, user: &UserKey) -> CoreResult<bool> {
+fn delete(c: &Connection, t: Table, ch: &ChannelKey, user: &UserKey) -> StoreResult<bool> {
     let n = c
         .execute(
             &format!(
@@ -127,18 +150,12 @@ fn delete(c: &Connection, t: Table, ch: &ChannelKey, user: &UserKey) -> CoreResu
     Ok(n > 0)
 }
 
-fn require_parties(c: &Connection, ch: &ChannelKey, user: &UserKey) -> CoreResult<()> {
+fn require_parties(c: &Connection, ch: &ChannelKey, user: &UserKey) -> StoreResult<()> {
     if channel::get(c, ch)?.is_none() {
-        return Err(CoreError::not_found(format!(
-            "Channel {} does not exist.",
-            ch.channel_id
-        )));
+        return Err(StoreError::NoChannel(ch.channel_id.clone()));
     }
     if super::user::get(c, user)?.is_none() {
-        return Err(CoreError::not_found(format!(
-            "AppInstanceUser {} does not exist.",
-            user.user_id
-        )));
+        return Err(StoreError::NoUser(user.user_id.clone()));
     }
     Ok(())
 }
@@ -150,19 +167,19 @@ pub(crate) fn create_moderator(
     by: &UserKey,
     now: Timestamp,
     max: u64,
-) -> CoreResult<()> {
+) -> StoreResult<Moderator> {
     require_parties(c, ch, user)?;
     if get(c, Table::Bans, ch, user)?.is_some() {
-        return Err(CoreError::bad(format!(
-            "{} is banned from channel {}; delete the ban first.",
-            user.user_id, ch.channel_id
-        )));
+        return Err(StoreError::Banned {
+            user: user.user_id.clone(),
+            channel: ch.channel_id.clone(),
+        });
     }
     if get(c, Table::Moderators, ch, user)?.is_some() {
-        return Err(CoreError::conflict(format!(
-            "{} is already a moderator of channel {}.",
-            user.user_id, ch.channel_id
-        )));
+        return Err(StoreError::AlreadyModerator {
+            user: user.user_id.clone(),
+            channel: ch.channel_id.clone(),
+        });
     }
     let n = count(
         c,
@@ -170,19 +187,25 @@ pub(crate) fn create_moderator(
         params![ch.app_instance_id, ch.channel_id],
     )?;
     if n >= max {
-        return Err(CoreError::ResourceLimitExceeded(format!(
-            "Channel {} already has the maximum of {max} moderators.",
-            ch.channel_id
-        )));
+        return Err(StoreError::Limit(Limit::Moderators {
+            channel: ch.channel_id.clone(),
+            max,
+        }));
     }
-    insert(c, Table::Moderators, ch, user, by, now)
+    let (moderator, created_by, created) = insert(c, Table::Moderators, ch, user, by, now)?;
+    Ok(Moderator {
+        channel: ch.clone(),
+        moderator,
+        created_by,
+        created,
+    })
 }
 
 pub(crate) fn get_moderator(
     c: &Connection,
     ch: &ChannelKey,
     user: &UserKey,
-) -> CoreResult<Option<Moderator>> {
+) -> StoreResult<Option<Moderator>> {
     Ok(
         get(c, Table::Moderators, ch, user)?.map(|(moderator, created_by, created)| Moderator {
             channel: ch.clone(),
@@ -198,18 +221,18 @@ pub(crate) fn list_moderators(
     ch: &ChannelKey,
     after: Option<i64>,
     limit: usize,
-) -> CoreResult<Vec<Seq<UserRef>>> {
+) -> StoreResult<Vec<Seq<UserRef>>> {
     list(c, Table::Moderators, ch, after, limit)
 }
 
-pub(crate) fn delete_moderator(c: &Connection, ch: &ChannelKey, user: &UserKey) -> CoreResult<()> {
+pub(crate) fn delete_moderator(c: &Connection, ch: &ChannelKey, user: &UserKey) -> StoreResult<()> {
     if delete(c, Table::Moderators, ch, user)? {
         Ok(())
     } else {
-        Err(CoreError::not_found(format!(
-            "{} is not a moderator of channel {}.",
-            user.user_id, ch.channel_id
-        )))
+        Err(StoreError::NotModerator {
+            user: user.user_id.clone(),
+            channel: ch.channel_id.clone(),
+        })
     }
 }
 
@@ -218,7 +241,7 @@ pub(crate) fn list_moderated(
     user: &UserKey,
     after: Option<i64>,
     limit: usize,
-) -> CoreResult<Vec<Seq<Channel>>> {
+) -> StoreResult<Vec<Seq<Channel>>> {
     let mut stmt = c
         .prepare_cached(&format!(
             "{} JOIN moderators r ON r.app_instance_id = c.app_instance_id AND r.channel_id = c.channel_id
@@ -251,30 +274,36 @@ pub(crate) fn create_ban(
     user: &UserKey,
     by: &UserKey,
     now: Timestamp,
-) -> CoreResult<Option<(Membership, u64)>> {
+) -> StoreResult<(Ban, Option<(Membership, u64)>)> {
     require_parties(c, ch, user)?;
     if app_instance::is_admin(c, user)? || get(c, Table::Moderators, ch, user)?.is_some() {
-        return Err(CoreError::bad(format!(
-            "{} is an AppInstanceAdmin or a moderator of channel {} and cannot be banned.",
-            user.user_id, ch.channel_id
-        )));
+        return Err(StoreError::Privileged {
+            user: user.user_id.clone(),
+            channel: ch.channel_id.clone(),
+        });
     }
     if get(c, Table::Bans, ch, user)?.is_some() {
-        return Err(CoreError::conflict(format!(
-            "{} is already banned from channel {}.",
-            user.user_id, ch.channel_id
-        )));
+        return Err(StoreError::AlreadyBanned {
+            user: user.user_id.clone(),
+            channel: ch.channel_id.clone(),
+        });
     }
-    insert(c, Table::Bans, ch, user, by, now)?;
+    let (member, created_by, created) = insert(c, Table::Bans, ch, user, by, now)?;
+    let ban = Ban {
+        channel: ch.clone(),
+        member,
+        created_by,
+        created,
+    };
     // The ban kicks the member out in the same transaction.
     match membership::delete(c, ch, user) {
-        Ok(m) => Ok(Some(m)),
-        Err(CoreError::NotFound(_)) => Ok(None),
+        Ok(m) => Ok((ban, Some(m))),
+        Err(StoreError::NotMember { .. }) => Ok((ban, None)),
         Err(e) => Err(e),
     }
 }
 
-pub(crate) fn get_ban(c: &Connection, ch: &ChannelKey, user: &UserKey) -> CoreResult<Option<Ban>> {
+pub(crate) fn get_ban(c: &Connection, ch: &ChannelKey, user: &UserKey) -> StoreResult<Option<Ban>> {
     Ok(
         get(c, Table::Bans, ch, user)?.map(|(member, created_by, created)| Ban {
             channel: ch.clone(),
@@ -290,17 +319,88 @@ pub(crate) fn list_bans(
     ch: &ChannelKey,
     after: Option<i64>,
     limit: usize,
-) -> CoreResult<Vec<Seq<UserRef>>> {
+) -> StoreResult<Vec<Seq<UserRef>>> {
     list(c, Table::Bans, ch, after, limit)
 }
 
-pub(crate) fn delete_ban(c: &Connection, ch: &ChannelKey, user: &UserKey) -> CoreResult<()> {
+pub(crate) fn delete_ban(c: &Connection, ch: &ChannelKey, user: &UserKey) -> StoreResult<()> {
     if delete(c, Table::Bans, ch, user)? {
         Ok(())
     } else {
-        Err(CoreError::not_found(format!(
-            "{} is not banned from channel {}.",
-            user.user_id, ch.channel_id
-        )))
+        Err(StoreError::NotBanned {
+            user: user.user_id.clone(),
+            channel: ch.channel_id.clone(),
+        })
+    }
+}
+
+#[async_trait]
+impl ModerationStore for SqliteStore {
+    async fn create_moderator(
+        &self,
+        ch: &ChannelKey,
+        u: &UserKey,
+        by: &UserKey,
+        now: Timestamp,
+        max: u64,
+    ) -> StoreResult<Moderator> {
+        let (ch, u, by) = (ch.clone(), u.clone(), by.clone());
+        self.write(move |c| create_moderator(c, &ch, &u, &by, now, max))
+            .await
+    }
+    async fn get_moderator(&self, ch: &ChannelKey, u: &UserKey) -> StoreResult<Option<Moderator>> {
+        let (ch, u) = (ch.clone(), u.clone());
+        self.read(move |c| get_moderator(c, &ch, &u)).await
+    }
+    async fn list_moderators(
+        &self,
+        ch: &ChannelKey,
+        after: Option<i64>,
+        limit: usize,
+    ) -> StoreResult<Vec<Seq<UserRef>>> {
+        let ch = ch.clone();
+        self.read(move |c| list_moderators(c, &ch, after, limit))
+            .await
+    }
+    async fn delete_moderator(&self, ch: &ChannelKey, u: &UserKey) -> StoreResult<()> {
+        let (ch, u) = (ch.clone(), u.clone());
+        self.write(move |c| delete_moderator(c, &ch, &u)).await
+    }
+    async fn list_moderated_channels(
+        &self,
+        u: &UserKey,
+        after: Option<i64>,
+        limit: usize,
+    ) -> StoreResult<Vec<Seq<Channel>>> {
+        let u = u.clone();
+        self.read(move |c| list_moderated(c, &u, after, limit))
+            .await
+    }
+    async fn create_ban(
+        &self,
+        ch: &ChannelKey,
+        u: &UserKey,
+        by: &UserKey,
+        now: Timestamp,
+    ) -> StoreResult<(Ban, Option<(Membership, u64)>)> {
+        let (ch, u, by) = (ch.clone(), u.clone(), by.clone());
+        self.write(move |c| create_ban(c, &ch, &u, &by, now)).await
+    }
+    async fn get_ban(&self, ch: &ChannelKey, u: &UserKey) -> StoreResult<Option<Ban>> {
+        let (ch, u) = (ch.clone(), u.clone());
+        self.read(move |c| get_ban(c, &ch, &u)).await
+    }
+    async fn list_bans(
+        &self,
+        ch: &ChannelKey,
+        after: Option<i64>,
+        limit: usize,
+    ) -> StoreResult<Vec<Seq<UserRef>>> {
+        let ch = ch.clone();
+        self.read(move |c| list_bans(c, &ch, after, limit)).await
+    }
+    async fn delete_ban(&self, ch: &ChannelKey, u: &UserKey) -> StoreResult<()> {
+        let (ch, u) = (ch.clone(), u.clone());
+        self.write(move |c| delete_ban(c, &ch, &u)).await
     }
 }

@@ -1,7 +1,7 @@
 //! Versioned migrations, applied in order at start-up inside one transaction each.
 //! `PRAGMA user_version` records how many have been applied.
 
-use belfry_core::{CoreError, CoreResult};
+use belfry_core::store::{StoreError, StoreResult};
 use rusqlite::Connection;
 
 /// Migration N+1 is `MIGRATIONS[N]`. Never edit a released entry; append a new one.
@@ -158,22 +158,22 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 /// Applies the migrations not yet applied. A database newer than this binary is refused.
-pub(crate) fn migrate(conn: &mut Connection) -> CoreResult<()> {
+pub(crate) fn migrate(conn: &mut Connection) -> StoreResult<()> {
     let applied: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(CoreError::internal)?;
+        .map_err(StoreError::internal)?;
     let known = MIGRATIONS.len() as i64;
     if applied > known {
-        return Err(CoreError::internal(format!(
+        return Err(StoreError::internal(format!(
             "database schema version {applied} is newer than this binary knows ({known})"
         )));
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
-        let tx = conn.transaction().map_err(CoreError::internal)?;
-        tx.execute_batch(sql).map_err(CoreError::internal)?;
+        let tx = conn.transaction().map_err(StoreError::internal)?;
+        tx.execute_batch(sql).map_err(StoreError::internal)?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)
-            .map_err(CoreError::internal)?;
-        tx.commit().map_err(CoreError::internal)?;
+            .map_err(StoreError::internal)?;
+        tx.commit().map_err(StoreError::internal)?;
         tracing::info!(version = i + 1, "applied migration");
     }
     Ok(())

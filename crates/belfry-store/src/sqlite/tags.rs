@@ -1,13 +1,17 @@
 //! Tags in SQLite.
 
+use super::SqliteStore;
+use async_trait::async_trait;
 use belfry_core::model::{Tag, TagTarget};
-use belfry_core::{CoreError, CoreResult};
+use belfry_core::store::Limit;
+use belfry_core::store::TagStore;
+use belfry_core::store::{StoreError, StoreResult};
 use rusqlite::{params, Connection};
 
 use super::{count, db};
 
 /// Adds or overwrites tags.
-pub(crate) fn put(c: &Connection, t: &TagTarget, tags: &[Tag]) -> CoreResult<()> {
+pub(crate) fn put(c: &Connection, t: &TagTarget, tags: &[Tag]) -> StoreResult<()> {
     let mut stmt = c
         .prepare_cached(
             "INSERT INTO tags (app_instance_id, kind, resource_id, key, value) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -28,7 +32,7 @@ pub(crate) fn put(c: &Connection, t: &TagTarget, tags: &[Tag]) -> CoreResult<()>
 }
 
 /// Adds tags, refusing (and, through the job's savepoint, undoing) a result over `max`.
-pub(crate) fn tag(c: &Connection, t: &TagTarget, tags: &[Tag], max: usize) -> CoreResult<()> {
+pub(crate) fn tag(c: &Connection, t: &TagTarget, tags: &[Tag], max: usize) -> StoreResult<()> {
     put(c, t, tags)?;
     let n = count(
         c,
@@ -36,15 +40,13 @@ pub(crate) fn tag(c: &Connection, t: &TagTarget, tags: &[Tag], max: usize) -> Co
         params![t.app_instance_id, t.kind.as_str(), t.id],
     )?;
     if n > max as u64 {
-        return Err(CoreError::ResourceLimitExceeded(format!(
-            "A resource can have at most {max} tags."
-        )));
+        return Err(StoreError::Limit(Limit::Tags(max)));
     }
     Ok(())
 }
 
 /// Tags of a resource, by key.
-pub(crate) fn list(c: &Connection, t: &TagTarget) -> CoreResult<Vec<Tag>> {
+pub(crate) fn list(c: &Connection, t: &TagTarget) -> StoreResult<Vec<Tag>> {
     let mut stmt = c
         .prepare_cached(
             "SELECT key, value FROM tags WHERE app_instance_id = ?1 AND kind = ?2 AND resource_id = ?3 ORDER BY key",
@@ -62,7 +64,7 @@ pub(crate) fn list(c: &Connection, t: &TagTarget) -> CoreResult<Vec<Tag>> {
 }
 
 /// Removes the given keys.
-pub(crate) fn untag(c: &Connection, t: &TagTarget, keys: &[String]) -> CoreResult<()> {
+pub(crate) fn untag(c: &Connection, t: &TagTarget, keys: &[String]) -> StoreResult<()> {
     let mut stmt = c
         .prepare_cached(
             "DELETE FROM tags WHERE app_instance_id = ?1 AND kind = ?2 AND resource_id = ?3 AND key = ?4",
@@ -76,11 +78,27 @@ pub(crate) fn untag(c: &Connection, t: &TagTarget, keys: &[String]) -> CoreResul
 }
 
 /// Removes every tag of a deleted resource.
-pub(crate) fn delete_all(c: &Connection, t: &TagTarget) -> CoreResult<()> {
+pub(crate) fn delete_all(c: &Connection, t: &TagTarget) -> StoreResult<()> {
     c.execute(
         "DELETE FROM tags WHERE app_instance_id = ?1 AND kind = ?2 AND resource_id = ?3",
         params![t.app_instance_id, t.kind.as_str(), t.id],
     )
     .map_err(db)?;
     Ok(())
+}
+
+#[async_trait]
+impl TagStore for SqliteStore {
+    async fn list_tags(&self, t: &TagTarget) -> StoreResult<Vec<Tag>> {
+        let t = t.clone();
+        self.read(move |c| list(c, &t)).await
+    }
+    async fn tag_resource(&self, t: &TagTarget, list: Vec<Tag>, max: usize) -> StoreResult<()> {
+        let t = t.clone();
+        self.write(move |c| tag(c, &t, &list, max)).await
+    }
+    async fn untag_resource(&self, t: &TagTarget, keys: Vec<String>) -> StoreResult<()> {
+        let t = t.clone();
+        self.write(move |c| untag(c, &t, &keys)).await
+    }
 }

@@ -4,23 +4,25 @@
 use std::sync::Arc;
 
 use belfry_core::model::{AppInstance, Idempotency};
-use belfry_core::store::Store;
+use belfry_core::store::{
+    AppInstanceStore, ChannelStore, MembershipStore, MessageStore, Store, StoreError, UserStore,
+};
 use belfry_core::time::Timestamp;
 
 use rusqlite::Connection;
 
 use super::SqliteStore;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_passes_the_conformance_suite() {
-    let dirs = std::sync::Mutex::new(Vec::new());
-    crate::conformance::run_all(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path()).unwrap();
-        dirs.lock().unwrap().push(dir);
-        async move { Arc::new(store) as Arc<dyn Store> }
-    })
-    .await;
+/// A new SQLite store in a temporary directory that lives as long as the test holds it.
+async fn fresh_store() -> (Arc<dyn Store>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    (Arc::new(store), dir)
+}
+
+/// The conformance suite, one test per case.
+mod conformance {
+    crate::conformance_cases!(super::fresh_store);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -97,10 +99,7 @@ async fn a_send_cache_out_of_step_with_the_event_sequence_fails_the_send() {
         .await
         .unwrap();
     let err = send(2).await.unwrap_err();
-    assert!(
-        matches!(err, belfry_core::CoreError::Internal(_)),
-        "{err:?}"
-    );
+    assert!(matches!(err, StoreError::Internal(_)), "{err:?}");
     let c = ckey("app", "c");
     let id = plain("c", 2, "mem", 0).message_id;
     assert!(store.get_message(&c, &id).await.unwrap().is_none());
@@ -133,10 +132,7 @@ async fn writes_survive_reopen_and_migrations_are_idempotent() {
         "reads still work after close"
     );
     let err = store.delete_app_instance("kept").await.unwrap_err();
-    assert!(
-        matches!(err, belfry_core::CoreError::ServiceUnavailable(_)),
-        "{err:?}"
-    );
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
     drop(store);
     let reopened = SqliteStore::open(dir.path()).unwrap();
     assert_eq!(reopened.get_app_instance("kept").await.unwrap(), Some(app));
@@ -162,10 +158,10 @@ async fn a_hot_job_failing_after_a_write_leaves_nothing() {
         .writer
         .write_hot(move |c, _| {
             insert("half")(c)?;
-            Err::<(), _>(belfry_core::CoreError::bad("changed its mind"))
+            Err::<(), _>(StoreError::internal("changed its mind"))
         })
         .await;
-    assert_eq!(failed, Err(belfry_core::CoreError::bad("changed its mind")));
+    assert_eq!(failed, Err(StoreError::internal("changed its mind")));
     store
         .inner
         .writer

@@ -15,7 +15,7 @@
 
 use std::collections::BTreeSet;
 
-use belfry_core::CoreResult;
+use belfry_core::store::StoreResult;
 use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 
@@ -60,7 +60,7 @@ pub(crate) struct TokenLog {
 impl TokenLog {
     /// Reads the watermark, writes the keys of a long backlog (a database from before this
     /// index, or a crash) and keeps the rest pending.
-    pub(crate) fn load(conn: &Connection) -> CoreResult<Self> {
+    pub(crate) fn load(conn: &Connection) -> StoreResult<Self> {
         let max_seq = max_seq(conn)?;
         let mut indexed: i64 = conn
             .query_row(
@@ -88,7 +88,7 @@ impl TokenLog {
     }
 
     /// Seqs of messages whose key is `key`: candidates, to be checked against their rows.
-    pub(crate) fn candidates(&self, conn: &Connection, key: u64) -> CoreResult<Vec<i64>> {
+    pub(crate) fn candidates(&self, conn: &Connection, key: u64) -> StoreResult<Vec<i64>> {
         let mut seqs: Vec<i64> = self
             .pending
             .range((key, i64::MIN)..=(key, i64::MAX))
@@ -109,7 +109,7 @@ impl TokenLog {
     /// A message stored in the open transaction. Its key waits for the sweep, unless its seq
     /// is one the watermark will cover without that sweep having seen it (a seq freed by a
     /// delete and handed out again): such a key is written at once.
-    pub(crate) fn add(&mut self, conn: &Connection, key: u64, seq: i64) -> CoreResult<()> {
+    pub(crate) fn add(&mut self, conn: &Connection, key: u64, seq: i64) -> StoreResult<()> {
         if seq <= self.sweep_from {
             return write_keys(conn, [(key, seq)].iter());
         }
@@ -120,7 +120,7 @@ impl TokenLog {
 
     /// Writes the next slice's pending keys, in the open transaction, just before COMMIT;
     /// ending a sweep raises the watermark. Returns what [`TokenLog::committed`] needs.
-    pub(crate) fn write_slice(&self, conn: &Connection) -> CoreResult<Slice> {
+    pub(crate) fn write_slice(&self, conn: &Connection) -> StoreResult<Slice> {
         let width = u64::MAX / SLICES + 1;
         let start = self.slice * width;
         let end = start.wrapping_add(width);
@@ -170,14 +170,14 @@ pub(crate) struct Slice {
     next_sweep_from: Option<i64>,
 }
 
-fn max_seq(conn: &Connection) -> CoreResult<i64> {
+fn max_seq(conn: &Connection) -> StoreResult<i64> {
     conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM messages", [], |r| {
         r.get(0)
     })
     .map_err(db)
 }
 
-fn set_indexed(conn: &Connection, through: i64) -> CoreResult<()> {
+fn set_indexed(conn: &Connection, through: i64) -> StoreResult<()> {
     conn.prepare_cached("UPDATE token_sweep SET indexed_through = ?1 WHERE id = 1")
         .map_err(db)?
         .execute([through])
@@ -186,7 +186,7 @@ fn set_indexed(conn: &Connection, through: i64) -> CoreResult<()> {
 }
 
 /// Keys of the messages with `after < seq <= through`.
-fn keys_between(conn: &Connection, after: i64, through: i64) -> CoreResult<Vec<(u64, i64)>> {
+fn keys_between(conn: &Connection, after: i64, through: i64) -> StoreResult<Vec<(u64, i64)>> {
     let mut stmt = conn
         .prepare_cached(
             "SELECT seq, channel_seq, sender, client_request_token FROM messages
@@ -205,7 +205,10 @@ fn keys_between(conn: &Connection, after: i64, through: i64) -> CoreResult<Vec<(
     rows.map(|r| r.map_err(db)).collect()
 }
 
-fn write_keys<'a>(conn: &Connection, keys: impl Iterator<Item = &'a (u64, i64)>) -> CoreResult<()> {
+fn write_keys<'a>(
+    conn: &Connection,
+    keys: impl Iterator<Item = &'a (u64, i64)>,
+) -> StoreResult<()> {
     let mut stmt = conn
         .prepare_cached("INSERT OR IGNORE INTO message_tokens (key, seq) VALUES (?1, ?2)")
         .map_err(db)?;
@@ -222,7 +225,7 @@ pub(crate) fn earlier(
     channel_seq: i64,
     sender: &str,
     token: &str,
-) -> CoreResult<Option<(String, String)>> {
+) -> StoreResult<Option<(String, String)>> {
     let key = token_key(channel_seq, sender, token);
     let mut stmt = conn
         .prepare_cached(

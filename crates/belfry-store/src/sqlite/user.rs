@@ -1,13 +1,17 @@
 //! AppInstanceUsers in SQLite.
 
+use super::SqliteStore;
+use async_trait::async_trait;
 use belfry_core::arn::UserKey;
 use belfry_core::model::{
     AppInstanceUser, Created, ExpirationCriterion, ExpirationSettings, Idempotency, Tag, TagKind,
     TagTarget,
 };
+use belfry_core::store::Limit;
 use belfry_core::store::Seq;
+use belfry_core::store::UserStore;
+use belfry_core::store::{StoreError, StoreResult};
 use belfry_core::time::Timestamp;
-use belfry_core::{CoreError, CoreResult};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{count, db, forget, remember, replay, tags};
@@ -53,7 +57,7 @@ pub(crate) fn create(
     tag_list: Vec<Tag>,
     idem: Idempotency,
     max: u64,
-) -> CoreResult<Created> {
+) -> StoreResult<Created> {
     if let Some(done) = replay(c, &idem)? {
         // A token whose resource was deleted since is free again.
         if get(
@@ -71,16 +75,10 @@ pub(crate) fn create(
     }
     let key = &user.key;
     if super::app_instance::get(c, &key.app_instance_id)?.is_none() {
-        return Err(CoreError::not_found(format!(
-            "AppInstance {} does not exist.",
-            key.app_instance_id
-        )));
+        return Err(StoreError::NoAppInstance(key.app_instance_id.clone()));
     }
     if get(c, key)?.is_some() {
-        return Err(CoreError::conflict(format!(
-            "An AppInstanceUser with the id {} already exists.",
-            key.user_id
-        )));
+        return Err(StoreError::UserExists(key.user_id.clone()));
     }
     if count(
         c,
@@ -88,9 +86,7 @@ pub(crate) fn create(
         [&key.app_instance_id],
     )? >= max
     {
-        return Err(CoreError::ResourceLimitExceeded(format!(
-            "The AppInstance already has the maximum of {max} AppInstanceUsers."
-        )));
+        return Err(StoreError::Limit(Limit::Users(max)));
     }
     c.execute(
         "INSERT INTO users (app_instance_id, user_id, name, metadata, created_ms, updated_ms, expiration_days, expiration_criterion)
@@ -120,7 +116,7 @@ pub(crate) fn create(
     })
 }
 
-pub(crate) fn get(c: &Connection, key: &UserKey) -> CoreResult<Option<AppInstanceUser>> {
+pub(crate) fn get(c: &Connection, key: &UserKey) -> StoreResult<Option<AppInstanceUser>> {
     c.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM users WHERE app_instance_id = ?1 AND user_id = ?2"
     ))
@@ -136,7 +132,7 @@ pub(crate) fn list(
     app_instance_id: &str,
     after: Option<i64>,
     limit: usize,
-) -> CoreResult<Vec<Seq<AppInstanceUser>>> {
+) -> StoreResult<Vec<Seq<AppInstanceUser>>> {
     let mut stmt = c
         .prepare_cached(&format!(
             "SELECT {COLUMNS} FROM users WHERE app_instance_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
@@ -157,7 +153,7 @@ pub(crate) fn update(
     name: &str,
     metadata: &str,
     now: Timestamp,
-) -> CoreResult<()> {
+) -> StoreResult<()> {
     let n = c
         .execute(
             "UPDATE users SET name = ?3, metadata = ?4, updated_ms = ?5 WHERE app_instance_id = ?1 AND user_id = ?2",
@@ -165,15 +161,12 @@ pub(crate) fn update(
         )
         .map_err(db)?;
     if n == 0 {
-        return Err(CoreError::not_found(format!(
-            "AppInstanceUser {} does not exist.",
-            key.user_id
-        )));
+        return Err(StoreError::NoUser(key.user_id.clone()));
     }
     Ok(())
 }
 
-pub(crate) fn delete(c: &Connection, key: &UserKey) -> CoreResult<()> {
+pub(crate) fn delete(c: &Connection, key: &UserKey) -> StoreResult<()> {
     // Foreign keys cascade to the admin role, memberships, moderator roles and bans.
     let n = c
         .execute(
@@ -182,10 +175,7 @@ pub(crate) fn delete(c: &Connection, key: &UserKey) -> CoreResult<()> {
         )
         .map_err(db)?;
     if n == 0 {
-        return Err(CoreError::not_found(format!(
-            "AppInstanceUser {} does not exist.",
-            key.user_id
-        )));
+        return Err(StoreError::NoUser(key.user_id.clone()));
     }
     tags::delete_all(
         c,
@@ -195,4 +185,45 @@ pub(crate) fn delete(c: &Connection, key: &UserKey) -> CoreResult<()> {
             id: key.user_id.clone(),
         },
     )
+}
+
+#[async_trait]
+impl UserStore for SqliteStore {
+    async fn create_user(
+        &self,
+        u: AppInstanceUser,
+        tags: Vec<Tag>,
+        idem: Idempotency,
+        max: u64,
+    ) -> StoreResult<Created> {
+        self.write(move |c| create(c, u, tags, idem, max)).await
+    }
+    async fn get_user(&self, key: &UserKey) -> StoreResult<Option<AppInstanceUser>> {
+        let key = key.clone();
+        self.read(move |c| get(c, &key)).await
+    }
+    async fn list_users(
+        &self,
+        app: &str,
+        after: Option<i64>,
+        limit: usize,
+    ) -> StoreResult<Vec<Seq<AppInstanceUser>>> {
+        let app = app.to_string();
+        self.read(move |c| list(c, &app, after, limit)).await
+    }
+    async fn update_user(
+        &self,
+        key: &UserKey,
+        name: String,
+        metadata: String,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let key = key.clone();
+        self.write(move |c| update(c, &key, &name, &metadata, now))
+            .await
+    }
+    async fn delete_user(&self, key: &UserKey) -> StoreResult<()> {
+        let key = key.clone();
+        self.write(move |c| delete(c, &key)).await
+    }
 }

@@ -3,7 +3,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::mpsc as std_mpsc;
 
-use belfry_core::CoreError;
+use belfry_core::store::StoreError;
 use rusqlite::Connection;
 use tokio::sync::mpsc;
 
@@ -144,14 +144,14 @@ fn commit(
     signals: &Signals,
 ) {
     let outcome = if group.poisoned {
-        Err(CoreError::internal("a write in the same group failed"))
+        Err(StoreError::internal("a write in the same group failed"))
     } else if signals.broken.load(Ordering::Acquire) {
         Err(unavailable())
     } else {
         hot.tokens.write_slice(conn).and_then(|slice| {
             statement(conn, "COMMIT")
                 .map(|()| slice)
-                .map_err(|e| CoreError::internal(format!("commit: {e}")))
+                .map_err(|e| StoreError::internal(format!("commit: {e}")))
         })
     };
     match outcome {
@@ -171,7 +171,7 @@ fn commit(
     signals.syncing.store(true, Ordering::Release);
     if let Err(std_mpsc::SendError(delivers)) = synced.send(group.delivers) {
         for d in delivers {
-            d(Some(CoreError::internal("the WAL syncer stopped")));
+            d(Some(StoreError::internal("the WAL syncer stopped")));
         }
     }
 }

@@ -29,7 +29,7 @@ use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use belfry_core::{CoreError, CoreResult};
+use belfry_core::store::{StoreError, StoreResult};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
@@ -39,7 +39,7 @@ use super::tokens::TokenLog;
 /// Jobs waiting for the writer before senders wait too.
 const QUEUE: usize = 4096;
 
-type Deliver = Box<dyn FnOnce(Option<CoreError>) + Send>;
+type Deliver = Box<dyn FnOnce(Option<StoreError>) + Send>;
 /// Runs a job on the write connection, or, given `None`, refuses it without running it.
 type Run = Box<dyn FnOnce(Option<(&Connection, &mut Hot)>) -> (bool, Deliver) + Send>;
 
@@ -77,10 +77,8 @@ pub(crate) struct Signals {
 }
 
 /// The answer to every write once a WAL sync has failed.
-fn unavailable() -> CoreError {
-    CoreError::ServiceUnavailable(
-        "The store cannot make writes durable; restart the server.".into(),
-    )
+fn unavailable() -> StoreError {
+    StoreError::Unavailable("The store cannot make writes durable; restart the server.".into())
 }
 
 /// Handle to the writer thread.
@@ -98,7 +96,7 @@ impl Writer {
         conn: Connection,
         wal_path: PathBuf,
         signals: Arc<Signals>,
-    ) -> CoreResult<Self> {
+    ) -> StoreResult<Self> {
         let hot = Hot {
             cache: SendCache::default(),
             tokens: TokenLog::load(&conn)?,
@@ -123,7 +121,7 @@ impl Writer {
                     Err(e) => tracing::error!(error = %e, "could not start the WAL syncer"),
                 }
             })
-            .map_err(CoreError::internal)?;
+            .map_err(StoreError::internal)?;
         Ok(Writer {
             jobs: std::sync::Mutex::new(Some(tx)),
             thread: std::sync::Mutex::new(Some(thread)),
@@ -132,10 +130,10 @@ impl Writer {
 
     /// Runs `f` in a transaction and returns its result once committed and synced. An `Err`
     /// from `f` rolls back only `f`'s own changes.
-    pub(crate) async fn write<T, F>(&self, f: F) -> CoreResult<T>
+    pub(crate) async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> CoreResult<T> + Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
         self.submit(true, move |conn, hot| {
             hot.cache.clear();
@@ -146,26 +144,26 @@ impl Writer {
 
     /// Runs a hot job: no SAVEPOINT, and access to the writer's send state. `f` must not write before
     /// it has decided to succeed (an `Err` after a write fails the whole group).
-    pub(crate) async fn write_hot<T, F>(&self, f: F) -> CoreResult<T>
+    pub(crate) async fn write_hot<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection, &mut Hot) -> CoreResult<T> + Send + 'static,
+        F: FnOnce(&Connection, &mut Hot) -> StoreResult<T> + Send + 'static,
     {
         self.submit(false, f).await
     }
 
-    async fn submit<T, F>(&self, guarded: bool, f: F) -> CoreResult<T>
+    async fn submit<T, F>(&self, guarded: bool, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection, &mut Hot) -> CoreResult<T> + Send + 'static,
+        F: FnOnce(&Connection, &mut Hot) -> StoreResult<T> + Send + 'static,
     {
         let sender = self
             .jobs
             .lock()
-            .map_err(CoreError::internal)?
+            .map_err(StoreError::internal)?
             .clone()
-            .ok_or_else(|| CoreError::ServiceUnavailable("The store is shutting down.".into()))?;
-        let (tx, rx) = oneshot::channel::<CoreResult<T>>();
+            .ok_or_else(|| StoreError::Unavailable("The store is shutting down.".into()))?;
+        let (tx, rx) = oneshot::channel::<StoreResult<T>>();
         let run: Run = Box::new(move |db| {
             let result = match db {
                 Some((conn, hot)) => f(conn, hot),
@@ -183,20 +181,20 @@ impl Writer {
         sender
             .send(Msg::Job(Job { guarded, run }))
             .await
-            .map_err(|_| CoreError::ServiceUnavailable("The store is shutting down.".into()))?;
+            .map_err(|_| StoreError::Unavailable("The store is shutting down.".into()))?;
         rx.await
-            .map_err(|_| CoreError::internal("writer dropped a job"))?
+            .map_err(|_| StoreError::internal("writer dropped a job"))?
     }
 
     /// Stops taking jobs, finishes those queued, and waits for the thread to end.
-    pub(crate) async fn close(&self) -> CoreResult<()> {
-        drop(self.jobs.lock().map_err(CoreError::internal)?.take());
-        let thread = self.thread.lock().map_err(CoreError::internal)?.take();
+    pub(crate) async fn close(&self) -> StoreResult<()> {
+        drop(self.jobs.lock().map_err(StoreError::internal)?.take());
+        let thread = self.thread.lock().map_err(StoreError::internal)?.take();
         if let Some(t) = thread {
             tokio::task::spawn_blocking(move || t.join())
                 .await
-                .map_err(CoreError::internal)?
-                .map_err(|_| CoreError::internal("writer thread panicked"))?;
+                .map_err(StoreError::internal)?
+                .map_err(|_| StoreError::internal("writer thread panicked"))?;
         }
         Ok(())
     }

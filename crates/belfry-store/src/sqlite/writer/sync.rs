@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc as std_mpsc;
 
-use belfry_core::CoreError;
+use belfry_core::store::StoreError;
 use tokio::sync::mpsc;
 
 use super::{unavailable, Committed, Msg, Signals};
@@ -53,20 +53,20 @@ pub(super) fn run(
     }
 }
 
-fn sync_wal(path: &Path, wal: &mut Option<File>) -> Result<(), CoreError> {
+fn sync_wal(path: &Path, wal: &mut Option<File>) -> Result<(), StoreError> {
     if wal.is_none() {
         *wal = Some(
             File::options()
                 .read(true)
                 .write(true)
                 .open(path)
-                .map_err(CoreError::internal)?,
+                .map_err(StoreError::internal)?,
         );
     }
     match wal {
         Some(f) => f
             .sync_data()
-            .map_err(|e| CoreError::internal(format!("fdatasync WAL: {e}"))),
-        None => Err(CoreError::internal("WAL file not open")),
+            .map_err(|e| StoreError::internal(format!("fdatasync WAL: {e}"))),
+        None => Err(StoreError::internal("WAL file not open")),
     }
 }
