@@ -1,7 +1,7 @@
 //! Channel messages and read markers (SEMANTICS.md §4.5, §8).
 
-use super::channel::denial;
-use super::membership::no_sub_channel;
+use super::access::{denial, invalid_bearer};
+use super::input::no_sub_channel;
 use super::{fingerprint, Services};
 use crate::arn::UserKey;
 use crate::auth::Caller;
@@ -362,27 +362,6 @@ impl Services {
         Ok(sent.message)
     }
 
-    /// The bearer's key, from the header alone (its existence is checked by the caller).
-    pub(crate) fn bearer_key(
-        &self,
-        bearer: Option<&str>,
-        app_instance_id: &str,
-    ) -> CoreResult<UserKey> {
-        let parsed = bearer
-            .ok_or_else(|| {
-                CoreError::Unauthorized("The x-amz-chime-bearer HTTP header is required.".into())
-            })
-            .and_then(|b| {
-                self.arns
-                    .parse_user("x-amz-chime-bearer", b)
-                    .map_err(|_| invalid_bearer())
-            })?;
-        if !parsed.local || parsed.id.app_instance_id != app_instance_id {
-            return Err(invalid_bearer());
-        }
-        Ok(parsed.id)
-    }
-
     /// Loads a message the bearer may address: unknown, deleted and invisible targeted
     /// messages are all 404.
     async fn visible_message(
@@ -600,12 +579,4 @@ impl Services {
             }));
         Ok(())
     }
-}
-
-/// The 401 for a bearer that names no usable AppInstanceUser.
-pub(crate) fn invalid_bearer() -> CoreError {
-    CoreError::Unauthorized(
-        "An invalid app instance user ARN was supplied for the x-amz-chime-bearer HTTP header."
-            .into(),
-    )
 }
