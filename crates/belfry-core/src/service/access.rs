@@ -2,6 +2,10 @@
 //! the channel and the bearer's roles read at once (404), the permission table applied (403),
 //! and a refusal worded once (`denial`). Every service module takes these from here, so no
 //! service module depends on another.
+//!
+//! A channel write whose right can be lost between that read and the write (send, edit,
+//! redact, delete a message; set a read marker) also hands the store a `ChannelPolicy` built
+//! here: the same rules, run by the store on what the write's own transaction reads.
 
 use super::Services;
 use crate::arn::{LocalId, UserKey};
@@ -9,6 +13,7 @@ use crate::auth::Caller;
 use crate::error::{CoreError, CoreResult};
 use crate::model::{AppInstanceUser, Channel};
 use crate::perm::{authorize, Action, Refusal, Roles, Target};
+use crate::store::{ChannelContext, ChannelPolicy};
 
 /// A channel as the bearer sees it.
 pub(super) struct ChannelAccess {
@@ -87,6 +92,110 @@ pub(super) fn invalid_bearer() -> CoreError {
         "An invalid app instance user ARN was supplied for the x-amz-chime-bearer HTTP header."
             .into(),
     )
+}
+
+/// The 404 for a channel that does not exist.
+fn no_channel(arn: &str) -> CoreError {
+    CoreError::not_found(format!("The channel {arn} does not exist."))
+}
+
+/// What a send's policy knows before the store reads anything: SendChannelMessage reads
+/// nothing first, so the whole decision (401, 403, 404, the permission table) is the policy's.
+pub(super) struct SendRights {
+    /// The signing key may act as the bearer.
+    pub may_act: bool,
+    /// The signing key, for the 403's words.
+    pub access_key: String,
+    /// The bearer as given, for the 403's words.
+    pub bearer_arn: String,
+    /// The channel as addressed.
+    pub channel_arn: String,
+    /// The target's ARN, for a targeted message.
+    pub target_arn: Option<String>,
+    /// The target is the sender.
+    pub to_self: bool,
+}
+
+/// SendChannelMessage's policy, in AWS's error order: unknown bearer (401), a key that may not
+/// act as it (403), no channel (404), then the permission table.
+pub(super) fn send_policy(rights: SendRights) -> ChannelPolicy {
+    Box::new(move |ctx: &ChannelContext| {
+        if ctx.actor_name.is_none() {
+            return Err(invalid_bearer());
+        }
+        if !rights.may_act {
+            return Err(CoreError::forbidden(format!(
+                "The access key {} is not allowed to act as {}.",
+                rights.access_key, rights.bearer_arn
+            )));
+        }
+        let c = ctx
+            .channel
+            .as_ref()
+            .ok_or_else(|| no_channel(&rights.channel_arn))?;
+        let action = Action::SendMessage {
+            target: ctx.target.map(|roles| Target {
+                is_self: rights.to_self,
+                roles,
+            }),
+        };
+        authorize(&ctx.actor, c.mode, c.privacy, action).map_err(|r| {
+            denial(
+                &action,
+                r,
+                &rights.channel_arn,
+                rights.target_arn.as_deref().unwrap_or(""),
+            )
+        })
+    })
+}
+
+/// A channel write that re-checks its right inside its transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Write {
+    /// UpdateChannelMessage.
+    Edit,
+    /// RedactChannelMessage.
+    Redact,
+    /// DeleteChannelMessage.
+    Delete,
+    /// UpdateChannelReadMarker.
+    ReadMarker,
+}
+
+/// The policy of a write the service has already checked on `access` (its earlier read gave
+/// the 400/404s in AWS's order): the same permission checks again, on the roles, channel and
+/// message sender the write's transaction reads, so a right lost in between (membership
+/// removed, ban, admin or moderator revoked, user or channel deleted) refuses the write.
+pub(super) fn write_policy(access: &ChannelAccess, write: Write) -> ChannelPolicy {
+    let arn = access.arn.clone();
+    let bearer = access.bearer.clone();
+    Box::new(move |ctx: &ChannelContext| {
+        if ctx.actor_name.is_none() {
+            return Err(invalid_bearer());
+        }
+        let c = ctx.channel.as_ref().ok_or_else(|| no_channel(&arn))?;
+        let is_sender = ctx.message_sender.as_ref() == Some(&bearer);
+        // Who cannot read the channel may neither edit nor redact in it (as `check` decided
+        // on the earlier read).
+        let (first, then) = match write {
+            Write::Edit => (
+                Action::ReadMessages,
+                Some(Action::EditMessage { is_sender }),
+            ),
+            Write::Redact => (
+                Action::ReadMessages,
+                Some(Action::RedactMessage { is_sender }),
+            ),
+            Write::Delete => (Action::DeleteMessage, None),
+            Write::ReadMarker => (Action::UpdateReadMarker, None),
+        };
+        for action in std::iter::once(first).chain(then) {
+            authorize(&ctx.actor, c.mode, c.privacy, action)
+                .map_err(|r| denial(&action, r, &arn, ""))?;
+        }
+        Ok(())
+    })
 }
 
 impl Services {
@@ -179,7 +288,7 @@ impl Services {
         arn: &str,
     ) -> CoreResult<ChannelAccess> {
         let parsed = self.arns.parse_channel("ChannelArn", arn)?;
-        let missing = || CoreError::not_found(format!("The channel {arn} does not exist."));
+        let missing = || no_channel(arn);
         // The bearer is checked first (401 before 404), against the AppInstance the ARN names;
         // user, channel and roles come from one read.
         let key = self.bearer_key(bearer, &parsed.id.app_instance_id)?;
@@ -238,5 +347,146 @@ impl Services {
             roles,
         };
         Ok((parsed.id, target))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arn::ChannelKey;
+    use crate::model::{ChannelMode, ChannelPrivacy, MembershipType, UserRef};
+    use crate::time::Timestamp;
+
+    const ARN: &str = "arn:aws:chime:us-east-1:1:app-instance/app/channel/c";
+
+    fn user(id: &str) -> UserKey {
+        UserKey {
+            app_instance_id: "app".into(),
+            user_id: id.into(),
+        }
+    }
+
+    fn channel() -> Channel {
+        Channel {
+            key: ChannelKey {
+                app_instance_id: "app".into(),
+                channel_id: "c".into(),
+            },
+            name: "c".into(),
+            mode: ChannelMode::Unrestricted,
+            privacy: ChannelPrivacy::Public,
+            metadata: None,
+            created_by: UserRef {
+                key: user("owner"),
+                name: None,
+            },
+            created: Timestamp(1),
+            updated: Timestamp(1),
+            last_message: None,
+            expiration: None,
+        }
+    }
+
+    const MEMBER: Roles = Roles {
+        admin: false,
+        moderator: false,
+        member: Some(MembershipType::Default),
+        banned: false,
+    };
+
+    /// What "alice" had on the service's earlier read: a member, sender of the message.
+    fn access() -> ChannelAccess {
+        ChannelAccess {
+            channel: channel(),
+            arn: ARN.into(),
+            bearer: user("alice"),
+            roles: MEMBER,
+        }
+    }
+
+    /// The context the write's transaction reads: alice's name, the channel, `roles`, the
+    /// message sent by `sender`.
+    fn ctx(roles: Roles, sender: &str) -> ChannelContext {
+        ChannelContext {
+            actor_name: Some("alice".into()),
+            channel: Some(channel()),
+            actor: roles,
+            target: None,
+            message_sender: Some(user(sender)),
+        }
+    }
+
+    fn decide(write: Write, ctx: &ChannelContext) -> CoreResult<()> {
+        write_policy(&access(), write)(ctx)
+    }
+
+    /// The policy decides on what the transaction read, not on the earlier read it was built
+    /// from: the same member is allowed while still a member, refused (in `denial`'s words) once
+    /// removed or banned; a user or channel gone in between is the 401 or 404 a fresh request
+    /// would get.
+    #[test]
+    fn write_policies_decide_on_the_state_the_write_reads() {
+        let removed = Roles::default();
+        let banned = Roles {
+            banned: true,
+            ..Roles::default()
+        };
+        let admin = Roles {
+            admin: true,
+            ..Roles::default()
+        };
+        let denied = |verb: &str| {
+            Err(CoreError::forbidden(format!(
+                "The bearer is not allowed to {verb} channel {ARN}."
+            )))
+        };
+        let edit_words = "edit this message (only its sender may) in";
+        for (write, roles, sender, want) in [
+            (Write::Edit, MEMBER, "alice", Ok(())),
+            (Write::Edit, MEMBER, "bob", denied(edit_words)),
+            (Write::Edit, removed, "alice", denied(edit_words)),
+            (Write::Edit, banned, "alice", denied(edit_words)),
+            (Write::Redact, MEMBER, "alice", Ok(())),
+            (
+                Write::Redact,
+                removed,
+                "alice",
+                denied("redact this message in"),
+            ),
+            (Write::Redact, admin, "bob", Ok(())),
+            (Write::Delete, admin, "bob", Ok(())),
+            (
+                Write::Delete,
+                MEMBER,
+                "alice",
+                denied("delete messages (only AppInstanceAdmins may) in"),
+            ),
+            (Write::ReadMarker, MEMBER, "alice", Ok(())),
+            (
+                Write::ReadMarker,
+                removed,
+                "alice",
+                denied("set a read marker (only members may) in"),
+            ),
+        ] {
+            assert_eq!(
+                decide(write, &ctx(roles, sender)),
+                want,
+                "{write:?} {roles:?} on {sender}'s message"
+            );
+        }
+        let gone = ChannelContext {
+            actor_name: None,
+            ..ctx(MEMBER, "alice")
+        };
+        assert_eq!(decide(Write::Edit, &gone), Err(invalid_bearer()));
+        let no_channel = ChannelContext {
+            channel: None,
+            ..ctx(MEMBER, "alice")
+        };
+        assert!(matches!(
+            decide(Write::ReadMarker, &no_channel),
+            Err(CoreError::NotFound(m)) if m.contains(ARN)
+        ));
     }
 }
