@@ -21,6 +21,7 @@ mod membership;
 pub(crate) mod message;
 mod message_change;
 mod moderation;
+mod policy;
 mod sequence;
 
 pub use contracts::{
@@ -34,6 +35,7 @@ pub use message::{
 };
 pub use message_change::{channel_access, messages_change, messages_delete, read_markers};
 pub use moderation::{bans, moderators, role_cascades};
+pub use policy::{channel_writes_refuse_a_right_lost_before_them, channel_writes_run_their_policy};
 pub use sequence::{event_sequence, session_channels};
 
 /// Generates one test per conformance case, so a failing case names itself. `$fresh` is an
@@ -53,6 +55,7 @@ macro_rules! conformance_cases {
             moderators, bans, role_cascades,
             messages_send, messages_idempotency, messages_context_is_current,
             messages_listing, messages_change, messages_delete, read_markers, channel_access,
+            channel_writes_run_their_policy, channel_writes_refuse_a_right_lost_before_them,
             event_sequence_without_restart, session_channels,
             concurrent_writes_and_isolated_failures,
             contract_concurrent_sends_page_in_commit_order,

@@ -1,6 +1,7 @@
 //! AppInstances and their admins (Identity API).
 
-use super::{fingerprint, tags::check_tags, tags_part, Services, TagInput};
+use super::input::{check_tags, TagInput};
+use super::{fingerprint, tags_part, Services};
 use crate::arn::UserKey;
 use crate::auth::Caller;
 use crate::error::{CoreError, CoreResult};

@@ -1,9 +1,7 @@
 //! Channels: create, describe, update, delete, list (SEMANTICS.md §4.1).
 
-use super::user::check_expiration;
-use super::{
-    expiration_part, fingerprint, tags::check_tags, tags_part, ExpirationInput, Services, TagInput,
-};
+use super::input::{check_expiration, check_tags, ExpirationInput, TagInput};
+use super::{expiration_part, fingerprint, tags_part, Services};
 use crate::arn::{ChannelKey, UserKey};
 use crate::auth::Caller;
 use crate::error::{CoreError, CoreResult};
@@ -13,7 +11,7 @@ use crate::model::{
     Membership, MembershipType, NewChannel, UserRef,
 };
 use crate::paging::{Binding, Page};
-use crate::perm::{authorize, Action, Refusal, Roles, Target};
+use crate::perm::Action;
 use crate::validate;
 
 /// CreateChannel input.
@@ -56,77 +54,6 @@ pub struct UpdateChannel {
     pub metadata: Option<String>,
 }
 
-/// A channel as the bearer sees it.
-pub(crate) struct ChannelAccess {
-    pub channel: Channel,
-    pub arn: String,
-    pub bearer: UserKey,
-    pub roles: Roles,
-}
-
-/// What a refused action tells the client.
-pub(crate) fn denial(action: &Action, refusal: Refusal, arn: &str, target: &str) -> CoreError {
-    use Action as A;
-    match (refusal, action) {
-        (Refusal::Forbidden, A::AddMember { target: t, .. }) if t.roles.banned => {
-            CoreError::forbidden(format!("{target} is banned from channel {arn}."))
-        }
-        (Refusal::Forbidden, _) => {
-            let verb = match action {
-                A::Describe => "describe",
-                A::Update => "update",
-                A::Delete => "delete",
-                A::AddMember { hidden: true, .. } => "add HIDDEN members to",
-                A::AddMember { .. } => "add this member to",
-                A::ListMembers { hidden: true } => "list HIDDEN members of",
-                A::ListMembers { .. } | A::DescribeMember { .. } => "see the members of",
-                A::RemoveMember { .. } => "remove this member from",
-                A::ListModerators | A::DescribeModerator { .. } => "see the moderators of",
-                A::AddModerator { .. } | A::RemoveModerator { .. } => "manage the moderators of",
-                A::Ban { .. } | A::Unban { .. } | A::ListBans | A::DescribeBan { .. } => {
-                    "manage the bans of"
-                }
-                A::SendMessage { .. } => "send messages to (only DEFAULT members may)",
-                A::ReadMessages => "read the messages of",
-                A::EditMessage { .. } => "edit this message (only its sender may) in",
-                A::RedactMessage { .. } => "redact this message in",
-                A::DeleteMessage => "delete messages (only AppInstanceAdmins may) in",
-                A::UpdateReadMarker => "set a read marker (only members may) in",
-            };
-            CoreError::forbidden(format!(
-                "The bearer is not allowed to {verb} channel {arn}."
-            ))
-        }
-        (Refusal::NotFound, A::DescribeModerator { .. } | A::RemoveModerator { .. }) => {
-            CoreError::not_found(format!("{target} is not a moderator of channel {arn}."))
-        }
-        (Refusal::NotFound, A::DescribeBan { .. } | A::Unban { .. }) => {
-            CoreError::not_found(format!("{target} is not banned from channel {arn}."))
-        }
-        (Refusal::NotFound, _) => {
-            CoreError::not_found(format!("{target} is not a member of channel {arn}."))
-        }
-        (Refusal::BadRequest, A::SendMessage { .. }) => CoreError::bad(format!(
-            "Target: {target} is not a member of channel {arn}."
-        )),
-        (Refusal::BadRequest, A::Ban { .. }) => CoreError::bad(format!(
-            "{target} is an AppInstanceAdmin or a moderator of channel {arn} and cannot be banned."
-        )),
-        (Refusal::BadRequest, _) => CoreError::bad(format!(
-            "{target} is banned from channel {arn}; delete the ban first."
-        )),
-        (Refusal::Conflict, A::AddModerator { .. }) => {
-            CoreError::conflict(format!("{target} is already a moderator of channel {arn}."))
-        }
-        (Refusal::Conflict, A::Ban { .. }) => {
-            CoreError::conflict(format!("{target} is already banned from channel {arn}."))
-        }
-        (Refusal::Conflict, _) => {
-            CoreError::conflict(format!("{target} is already a member of channel {arn}."))
-        }
-    }
-}
-
 /// The part of a fingerprint that stands for a list of users.
 fn users_part(users: &[UserKey]) -> String {
     users
@@ -137,76 +64,6 @@ fn users_part(users: &[UserKey]) -> String {
 }
 
 impl Services {
-    /// Parses a channel ARN from a path, resolves the bearer and loads the channel and the
-    /// bearer's roles: 400 bad ARN, 401 bad bearer, 404 missing channel.
-    pub(crate) async fn channel_access(
-        &self,
-        caller: &Caller,
-        bearer: Option<&str>,
-        arn: &str,
-    ) -> CoreResult<ChannelAccess> {
-        let parsed = self.arns.parse_channel("ChannelArn", arn)?;
-        let missing = || CoreError::not_found(format!("The channel {arn} does not exist."));
-        // The bearer is checked first (401 before 404), against the AppInstance the ARN names;
-        // user, channel and roles come from one read.
-        let key = self.bearer_key(bearer, &parsed.id.app_instance_id)?;
-        let view = self.store.channel_access(&parsed.id, &key).await?;
-        if !view.user_exists {
-            return Err(super::message::invalid_bearer());
-        }
-        self.may_act_as(caller, bearer)?;
-        if !parsed.local {
-            return Err(missing());
-        }
-        let channel = view.channel.ok_or_else(missing)?;
-        let (bearer, roles) = (key, view.roles);
-        Ok(ChannelAccess {
-            channel,
-            arn: arn.to_string(),
-            bearer,
-            roles,
-        })
-    }
-
-    /// Applies the permission table; `target` names the user the action aims at, if any.
-    pub(crate) fn check(
-        &self,
-        access: &ChannelAccess,
-        action: Action,
-        target: &str,
-    ) -> CoreResult<()> {
-        let c = &access.channel;
-        authorize(&access.roles, c.mode, c.privacy, action)
-            .map_err(|r| denial(&action, r, &access.arn, target))
-    }
-
-    /// Resolves the user an action aims at to its key and its roles in the channel. A
-    /// malformed ARN is a BadRequest; a user that does not exist in the channel's AppInstance
-    /// is `missing(message)` (NotFound for path labels, BadRequest for some body members).
-    pub(crate) async fn target(
-        &self,
-        access: &ChannelAccess,
-        field: &str,
-        arn: &str,
-        missing: fn(String) -> CoreError,
-    ) -> CoreResult<(UserKey, Target)> {
-        let parsed = self.arns.parse_user(field, arn)?;
-        let exists = parsed.local
-            && parsed.id.app_instance_id == access.channel.key.app_instance_id
-            && self.store.get_user(&parsed.id).await?.is_some();
-        if !exists {
-            return Err(missing(format!(
-                "{field}: the AppInstanceUser {arn} does not exist in this AppInstance."
-            )));
-        }
-        let roles = self.store.roles(&access.channel.key, &parsed.id).await?;
-        let target = Target {
-            is_self: parsed.id == access.bearer,
-            roles,
-        };
-        Ok((parsed.id, target))
-    }
-
     /// Resolves a list of user ARNs from the request body to users of `app_instance_id`;
     /// unknown users are a BadRequest. Duplicates are dropped.
     async fn body_users(

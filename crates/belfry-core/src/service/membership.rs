@@ -1,5 +1,6 @@
 //! Channel memberships (SEMANTICS.md §4.2).
 
+use super::input::no_sub_channel;
 use super::Services;
 use crate::arn::UserKey;
 use crate::auth::Caller;
@@ -48,26 +49,6 @@ fn short_code(e: &CoreError) -> &'static str {
         CoreError::ServiceUnavailable(_) => "ServiceUnavailable",
         CoreError::Internal(_) => "ServiceFailure",
     }
-}
-
-/// Belfry has no elastic channels, so a SubChannelId can never apply.
-pub(crate) fn no_sub_channel(sub_channel_id: Option<&str>) -> CoreResult<()> {
-    let Some(id) = sub_channel_id else {
-        return Ok(());
-    };
-    validate::length("SubChannelId", id, 1, 128)?;
-    if !id
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return Err(validate::violation(
-            "SubChannelId",
-            "must satisfy regular expression pattern: [-_a-zA-Z0-9]*",
-        ));
-    }
-    Err(CoreError::bad(
-        "SubChannelId applies only to elastic channels, which this server does not support.",
-    ))
 }
 
 fn membership_type(

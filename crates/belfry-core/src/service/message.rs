@@ -1,7 +1,7 @@
 //! Channel messages and read markers (SEMANTICS.md §4.5, §8).
 
-use super::channel::denial;
-use super::membership::no_sub_channel;
+use super::access::{send_policy, write_policy, SendRights, Write};
+use super::input::no_sub_channel;
 use super::{fingerprint, Services};
 use crate::arn::UserKey;
 use crate::auth::Caller;
@@ -12,8 +12,8 @@ use crate::model::{
     Persistence, PushNotification, PushType, SortOrder, UserRef,
 };
 use crate::paging::{Binding, Page};
-use crate::perm::{authorize, Action, Target};
-use crate::store::{SendContext, SendPolicy, StoreError};
+use crate::perm::Action;
+use crate::store::StoreError;
 use crate::time::Timestamp;
 use crate::validate;
 
@@ -269,7 +269,6 @@ impl Services {
                 Some(t.id)
             }
         };
-        let may_act = bearer.is_some_and(|b| caller.may_act_as(b));
         let now = self.clock.now();
         // Every part is length-prefixed by `fingerprint`, and optional members say whether they
         // were given, so no two different messages share a fingerprint.
@@ -289,6 +288,14 @@ impl Services {
             parts.extend(values.iter().cloned());
         }
         let fingerprint = fingerprint(&parts.iter().map(String::as_str).collect::<Vec<_>>());
+        let policy = send_policy(SendRights {
+            may_act: bearer.is_some_and(|b| caller.may_act_as(b)),
+            access_key: caller.access_key_id.clone(),
+            bearer_arn: bearer.unwrap_or_default().to_string(),
+            channel_arn: arn.to_string(),
+            target_arn,
+            to_self: target.as_ref() == Some(&sender),
+        });
         let message = ChannelMessage {
             channel,
             message_id: crate::ids::message_id(now),
@@ -300,45 +307,15 @@ impl Services {
             updated: now,
             edited: None,
             sender: UserRef {
-                key: sender.clone(),
+                key: sender,
                 name: None,
             },
             redacted: false,
             attributes,
             content_type: input.content_type,
-            target: target.clone(),
+            target,
             push,
         };
-        let channel_arn = arn.to_string();
-        let access_key = caller.access_key_id.clone();
-        let bearer_arn = bearer.unwrap_or_default().to_string();
-        let policy: SendPolicy = Box::new(move |ctx: &SendContext| {
-            if ctx.sender_name.is_none() {
-                return Err(invalid_bearer());
-            }
-            if !may_act {
-                return Err(CoreError::forbidden(format!(
-                    "The access key {access_key} is not allowed to act as {bearer_arn}."
-                )));
-            }
-            let c = ctx.channel.as_ref().ok_or_else(|| {
-                CoreError::not_found(format!("The channel {channel_arn} does not exist."))
-            })?;
-            let action = Action::SendMessage {
-                target: ctx.target.map(|roles| Target {
-                    is_self: target.as_ref() == Some(&sender),
-                    roles,
-                }),
-            };
-            authorize(&ctx.sender, c.mode, c.privacy, action).map_err(|r| {
-                denial(
-                    &action,
-                    r,
-                    &channel_arn,
-                    target_arn.as_deref().unwrap_or(""),
-                )
-            })
-        });
         let sent = self
             .store
             .send_message(
@@ -360,27 +337,6 @@ impl Services {
             });
         }
         Ok(sent.message)
-    }
-
-    /// The bearer's key, from the header alone (its existence is checked by the caller).
-    pub(crate) fn bearer_key(
-        &self,
-        bearer: Option<&str>,
-        app_instance_id: &str,
-    ) -> CoreResult<UserKey> {
-        let parsed = bearer
-            .ok_or_else(|| {
-                CoreError::Unauthorized("The x-amz-chime-bearer HTTP header is required.".into())
-            })
-            .and_then(|b| {
-                self.arns
-                    .parse_user("x-amz-chime-bearer", b)
-                    .map_err(|_| invalid_bearer())
-            })?;
-        if !parsed.local || parsed.id.app_instance_id != app_instance_id {
-            return Err(invalid_bearer());
-        }
-        Ok(parsed.id)
     }
 
     /// Loads a message the bearer may address: unknown, deleted and invisible targeted
@@ -511,7 +467,14 @@ impl Services {
         };
         let (updated, seq) = self
             .store
-            .change_message(&access.channel.key, message_id, change, self.clock.now())
+            .change_message(
+                &access.channel.key,
+                message_id,
+                &access.bearer,
+                change,
+                self.clock.now(),
+                write_policy(&access, Write::Edit),
+            )
             .await?;
         self.events.publish(Published::at(
             seq,
@@ -546,8 +509,10 @@ impl Services {
             .change_message(
                 &access.channel.key,
                 message_id,
+                &access.bearer,
                 MessageChange::Redact,
                 self.clock.now(),
+                write_policy(&access, Write::Redact),
             )
             .await?;
         self.events.publish(Published::at(
@@ -572,7 +537,12 @@ impl Services {
         self.check(&access, Action::DeleteMessage, "")?;
         let (deleted, seq) = self
             .store
-            .delete_message(&access.channel.key, message_id)
+            .delete_message(
+                &access.channel.key,
+                message_id,
+                &access.bearer,
+                write_policy(&access, Write::Delete),
+            )
             .await?;
         self.events
             .publish(Published::at(seq, DomainEvent::MessageDeleted(deleted)));
@@ -590,7 +560,12 @@ impl Services {
         self.check(&access, Action::UpdateReadMarker, "")?;
         let now = self.clock.now();
         self.store
-            .update_read_marker(&access.channel.key, &access.bearer, now)
+            .update_read_marker(
+                &access.channel.key,
+                &access.bearer,
+                now,
+                write_policy(&access, Write::ReadMarker),
+            )
             .await?;
         self.events
             .publish(Published::unordered(DomainEvent::ReadMarkerUpdated {
@@ -600,12 +575,4 @@ impl Services {
             }));
         Ok(())
     }
-}
-
-/// The 401 for a bearer that names no usable AppInstanceUser.
-pub(crate) fn invalid_bearer() -> CoreError {
-    CoreError::Unauthorized(
-        "An invalid app instance user ARN was supplied for the x-amz-chime-bearer HTTP header."
-            .into(),
-    )
 }

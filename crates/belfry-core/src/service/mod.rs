@@ -2,9 +2,11 @@
 //! bearer, checks that the addressed resources exist, applies the permission table, then calls
 //! the Store — in that order, so errors take AWS's precedence (SEMANTICS.md §1.6).
 
+mod access;
 mod app_instance;
 mod ban;
 mod channel;
+mod input;
 mod membership;
 mod message;
 mod moderator;
@@ -18,6 +20,7 @@ use sha2::{Digest, Sha256};
 
 pub use app_instance::{CreateAppInstance, UpdateAppInstance};
 pub use channel::{CreateChannel, UpdateChannel};
+pub use input::{ExpirationInput, TagInput};
 pub use membership::{BatchError, BatchOutcome};
 pub use message::{
     ListChannelMessages, PushInput, SendChannelMessage, UpdateChannelMessage,
@@ -26,14 +29,11 @@ pub use message::{
 pub use session::{
     ChannelDetails, PrefetchSort, PREFETCH_CHANNELS, PREFETCH_MEMBERSHIPS, PREFETCH_MESSAGES,
 };
-pub use tags::TagInput;
-pub use user::{CreateAppInstanceUser, ExpirationInput, UpdateAppInstanceUser};
+pub use user::{CreateAppInstanceUser, UpdateAppInstanceUser};
 
-use crate::arn::{ArnContext, LocalId, UserKey};
-use crate::auth::Caller;
-use crate::error::{CoreError, CoreResult};
+use crate::arn::ArnContext;
+use crate::error::CoreResult;
 use crate::events::EventBus;
-use crate::model::AppInstanceUser;
 use crate::paging::{seq_cursor, Binding, Page, PageSigner};
 use crate::store::Store;
 use crate::store::{Seq, StoreResult};
@@ -114,65 +114,6 @@ impl Services {
     /// The store, for shutdown.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
-    }
-
-    /// Resolves the `x-amz-chime-bearer` header against the addressed AppInstance: it must name
-    /// an existing user of that AppInstance (else 401), whom the caller may act as (else 403).
-    async fn bearer(
-        &self,
-        caller: &Caller,
-        header: Option<&str>,
-        app_instance_id: &str,
-    ) -> CoreResult<UserKey> {
-        Ok(self.bearer_user(caller, header, app_instance_id).await?.key)
-    }
-
-    /// `bearer`, returning the user as stored.
-    async fn bearer_user(
-        &self,
-        caller: &Caller,
-        header: Option<&str>,
-        app_instance_id: &str,
-    ) -> CoreResult<AppInstanceUser> {
-        let key = self.bearer_key(header, app_instance_id)?;
-        let Some(user) = self.store.get_user(&key).await? else {
-            return Err(message::invalid_bearer());
-        };
-        self.may_act_as(caller, header)?;
-        Ok(user)
-    }
-
-    /// The user a Describe…ForAppInstanceUser call asks about: the bearer may ask about
-    /// themself, only an AppInstanceAdmin about someone else (403). A user of another region or
-    /// account cannot hold a role here: `not_held` (404).
-    fn asked_about(
-        &self,
-        access: &channel::ChannelAccess,
-        parsed: LocalId<UserKey>,
-        not_held: impl FnOnce() -> CoreError,
-    ) -> CoreResult<UserKey> {
-        let is_self = parsed.local && parsed.id == access.bearer;
-        if !is_self && !access.roles.admin {
-            return Err(CoreError::forbidden(
-                "Only an AppInstanceAdmin may ask about another AppInstanceUser.",
-            ));
-        }
-        if !parsed.local {
-            return Err(not_held());
-        }
-        Ok(parsed.id)
-    }
-
-    /// 403 unless the signing key may act as the bearer.
-    fn may_act_as(&self, caller: &Caller, bearer: Option<&str>) -> CoreResult<()> {
-        match bearer {
-            Some(b) if caller.may_act_as(b) => Ok(()),
-            _ => Err(CoreError::forbidden(format!(
-                "The access key {} is not allowed to act as {}.",
-                caller.access_key_id,
-                bearer.unwrap_or("this bearer")
-            ))),
-        }
     }
 }
 

@@ -1,44 +1,12 @@
 //! Tags on AppInstances, users and channels (ListTagsForResource, TagResource, UntagResource).
 
+use super::input::{check_tags, TagInput};
 use super::Services;
 use crate::arn::Resource;
 use crate::auth::Caller;
 use crate::error::{CoreError, CoreResult};
 use crate::model::{Tag, TagKind, TagTarget};
 use crate::validate;
-
-/// A `Tag` as received; both members are required by the model.
-#[derive(Debug, Clone, Default)]
-pub struct TagInput {
-    /// Key, 1–128.
-    pub key: Option<String>,
-    /// Value, 1–256.
-    pub value: Option<String>,
-}
-
-/// Validates a tag list (1–50 entries when present, unique keys).
-pub(crate) fn check_tags(field: &str, tags: Option<Vec<TagInput>>) -> CoreResult<Vec<Tag>> {
-    let Some(tags) = tags else {
-        return Ok(Vec::new());
-    };
-    validate::count(field, tags.len(), 1, 50)?;
-    let mut out: Vec<Tag> = Vec::with_capacity(tags.len());
-    for (i, t) in tags.into_iter().enumerate() {
-        let key_field = format!("{field}.{}.member.Key", i + 1);
-        let value_field = format!("{field}.{}.member.Value", i + 1);
-        let key = validate::required(&key_field, t.key)?;
-        validate::length(&key_field, &key, 1, 128)?;
-        let value = validate::required(&value_field, t.value)?;
-        validate::length(&value_field, &value, 1, 256)?;
-        if out.iter().any(|o| o.key == key) {
-            return Err(CoreError::bad(format!(
-                "{field} contains the key '{key}' more than once."
-            )));
-        }
-        out.push(Tag { key, value });
-    }
-    Ok(out)
-}
 
 impl Services {
     /// Resolves a taggable ARN to its tag target; the resource must exist.

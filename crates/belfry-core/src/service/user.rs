@@ -1,23 +1,15 @@
 //! AppInstanceUsers (Identity API).
 
-use super::{expiration_part, fingerprint, tags::check_tags, tags_part, Services, TagInput};
+use super::input::{check_expiration, check_tags, ExpirationInput, TagInput};
+use super::{expiration_part, fingerprint, tags_part, Services};
 use crate::arn::UserKey;
 use crate::auth::Caller;
 use crate::error::{CoreError, CoreResult};
 use crate::events::{DomainEvent, Published};
-use crate::model::{AppInstanceUser, ExpirationCriterion, ExpirationSettings, Idempotency};
+use crate::model::{AppInstanceUser, ExpirationCriterion, Idempotency};
 use crate::paging::{Binding, Page};
 use crate::store::missing_app_instance_for_user;
 use crate::validate;
-
-/// `ExpirationSettings` as received; both members are required by the model.
-#[derive(Debug, Clone, Default)]
-pub struct ExpirationInput {
-    /// ExpirationDays, 1–5475.
-    pub days: Option<i64>,
-    /// ExpirationCriterion.
-    pub criterion: Option<String>,
-}
 
 /// CreateAppInstanceUser input.
 #[derive(Debug, Clone, Default)]
@@ -45,21 +37,6 @@ pub struct UpdateAppInstanceUser {
     pub name: Option<String>,
     /// Metadata (required).
     pub metadata: Option<String>,
-}
-
-/// Validates `ExpirationSettings`; `criteria` are the criteria the resource allows.
-pub(crate) fn check_expiration(
-    input: Option<ExpirationInput>,
-    criteria: &[ExpirationCriterion],
-) -> CoreResult<Option<ExpirationSettings>> {
-    let Some(input) = input else { return Ok(None) };
-    let days = validate::required("ExpirationSettings.ExpirationDays", input.days)?;
-    validate::range("ExpirationSettings.ExpirationDays", days, 1, 5475)?;
-    let criterion = validate::required("ExpirationSettings.ExpirationCriterion", input.criterion)?;
-    let names: Vec<&str> = criteria.iter().map(|c| c.as_str()).collect();
-    let chosen = validate::one_of("ExpirationSettings.ExpirationCriterion", &criterion, &names)?;
-    let criterion = ExpirationCriterion::parse("ExpirationSettings.ExpirationCriterion", chosen)?;
-    Ok(Some(ExpirationSettings { days, criterion }))
 }
 
 impl Services {

@@ -109,7 +109,7 @@ pub enum StoreError {
     /// A quota would be exceeded.
     #[error("limit reached: {0:?}")]
     Limit(Limit),
-    /// The core's own decision, taken inside the write's transaction (the send policy).
+    /// The core's own decision, taken inside the write's transaction (a `ChannelPolicy`).
     #[error("refused: {0}")]
     Refused(CoreError),
     /// The store is shutting down or can take no more writes.

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::StoreResult;
-use super::{SendPolicy, Sent};
+use super::{ChannelPolicy, Sent};
 use crate::arn::{ChannelKey, UserKey};
 use crate::model::{ChannelMessage, MessageChange, MessageCursor, MessageQuery, NewMessage};
 use crate::time::Timestamp;
@@ -36,13 +36,13 @@ use crate::time::Timestamp;
 /// is what keeps the send a single job on the write path.
 #[async_trait]
 pub trait MessageStore: Send + Sync + 'static {
-    /// Reads the sender's and target's roles and the channel, runs `policy` on them (its refusal
-    /// comes back as `Refused`, nothing written), then (for a PERSISTENT message) stores it,
+    /// Reads the sender's and target's roles and the channel, runs `policy` on them (the sender
+    /// is the actor; its refusal comes back as `Refused`, nothing written), then (for a PERSISTENT message) stores it,
     /// takes the channel's next event number and, unless targeted, moves the channel's
     /// LastMessageTimestamp — all in one transaction. A PERSISTENT message with the (channel,
     /// sender, ClientRequestToken) of a stored one is a replay when its fingerprint matches,
     /// else `TokenReused`.
-    async fn send_message(&self, new: NewMessage, policy: SendPolicy) -> StoreResult<Sent>;
+    async fn send_message(&self, new: NewMessage, policy: ChannelPolicy) -> StoreResult<Sent>;
     /// One stored message, with the sender's current name.
     async fn get_message(
         &self,
@@ -61,26 +61,34 @@ pub trait MessageStore: Send + Sync + 'static {
         limit: usize,
     ) -> StoreResult<Vec<(MessageCursor, ChannelMessage)>>;
     /// Edits or redacts a message and returns it as it now is, with the change's event number.
-    /// Missing (in this channel): `NoMessage`; editing a redacted message: `Redacted`.
+    /// Inside the write's transaction: missing (in this channel): `NoMessage`; then `policy` runs
+    /// on the channel, `actor`'s roles and the message's sender (refused: `Refused`); editing a
+    /// redacted message: `Redacted`.
     async fn change_message(
         &self,
         channel: &ChannelKey,
         message_id: &str,
+        actor: &UserKey,
         change: MessageChange,
         now: Timestamp,
+        policy: ChannelPolicy,
     ) -> StoreResult<(ChannelMessage, u64)>;
-    /// Deletes a message and returns it as it was, with the deletion's event number. Missing:
-    /// `NoMessage`.
+    /// Deletes a message and returns it as it was, with the deletion's event number. Inside the
+    /// write's transaction: missing: `NoMessage`; then `policy` runs as for `change_message`.
     async fn delete_message(
         &self,
         channel: &ChannelKey,
         message_id: &str,
+        actor: &UserKey,
+        policy: ChannelPolicy,
     ) -> StoreResult<(ChannelMessage, u64)>;
-    /// Sets the member's read marker. Not a member: `NotMember`.
+    /// Sets the member's read marker. Inside the write's transaction: `policy` runs on the
+    /// channel and `user`'s roles (refused: `Refused`); not a member: `NotMember`.
     async fn update_read_marker(
         &self,
         channel: &ChannelKey,
         user: &UserKey,
         now: Timestamp,
+        policy: ChannelPolicy,
     ) -> StoreResult<()>;
 }

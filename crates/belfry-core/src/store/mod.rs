@@ -43,7 +43,7 @@ pub use moderation::ModerationStore;
 pub use tags::TagStore;
 pub use user::UserStore;
 
-use crate::arn::ChannelKey;
+use crate::arn::{ChannelKey, UserKey};
 use crate::error::CoreResult;
 use crate::model::{Channel, ChannelMessage, MembershipType};
 use crate::perm::Roles;
@@ -67,22 +67,29 @@ pub struct MembershipLimits {
     pub per_user: u64,
 }
 
-/// What the send policy sees, read inside the write transaction that stores the message.
+/// What a channel write's policy sees, read inside the transaction of that write (a send may
+/// take the channel and its sender from the writer's cache, which is exact).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SendContext {
-    /// The sender's current name, or `None` if the sender does not exist.
-    pub sender_name: Option<String>,
-    /// The channel, if it exists (the creator's name may be left unresolved: the policy
-    /// needs only mode and privacy).
+pub struct ChannelContext {
+    /// The acting user's current name, or `None` if the user does not exist.
+    pub actor_name: Option<String>,
+    /// The channel, if it exists (the creator's name may be left unresolved: policies need
+    /// only mode and privacy).
     pub channel: Option<Channel>,
-    /// The sender's roles in the channel.
-    pub sender: Roles,
-    /// The target's roles, for a targeted message.
+    /// The acting user's roles in the channel.
+    pub actor: Roles,
+    /// A targeted send: the target's roles.
     pub target: Option<Roles>,
+    /// A write to a stored message (edit, redaction, delete): the message's sender.
+    pub message_sender: Option<UserKey>,
 }
 
-/// Decides, inside the transaction, whether a message may be sent (the core's permission rules).
-pub type SendPolicy = Box<dyn FnOnce(&SendContext) -> CoreResult<()> + Send>;
+/// The core's permission rules for one channel write, which the adapter runs on the
+/// `ChannelContext` it reads inside the write's transaction, before writing anything. A refusal
+/// comes back as `StoreError::Refused`, with nothing written. Every channel write whose right
+/// can be lost between a read and the write (a send, an edit, a redaction, a delete, a read
+/// marker) takes one, so a member removed or banned in between is refused, not served once.
+pub type ChannelPolicy = Box<dyn FnOnce(&ChannelContext) -> CoreResult<()> + Send>;
 
 /// A sent message as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use belfry_core::model::{
 };
 use belfry_core::perm::Roles;
 use belfry_core::store::StoreError as F;
-use belfry_core::store::{SendContext, SendPolicy, Sent, Store};
+use belfry_core::store::{ChannelContext, ChannelPolicy, Sent, Store};
 use belfry_core::time::Timestamp;
 use belfry_core::{CoreError, CoreResult};
 
@@ -100,8 +100,13 @@ pub(crate) fn req(m: ChannelMessage, token: &str, fingerprint: &str) -> NewMessa
 }
 
 /// A policy that lets everything through.
-pub(crate) fn allow() -> SendPolicy {
+pub(crate) fn allow() -> ChannelPolicy {
     Box::new(|_| Ok(()))
+}
+
+/// The actor of a write under `allow` (who it is changes nothing there).
+pub(crate) fn actor() -> UserKey {
+    ukey("app", "owner")
 }
 
 /// Sends `m` under `allow`, with a token of its own, and checks it was stored anew.
@@ -127,17 +132,19 @@ pub(super) async fn send(s: &Arc<dyn Store>, m: ChannelMessage) -> ChannelMessag
 }
 
 /// A policy that records the context it is given and then answers `answer`.
-fn recording(answer: CoreResult<()>) -> (SendPolicy, Arc<Mutex<Option<SendContext>>>) {
+pub(super) fn recording(
+    answer: CoreResult<()>,
+) -> (ChannelPolicy, Arc<Mutex<Option<ChannelContext>>>) {
     let seen = Arc::new(Mutex::new(None));
     let out = seen.clone();
-    let policy: SendPolicy = Box::new(move |ctx: &SendContext| {
+    let policy: ChannelPolicy = Box::new(move |ctx: &ChannelContext| {
         *out.lock().unwrap() = Some(ctx.clone());
         answer
     });
     (policy, seen)
 }
 
-fn taken(seen: &Arc<Mutex<Option<SendContext>>>) -> SendContext {
+pub(super) fn taken(seen: &Arc<Mutex<Option<ChannelContext>>>) -> ChannelContext {
     seen.lock()
         .unwrap()
         .take()
@@ -146,7 +153,7 @@ fn taken(seen: &Arc<Mutex<Option<SendContext>>>) -> SendContext {
 
 /// The channel without its creator's name: the policy decides on the channel's settings, and an
 /// adapter need not resolve the creator's name for it.
-fn settings(ch: Option<Channel>) -> Option<Channel> {
+pub(super) fn settings(ch: Option<Channel>) -> Option<Channel> {
     ch.map(|mut ch| {
         ch.created_by.name = None;
         ch
@@ -242,7 +249,7 @@ pub async fn messages_send(s: Arc<dyn Store>) {
     let ctx = taken(&seen);
     assert_eq!(settings(ctx.channel), settings(channel.clone()));
     assert_eq!(
-        (ctx.sender_name.as_deref(), ctx.sender, ctx.target),
+        (ctx.actor_name.as_deref(), ctx.actor, ctx.target),
         (
             Some("hid name"),
             Roles {
@@ -282,7 +289,7 @@ pub async fn messages_send(s: Arc<dyn Store>) {
         ..Roles::default()
     };
     assert_eq!(
-        (ctx.sender_name.as_deref(), ctx.sender, ctx.target),
+        (ctx.actor_name.as_deref(), ctx.actor, ctx.target),
         (Some("modr name"), moderator, None)
     );
     assert_eq!(
@@ -304,7 +311,7 @@ pub async fn messages_send(s: Arc<dyn Store>) {
         .unwrap();
     let ctx = taken(&seen);
     assert_eq!(
-        (ctx.sender_name.as_deref(), ctx.sender, ctx.target),
+        (ctx.actor_name.as_deref(), ctx.actor, ctx.target),
         (Some("mem name"), member(MembershipType::Default), None)
     );
     assert_eq!(
@@ -337,7 +344,7 @@ pub async fn messages_send(s: Arc<dyn Store>) {
     let now_channel = s.get_channel(&c).await.unwrap();
     assert_eq!(settings(ctx.channel), settings(now_channel));
     assert_eq!(
-        (ctx.sender_name.as_deref(), ctx.sender, ctx.target),
+        (ctx.actor_name.as_deref(), ctx.actor, ctx.target),
         (Some("banned name"), banned, Some(Roles::default()))
     );
     assert!(s.get_message(&c, &mid(4)).await.unwrap().is_none());
@@ -367,7 +374,7 @@ pub async fn messages_send(s: Arc<dyn Store>) {
         settings(s.get_channel(&c).await.unwrap())
     );
     assert_eq!(
-        (ctx.sender_name, ctx.sender, ctx.target),
+        (ctx.actor_name, ctx.actor, ctx.target),
         (None, Roles::default(), None)
     );
     assert!(s.get_message(&c, &mid(6)).await.unwrap().is_none());
@@ -380,9 +387,9 @@ pub async fn messages_send(s: Arc<dyn Store>) {
     let ctx = taken(&seen);
     assert_eq!(
         (
-            ctx.sender_name.as_deref(),
+            ctx.actor_name.as_deref(),
             ctx.channel,
-            ctx.sender,
+            ctx.actor,
             ctx.target
         ),
         (
@@ -623,7 +630,7 @@ async fn context_at(
     s: &Arc<dyn Store>,
     n: u64,
     sender: &str,
-) -> (SendContext, Roles, Option<Channel>) {
+) -> (ChannelContext, Roles, Option<Channel>) {
     let c = ckey("app", "c");
     let roles = s.roles(&c, &ukey("app", sender)).await.unwrap();
     let channel = s.get_channel(&c).await.unwrap();
@@ -652,11 +659,11 @@ pub async fn messages_context_is_current(s: Arc<dyn Store>) {
     };
 
     let mut n = 0;
-    let mut expect = |ctx: SendContext, roles: Roles, channel: Option<Channel>, want: Roles| {
+    let mut expect = |ctx: ChannelContext, roles: Roles, channel: Option<Channel>, want: Roles| {
         n += 1;
-        assert_eq!(ctx.sender, want, "step {n}");
+        assert_eq!(ctx.actor, want, "step {n}");
         assert_eq!(
-            ctx.sender, roles,
+            ctx.actor, roles,
             "step {n}: the context is the store's reading"
         );
         assert_eq!(settings(ctx.channel), settings(channel), "step {n}");
@@ -715,7 +722,7 @@ pub async fn messages_context_is_current(s: Arc<dyn Store>) {
         .await
         .unwrap();
     let (ctx, roles, ch) = context_at(&s, 6, "mem").await;
-    assert_eq!(ctx.sender_name.as_deref(), Some("new name"));
+    assert_eq!(ctx.actor_name.as_deref(), Some("new name"));
     assert_eq!(
         ctx.channel.as_ref().map(|c| c.mode),
         Some(ChannelMode::Restricted)

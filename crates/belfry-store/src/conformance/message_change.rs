@@ -11,7 +11,7 @@ use belfry_core::store::StoreError as F;
 use belfry_core::store::{ChannelView, Sent, Store};
 use belfry_core::time::Timestamp;
 
-use super::message::{allow, history, mid, mids, named, plain, req, rich, send, to};
+use super::message::{actor, allow, history, mid, mids, named, plain, req, rich, send, to};
 use super::{ckey, idem, is, new_channel, setup, ukey, ROOMY};
 
 /// Channels "c" and "c2", both with `members`.
@@ -48,7 +48,14 @@ pub async fn messages_change(s: Arc<dyn Store>) {
     // Content only: metadata and content type stay. Each change takes the channel's next event
     // number (after two members and two messages).
     let (first, seq) = s
-        .change_message(&c, &mid(1), edit("edited", None, None), Timestamp(6000))
+        .change_message(
+            &c,
+            &mid(1),
+            &actor(),
+            edit("edited", None, None),
+            Timestamp(6000),
+            allow(),
+        )
         .await
         .unwrap();
     assert_eq!(seq, 5);
@@ -66,8 +73,10 @@ pub async fn messages_change(s: Arc<dyn Store>) {
         .change_message(
             &c,
             &mid(1),
+            &actor(),
             edit("again", Some("md2"), Some("text/plain")),
             Timestamp(7000),
+            allow(),
         )
         .await
         .unwrap();
@@ -90,7 +99,14 @@ pub async fn messages_change(s: Arc<dyn Store>) {
     // Redaction: content, metadata and attributes gone, marked redacted, updated == now; the
     // sender, target, type, push settings, times and last edit stay. Listings show the same.
     let (redacted, seq) = s
-        .change_message(&c, &mid(1), MessageChange::Redact, Timestamp(8000))
+        .change_message(
+            &c,
+            &mid(1),
+            &actor(),
+            MessageChange::Redact,
+            Timestamp(8000),
+            allow(),
+        )
         .await
         .unwrap();
     assert_eq!(seq, 7);
@@ -128,8 +144,15 @@ pub async fn messages_change(s: Arc<dyn Store>) {
 
     // A redacted message cannot be edited, and stays as it is.
     is(
-        s.change_message(&c, &mid(1), edit("back", None, None), Timestamp(9000))
-            .await,
+        s.change_message(
+            &c,
+            &mid(1),
+            &actor(),
+            edit("back", None, None),
+            Timestamp(9000),
+            allow(),
+        )
+        .await,
         F::Redacted(mid(1)),
     );
     assert_eq!(s.get_message(&c, &mid(1)).await.unwrap(), Some(redacted));
@@ -137,18 +160,39 @@ pub async fn messages_change(s: Arc<dyn Store>) {
     // Unknown message, a message of another channel, a missing channel: NotFound.
     for change in [edit("x", None, None), MessageChange::Redact] {
         is(
-            s.change_message(&c, &mid(99), change.clone(), Timestamp(9000))
-                .await,
+            s.change_message(
+                &c,
+                &mid(99),
+                &actor(),
+                change.clone(),
+                Timestamp(9000),
+                allow(),
+            )
+            .await,
             F::NoMessage(mid(99)),
         );
         is(
-            s.change_message(&c, &mid(3), change.clone(), Timestamp(9000))
-                .await,
+            s.change_message(
+                &c,
+                &mid(3),
+                &actor(),
+                change.clone(),
+                Timestamp(9000),
+                allow(),
+            )
+            .await,
             F::NoMessage(mid(3)),
         );
         is(
-            s.change_message(&ckey("app", "nope"), &mid(1), change, Timestamp(9000))
-                .await,
+            s.change_message(
+                &ckey("app", "nope"),
+                &mid(1),
+                &actor(),
+                change,
+                Timestamp(9000),
+                allow(),
+            )
+            .await,
             F::NoMessage(mid(1)),
         );
     }
@@ -171,22 +215,47 @@ pub async fn messages_delete(s: Arc<dyn Store>) {
     send(&s, rich("c", 1, "alice", 5000)).await;
     let kept = send(&s, plain("c", 2, "bob", 5100)).await;
     let other = send(&s, plain("c2", 3, "alice", 5200)).await;
-    s.change_message(&c, &mid(1), edit("edited", None, None), Timestamp(6000))
-        .await
-        .unwrap();
+    s.change_message(
+        &c,
+        &mid(1),
+        &actor(),
+        edit("edited", None, None),
+        Timestamp(6000),
+        allow(),
+    )
+    .await
+    .unwrap();
     let before = s.get_message(&c, &mid(1)).await.unwrap().unwrap();
 
     // Two members, two messages, one edit: the delete is the sixth event.
-    assert_eq!(s.delete_message(&c, &mid(1)).await.unwrap(), (before, 6));
+    assert_eq!(
+        s.delete_message(&c, &mid(1), &actor(), allow())
+            .await
+            .unwrap(),
+        (before, 6)
+    );
     assert!(s.get_message(&c, &mid(1)).await.unwrap().is_none());
     assert_eq!(history(&s, "c", "alice").await, mids(&[2]));
-    is(s.delete_message(&c, &mid(1)).await, F::NoMessage(mid(1)));
     is(
-        s.change_message(&c, &mid(1), MessageChange::Redact, Timestamp(7000))
-            .await,
+        s.delete_message(&c, &mid(1), &actor(), allow()).await,
         F::NoMessage(mid(1)),
     );
-    is(s.delete_message(&c, &mid(3)).await, F::NoMessage(mid(3)));
+    is(
+        s.change_message(
+            &c,
+            &mid(1),
+            &actor(),
+            MessageChange::Redact,
+            Timestamp(7000),
+            allow(),
+        )
+        .await,
+        F::NoMessage(mid(1)),
+    );
+    is(
+        s.delete_message(&c, &mid(3), &actor(), allow()).await,
+        F::NoMessage(mid(3)),
+    );
     assert_eq!(s.get_message(&c2, &mid(3)).await.unwrap(), Some(other));
     assert_eq!(s.get_message(&c, &mid(2)).await.unwrap(), Some(kept));
 
@@ -214,7 +283,10 @@ pub async fn messages_delete(s: Arc<dyn Store>) {
     assert!(history(&s, "c", "owner").await.is_empty());
     assert!(history(&s, "c", "bob").await.is_empty());
     assert_eq!(s.get_channel(&c).await.unwrap().unwrap().last_message, None);
-    is(s.delete_message(&c, &mid(2)).await, F::NoMessage(mid(2)));
+    is(
+        s.delete_message(&c, &mid(2), &actor(), allow()).await,
+        F::NoMessage(mid(2)),
+    );
     // Nothing of the old messages is left behind: a message under the id and token of one of
     // them (with another fingerprint) is stored anew.
     let fresh = plain("c", 2, "bob", 9000);
@@ -265,7 +337,7 @@ pub async fn read_markers(s: Arc<dyn Store>) {
         }
     };
 
-    s.update_read_marker(&c, &u("alice"), Timestamp(7000))
+    s.update_read_marker(&c, &u("alice"), Timestamp(7000), allow())
         .await
         .unwrap();
     assert_eq!(marker("c", "alice").await, Some(Timestamp(7000)));
@@ -276,11 +348,11 @@ pub async fn read_markers(s: Arc<dyn Store>) {
         (before.member, before.kind, before.created)
     );
 
-    s.update_read_marker(&c, &u("alice"), Timestamp(8000))
+    s.update_read_marker(&c, &u("alice"), Timestamp(8000), allow())
         .await
         .unwrap();
     assert_eq!(marker("c", "alice").await, Some(Timestamp(8000)));
-    s.update_read_marker(&c, &u("bob"), Timestamp(7500))
+    s.update_read_marker(&c, &u("bob"), Timestamp(7500), allow())
         .await
         .unwrap();
     assert_eq!(marker("c", "bob").await, Some(Timestamp(7500)));
@@ -288,7 +360,8 @@ pub async fn read_markers(s: Arc<dyn Store>) {
 
     for id in ["owner", "carol", "ghost"] {
         is(
-            s.update_read_marker(&c, &u(id), Timestamp(9000)).await,
+            s.update_read_marker(&c, &u(id), Timestamp(9000), allow())
+                .await,
             F::NotMember {
                 user: id.into(),
                 channel: "c".into(),
@@ -297,7 +370,7 @@ pub async fn read_markers(s: Arc<dyn Store>) {
         assert!(s.get_membership(&c, &u(id)).await.unwrap().is_none());
     }
     is(
-        s.update_read_marker(&ckey("app", "nope"), &u("alice"), Timestamp(9000))
+        s.update_read_marker(&ckey("app", "nope"), &u("alice"), Timestamp(9000), allow())
             .await,
         F::NotMember {
             user: "alice".into(),

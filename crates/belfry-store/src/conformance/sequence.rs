@@ -15,7 +15,7 @@ use belfry_core::store::{SessionChannel, Store};
 use belfry_core::time::Timestamp;
 use belfry_core::CoreError;
 
-use super::message::{allow, mid, plain, req, to};
+use super::message::{actor, allow, mid, plain, req, to};
 use super::{ckey, idem, is, new_channel, setup, ukey, ROOMY};
 
 /// Creates channel `ch` of "app" by "owner" with `members` (as CreateChannel passes them).
@@ -169,22 +169,36 @@ where
         content_type: None,
     };
     let (_, seq) = s
-        .change_message(&c, &mid(1), edit.clone(), Timestamp(6))
+        .change_message(&c, &mid(1), &actor(), edit.clone(), Timestamp(6), allow())
         .await
         .unwrap();
     assert_eq!(seq, next());
     let (_, seq) = s
-        .change_message(&c, &mid(1), MessageChange::Redact, Timestamp(7))
+        .change_message(
+            &c,
+            &mid(1),
+            &actor(),
+            MessageChange::Redact,
+            Timestamp(7),
+            allow(),
+        )
         .await
         .unwrap();
     assert_eq!(seq, next());
     is(
-        s.change_message(&c, &mid(1), edit, Timestamp(8)).await,
+        s.change_message(&c, &mid(1), &actor(), edit, Timestamp(8), allow())
+            .await,
         F::Redacted(mid(1)),
     );
-    let (_, seq) = s.delete_message(&c, &mid(2)).await.unwrap();
+    let (_, seq) = s
+        .delete_message(&c, &mid(2), &actor(), allow())
+        .await
+        .unwrap();
     assert_eq!(seq, next());
-    is(s.delete_message(&c, &mid(2)).await, F::NoMessage(mid(2)));
+    is(
+        s.delete_message(&c, &mid(2), &actor(), allow()).await,
+        F::NoMessage(mid(2)),
+    );
 
     // The channel, a removal, a ban that removes a member; and what publishes nothing.
     let (_, seq) = s
@@ -208,7 +222,7 @@ where
         .await
         .unwrap();
     s.delete_moderator(&c, &u("g")).await.unwrap();
-    s.update_read_marker(&c, &u("a"), Timestamp(13))
+    s.update_read_marker(&c, &u("a"), Timestamp(13), allow())
         .await
         .unwrap();
     let tags = TagTarget {
@@ -301,7 +315,7 @@ pub async fn session_channels(s: Arc<dyn Store>) {
     let m = plain("pub", 1, "owner", 5000);
     let sent = s.send_message(req(m, "t1", "f"), allow()).await.unwrap();
     assert_eq!(sent.event_seq, Some(3));
-    s.update_read_marker(&ckey("app", "pub"), &u, Timestamp(6000))
+    s.update_read_marker(&ckey("app", "pub"), &u, Timestamp(6000), allow())
         .await
         .unwrap();
     let (_, seq) = s

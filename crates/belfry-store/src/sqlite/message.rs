@@ -9,7 +9,7 @@ use belfry_core::model::{
 };
 use belfry_core::perm::Roles;
 use belfry_core::store::MessageStore;
-use belfry_core::store::{SendContext, SendPolicy, Sent, Seq};
+use belfry_core::store::{ChannelContext, ChannelPolicy, Sent, Seq};
 use belfry_core::store::{StoreError, StoreResult};
 use belfry_core::time::Timestamp;
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -24,8 +24,9 @@ const COLUMNS: &str =
     "m.seq, m.message_id, m.sender, u.name, m.type, m.content, m.metadata, m.content_type,
     m.attributes, m.push, m.target, m.created_ms, m.updated_ms, m.edited_ms, m.redacted";
 
-/// What a send needs to decide: the channel (creator name not resolved: not needed here), the
-/// sender's name, and the sender's roles; and the channel's event sequence number.
+/// What a channel write's policy decides on: the channel (creator name not resolved: not
+/// needed here), the actor's name, and the actor's roles; and the channel's event sequence
+/// number (for the send cache).
 const CONTEXT: &str = channel::channel_select!(
     unnamed,
     ",
@@ -143,20 +144,17 @@ fn roles_of(c: &Connection, ch: &ChannelKey, user: &UserKey) -> StoreResult<Role
     channel::roles(c, ch, user)
 }
 
-/// Channel, its event sequence number, sender name and sender roles in one statement, or
-/// `None` without the channel.
+/// Channel, its event sequence number, the actor's name and roles in one statement, or `None`
+/// without the channel.
 fn load_context(
     c: &Connection,
-    m: &ChannelMessage,
+    ch: &ChannelKey,
+    actor: &UserKey,
 ) -> StoreResult<Option<(Seq<Channel>, u64, CachedSender)>> {
     c.prepare_cached(CONTEXT)
         .map_err(db)?
         .query_row(
-            params![
-                m.channel.app_instance_id,
-                m.channel.channel_id,
-                m.sender.key.user_id
-            ],
+            params![ch.app_instance_id, ch.channel_id, actor.user_id],
             |r| {
                 let member: Option<String> = r.get(17)?;
                 let roles = Roles {
@@ -179,13 +177,40 @@ fn load_context(
         .map_err(db)
 }
 
+/// Runs a write's `policy` on the context read in this transaction (never from the send cache,
+/// which every job but a send clears): nothing is written unless it allows the write.
+fn guard(
+    c: &Connection,
+    ch: &ChannelKey,
+    actor: &UserKey,
+    message_sender: Option<UserKey>,
+    policy: ChannelPolicy,
+) -> StoreResult<()> {
+    let (channel, actor_name, roles) = match load_context(c, ch, actor)? {
+        Some((channel, _, a)) => (Some(channel.value), a.name, a.roles),
+        None => (
+            None,
+            super::user::get(c, actor)?.map(|u| u.name),
+            Roles::default(),
+        ),
+    };
+    let ctx = ChannelContext {
+        actor_name,
+        channel,
+        actor: roles,
+        target: None,
+        message_sender,
+    };
+    policy(&ctx).map_err(StoreError::Refused)
+}
+
 /// The send path: context, policy, idempotency, insert, LastMessageTimestamp — one hot job
 /// (see `writer`): every check comes before the first write.
 pub(crate) fn send(
     c: &Connection,
     hot: &mut Hot,
     new: NewMessage,
-    policy: SendPolicy,
+    policy: ChannelPolicy,
 ) -> StoreResult<Sent> {
     let cache = &mut hot.cache;
     let m = &new.message;
@@ -193,7 +218,7 @@ pub(crate) fn send(
     let known = match cache.get(&key, &m.sender.key.user_id) {
         Some(known) => Some(known),
         None => {
-            let loaded = load_context(c, m)?;
+            let loaded = load_context(c, &m.channel, &m.sender.key)?;
             if let Some((ch, event_seq, sender)) = &loaded {
                 cache.put(
                     key.clone(),
@@ -218,11 +243,12 @@ pub(crate) fn send(
         (None, Some(_)) => Some(Roles::default()),
         (_, None) => None,
     };
-    let ctx = SendContext {
-        sender_name: sender_name.clone(),
+    let ctx = ChannelContext {
+        actor_name: sender_name.clone(),
         channel: channel.as_ref().map(|s| s.value.clone()),
-        sender: sender_roles,
+        actor: sender_roles,
         target: target_roles,
+        message_sender: None,
     };
     policy(&ctx).map_err(StoreError::Refused)?;
     let channel_seq = match (&channel, m.persistence) {
@@ -390,15 +416,24 @@ fn missing(id: &str) -> StoreError {
     StoreError::NoMessage(id.to_string())
 }
 
-/// Edits or redacts a message; returns it as it now is and the change's event number.
+/// A write to a stored message: who acts and what the core allows.
+pub(crate) struct Guarded<'a> {
+    pub(crate) actor: &'a UserKey,
+    pub(crate) policy: ChannelPolicy,
+}
+
+/// Edits or redacts a message if the policy allows it; returns it as it now is and the
+/// change's event number.
 pub(crate) fn change(
     c: &Connection,
     ch: &ChannelKey,
     id: &str,
     change: &MessageChange,
     now: Timestamp,
+    by: Guarded,
 ) -> StoreResult<(ChannelMessage, u64)> {
     let current = get(c, ch, id)?.ok_or_else(|| missing(id))?;
+    guard(c, ch, by.actor, Some(current.sender.key.clone()), by.policy)?;
     match change {
         MessageChange::Edit {
             content,
@@ -442,13 +477,16 @@ pub(crate) fn change(
     Ok((changed, channel::next_event_seq(c, ch)?))
 }
 
-/// Deletes a message; returns it as it was and the deletion's event number.
+/// Deletes a message if the policy allows it; returns it as it was and the deletion's event
+/// number.
 pub(crate) fn delete(
     c: &Connection,
     ch: &ChannelKey,
     id: &str,
+    by: Guarded,
 ) -> StoreResult<(ChannelMessage, u64)> {
     let current = get(c, ch, id)?.ok_or_else(|| missing(id))?;
+    guard(c, ch, by.actor, Some(current.sender.key.clone()), by.policy)?;
     c.execute(
         &format!("DELETE FROM messages WHERE message_id = ?3 AND channel_seq = {CHANNEL_SEQ}"),
         params![ch.app_instance_id, ch.channel_id, id],
@@ -457,12 +495,15 @@ pub(crate) fn delete(
     Ok((current, channel::next_event_seq(c, ch)?))
 }
 
+/// Sets `user`'s read marker if the policy allows it.
 pub(crate) fn read_marker(
     c: &Connection,
     ch: &ChannelKey,
     user: &UserKey,
     now: Timestamp,
+    policy: ChannelPolicy,
 ) -> StoreResult<()> {
+    guard(c, ch, user, None, policy)?;
     let n = c
         .prepare_cached(
             "UPDATE memberships SET read_marker_ms = ?4
@@ -487,7 +528,7 @@ pub(crate) fn read_marker(
 
 #[async_trait]
 impl MessageStore for SqliteStore {
-    async fn send_message(&self, new: NewMessage, policy: SendPolicy) -> StoreResult<Sent> {
+    async fn send_message(&self, new: NewMessage, policy: ChannelPolicy) -> StoreResult<Sent> {
         self.inner
             .writer
             .write_hot(move |c, hot| send(c, hot, new, policy))
@@ -513,28 +554,47 @@ impl MessageStore for SqliteStore {
         &self,
         ch: &ChannelKey,
         id: &str,
+        actor: &UserKey,
         change: MessageChange,
         now: Timestamp,
+        policy: ChannelPolicy,
     ) -> StoreResult<(ChannelMessage, u64)> {
-        let (ch, id) = (ch.clone(), id.to_string());
-        self.write(move |c| self::change(c, &ch, &id, &change, now))
-            .await
+        let (ch, id, actor) = (ch.clone(), id.to_string(), actor.clone());
+        self.write(move |c| {
+            let by = Guarded {
+                actor: &actor,
+                policy,
+            };
+            self::change(c, &ch, &id, &change, now, by)
+        })
+        .await
     }
     async fn delete_message(
         &self,
         ch: &ChannelKey,
         id: &str,
+        actor: &UserKey,
+        policy: ChannelPolicy,
     ) -> StoreResult<(ChannelMessage, u64)> {
-        let (ch, id) = (ch.clone(), id.to_string());
-        self.write(move |c| delete(c, &ch, &id)).await
+        let (ch, id, actor) = (ch.clone(), id.to_string(), actor.clone());
+        self.write(move |c| {
+            let by = Guarded {
+                actor: &actor,
+                policy,
+            };
+            delete(c, &ch, &id, by)
+        })
+        .await
     }
     async fn update_read_marker(
         &self,
         ch: &ChannelKey,
         u: &UserKey,
         now: Timestamp,
+        policy: ChannelPolicy,
     ) -> StoreResult<()> {
         let (ch, u) = (ch.clone(), u.clone());
-        self.write(move |c| read_marker(c, &ch, &u, now)).await
+        self.write(move |c| read_marker(c, &ch, &u, now, policy))
+            .await
     }
 }

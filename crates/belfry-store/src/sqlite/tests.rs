@@ -298,6 +298,8 @@ async fn a_reused_seq_keeps_its_token() {
         .delete_message(
             &crate::conformance::ckey("app", "c"),
             &format!("{:064x}", 1),
+            &crate::conformance::message::actor(),
+            crate::conformance::message::allow(),
         )
         .await
         .unwrap();
