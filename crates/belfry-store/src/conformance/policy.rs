@@ -15,6 +15,7 @@ use belfry_core::time::Timestamp;
 use belfry_core::CoreError;
 
 use super::message::{allow, mid, plain, recording, send, settings, taken};
+use super::sequence::current;
 use super::{ckey, idem, is, new_channel, setup, ukey, ROOMY};
 
 /// Channel "c" of "app", created by "owner" (its moderator), with `members`.
@@ -33,17 +34,6 @@ fn edit(content: &str) -> MessageChange {
         metadata: None,
         content_type: None,
     }
-}
-
-/// The channel's event number, as a session of `member` reads it.
-async fn event_seq(s: &Arc<dyn Store>, member: &str, ch: &ChannelKey) -> u64 {
-    s.session_channels(&ukey("app", member))
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|sc| sc.channel == *ch)
-        .map(|sc| sc.event_seq)
-        .expect("a member's session sees the channel")
 }
 
 /// What the policy of a write by `actor` must see right now, read by the store's own reads.
@@ -87,10 +77,10 @@ pub async fn channel_writes_run_their_policy(s: Arc<dyn Store>) {
             assert_eq!(s.get_message(&c, &mid(1)).await.unwrap(), stored);
             let m = s.get_membership(&c, &ukey("app", "bob")).await.unwrap();
             assert_eq!(m.unwrap().read_marker, None, "no read marker set");
-            assert_eq!(event_seq(&s, "bob", &c).await, seq, "no event number taken");
+            assert_eq!(current(&s, "bob", &c).await, seq, "no event number taken");
         }
     };
-    let seq = event_seq(&s, "bob", &c).await;
+    let seq = current(&s, "bob", &c).await;
     let member = Roles {
         member: Some(MembershipType::Default),
         ..Roles::default()

@@ -28,7 +28,7 @@ pub(super) async fn channel_with(s: &Arc<dyn Store>, ch: &str, members: &[&str])
 }
 
 /// The channel's current event number, as a session of `member` reads it.
-async fn current(s: &Arc<dyn Store>, member: &str, ch: &ChannelKey) -> u64 {
+pub(super) async fn current(s: &Arc<dyn Store>, member: &str, ch: &ChannelKey) -> u64 {
     s.session_channels(&ukey("app", member))
         .await
         .unwrap()
