@@ -203,7 +203,9 @@ pub struct LocalId<T> {
 }
 
 /// Identifies an AppInstanceUser.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct UserKey {
     /// AppInstance id.
     pub app_instance_id: String,
@@ -212,7 +214,7 @@ pub struct UserKey {
 }
 
 /// Identifies a channel.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct ChannelKey {
     /// AppInstance id.
     pub app_instance_id: String,

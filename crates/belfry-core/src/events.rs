@@ -11,7 +11,7 @@ use crate::model::{Channel, ChannelMessage, Membership, MembershipType, UserRef}
 use crate::time::Timestamp;
 
 /// A committed state change.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum DomainEvent {
     /// A message was sent (persistent or not: NON_PERSISTENT messages exist only as this event).
     MessageCreated(ChannelMessage),
@@ -82,7 +82,7 @@ impl DomainEvent {
 
 /// An event as published: the change and, for a committed channel change, its place in the
 /// channel's event sequence.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Published {
     /// The channel's event sequence number taken by the write's transaction; `None` for what
     /// is not ordered within a channel (NON_PERSISTENT messages, which are never stored; read
@@ -104,6 +104,18 @@ impl Published {
     /// A change with no place in a channel's sequence.
     pub fn unordered(event: DomainEvent) -> Self {
         Published { seq: None, event }
+    }
+
+    /// The event in Belfry's internal codec (JSON), as the outbox stores it and the cross-node
+    /// bus carries it. Not an AWS format: only Belfry nodes of the same version read it.
+    pub fn encode(&self) -> Vec<u8> {
+        // Serializing plain data (strings, numbers, enums) to a Vec cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Reads an event written by [`Published::encode`].
+    pub fn decode(bytes: &[u8]) -> Result<Self, String> {
+        serde_json::from_slice(bytes).map_err(|e| format!("undecodable event: {e}"))
     }
 }
 

@@ -1,5 +1,6 @@
-//! Domain types shared by services and stores. Plain data: no serialization, no behaviour beyond
-//! parsing enum names.
+//! Domain types shared by services and stores. Plain data: no behaviour beyond parsing enum
+//! names. The serde derives serve the internal event codec (`events::codec`: the outbox and the
+//! cross-node bus), never the AWS wire, which has its own DTOs.
 
 use crate::arn::{ChannelKey, UserKey};
 use crate::error::CoreResult;
@@ -11,7 +12,7 @@ use crate::validate;
 macro_rules! wire_enum {
     ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $wire:literal),+ $(,)? }) => {
         $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
         pub enum $name { $($(#[$vm])* $variant),+ }
         impl $name {
             /// Every wire name, in model order.
@@ -53,7 +54,7 @@ wire_enum!(
 );
 
 /// Automatic deletion after a number of days.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ExpirationSettings {
     /// 1–5475.
     pub days: i64,
@@ -104,7 +105,7 @@ pub struct TagTarget {
 }
 
 /// A reference to a user with the user's current name (absent once the user is deleted).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct UserRef {
     /// The user.
     pub key: UserKey,
@@ -154,7 +155,7 @@ pub struct AppInstanceAdmin {
 }
 
 /// A channel.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Channel {
     /// AppInstance and channel id.
     pub key: ChannelKey,
@@ -224,7 +225,7 @@ pub struct Created {
 }
 
 /// A channel membership.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Membership {
     /// The channel.
     pub channel: ChannelKey,
@@ -297,7 +298,7 @@ wire_enum!(
 );
 
 /// A message's push notification settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PushNotification {
     /// 1–50 characters.
     pub title: Option<String>,
@@ -308,7 +309,7 @@ pub struct PushNotification {
 }
 
 /// A channel message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ChannelMessage {
     /// The channel.
     pub channel: ChannelKey,

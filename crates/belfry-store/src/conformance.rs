@@ -1,7 +1,7 @@
 //! The Store conformance suite: what every adapter must do, in domain terms. Each case gets a
 //! fresh, empty store, and asserts the exact fact (`StoreError`) a refused write reports.
 //! `conformance_cases!` makes one test per case: SQLite runs them in this crate's tests; the
-//! PostgreSQL adapter will run the very same cases.
+//! PostgreSQL adapter runs the very same cases.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::future::Future;
@@ -17,6 +17,7 @@ use belfry_core::store::{MembershipLimits, Seq, Store};
 use belfry_core::time::Timestamp;
 
 mod contracts;
+mod keys;
 mod membership;
 pub(crate) mod message;
 mod message_change;
@@ -29,6 +30,7 @@ pub use contracts::{
     contract_non_persistent_messages_are_not_stored,
     contract_targeted_messages_leave_last_message_alone,
 };
+pub use keys::keys_and_settings;
 pub use membership::{batch_memberships, creation_memberships, memberships, user_memberships};
 pub use message::{
     messages_context_is_current, messages_idempotency, messages_listing, messages_send,
@@ -62,6 +64,7 @@ macro_rules! conformance_cases {
             contract_creation_times_never_go_backwards,
             contract_non_persistent_messages_are_not_stored,
             contract_targeted_messages_leave_last_message_alone,
+            keys_and_settings,
         );
     };
     (@each $fresh:path; $($case:ident),* $(,)?) => {

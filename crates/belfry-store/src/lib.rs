@@ -1,4 +1,5 @@
-//! Store adapters for belfry-core. SQLite is the embedded default; every adapter must pass
+//! Store adapters for belfry-core. SQLite is the embedded default, PostgreSQL serves several
+//! nodes; every adapter must pass
 //! [`conformance`], the one suite that defines what a Store does.
 #![cfg_attr(
     not(test),
@@ -7,6 +8,8 @@
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+pub mod postgres;
 pub mod sqlite;
 
+pub use postgres::{PgOptions, PgStore};
 pub use sqlite::SqliteStore;

@@ -100,6 +100,9 @@ pub enum StoreError {
         /// Channel id.
         channel: String,
     },
+    /// An access key with this id is already stored.
+    #[error("access key {0} exists")]
+    KeyExists(String),
     /// The message was redacted, so it cannot be edited.
     #[error("message {0} is redacted")]
     Redacted(String),
@@ -208,6 +211,7 @@ impl From<StoreError> for CoreError {
             F::NoUser(id) => CoreError::NotFound(format!("AppInstanceUser {id} does not exist.")),
             F::NoChannel(id) => CoreError::NotFound(format!("Channel {id} does not exist.")),
             F::NoMessage(id) => CoreError::NotFound(format!("The message {id} does not exist.")),
+            F::KeyExists(id) => CoreError::Conflict(format!("The access key {id} already exists.")),
             F::UserExists(id) => CoreError::Conflict(format!(
                 "An AppInstanceUser with the id {id} already exists."
             )),

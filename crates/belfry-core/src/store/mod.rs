@@ -2,7 +2,7 @@
 //! must pass the same conformance suite (`belfry_store::conformance`, one test per case).
 //!
 //! One port per resource family (`AppInstanceStore`, `UserStore`, `ChannelStore`,
-//! `MembershipStore`, `ModerationStore`, `MessageStore`, `TagStore`); `Store` is their union
+//! `MembershipStore`, `ModerationStore`, `MessageStore`, `TagStore`, `KeyStore`); `Store` is their union
 //! plus the store's lifecycle, so the services hold one `Arc<dyn Store>`.
 //!
 //! Adapters report **facts** (`StoreError`: `NoChannel`, `Banned`, `Limit(..)`, `TokenReused`…)
@@ -28,18 +28,22 @@ use async_trait::async_trait;
 mod app_instance;
 mod channel;
 mod fact;
+mod keys;
 mod membership;
 mod message;
 mod moderation;
+mod outbox;
 mod tags;
 mod user;
 
 pub use app_instance::AppInstanceStore;
 pub use channel::ChannelStore;
 pub use fact::{missing_app_instance_for_user, Limit, StoreError, StoreResult};
+pub use keys::{KeyStore, StoredKey};
 pub use membership::MembershipStore;
 pub use message::MessageStore;
 pub use moderation::ModerationStore;
+pub use outbox::{Outbox, OutboxEntry};
 pub use tags::TagStore;
 pub use user::UserStore;
 
@@ -142,6 +146,7 @@ pub trait Store:
     + ModerationStore
     + MessageStore
     + TagStore
+    + KeyStore
 {
     /// Waits for every acknowledged write to be on disk and releases the store.
     async fn close(&self) -> StoreResult<()>;

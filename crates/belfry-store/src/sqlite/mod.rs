@@ -5,6 +5,7 @@
 mod app_instance;
 mod channel;
 mod checkpoint;
+mod keys;
 mod membership;
 mod message;
 mod moderation;

@@ -155,6 +155,19 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE channels ADD COLUMN event_seq INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 5: access keys added at run time, and settings made once.
+    r#"
+    CREATE TABLE access_keys (
+        id         TEXT PRIMARY KEY,
+        secret     TEXT NOT NULL,
+        bearers    TEXT,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE TABLE settings (
+        name  TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+    );
+    "#,
 ];
 
 /// Applies the migrations not yet applied. A database newer than this binary is refused.
