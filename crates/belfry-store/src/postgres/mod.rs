@@ -18,10 +18,13 @@ mod membership;
 mod message;
 mod moderation;
 mod outbox;
+mod rows_b;
 mod schema;
 mod tags;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_b;
 mod user;
 
 use std::str::FromStr;
