@@ -18,6 +18,7 @@ mod membership;
 mod message;
 mod moderation;
 mod outbox;
+mod rows;
 mod schema;
 mod tags;
 #[cfg(test)]
