@@ -18,6 +18,7 @@ mod membership;
 mod message;
 mod moderation;
 mod outbox;
+mod rows;
 mod rows_b;
 mod schema;
 mod tags;
