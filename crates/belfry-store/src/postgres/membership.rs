@@ -18,7 +18,7 @@ use deadpool_postgres::{GenericClient, Transaction};
 
 use super::rows_b::{
     self, channel_at, col, exec, lock_channel, membership_type, next_event_seq, row, rows,
-    user_ref, CHANNEL_COLUMNS, CHANNEL_CREATOR, MEMBERSHIP_QUERY,
+    user_ref, CHANNEL_COLUMNS, CHANNEL_FROM, MEMBERSHIP_QUERY,
 };
 use super::{db, PgStore};
 
@@ -226,7 +226,7 @@ impl PgStore {
             // with theirs.
             let sql = format!(
                 "SELECT {CHANNEL_COLUMNS}, (SELECT name FROM users WHERE app_instance_id = $1 AND user_id = $3)
-                 FROM channels c {CHANNEL_CREATOR}
+                 FROM {CHANNEL_FROM}
                  WHERE c.app_instance_id = $1 AND c.channel_id = $2"
             );
             let r = row(
@@ -358,7 +358,7 @@ impl MembershipStore for PgStore {
         let conn = self.conn().await?;
         let sql = format!(
             "SELECT {CHANNEL_COLUMNS}, m.seq, m.type, m.read_marker_ms
-             FROM channels c {CHANNEL_CREATOR}
+             FROM {CHANNEL_FROM}
              JOIN memberships m ON m.app_instance_id = c.app_instance_id AND m.channel_id = c.channel_id
              WHERE m.app_instance_id = $1 AND m.user_id = $2 AND m.seq > $3
              ORDER BY m.seq LIMIT $4"

@@ -15,7 +15,7 @@ use deadpool_postgres::{GenericClient, Transaction};
 
 use super::membership;
 use super::rows_b::{
-    channel_at, col, exec, lock_channel, row, rows, user_ref, CHANNEL_COLUMNS, CHANNEL_CREATOR,
+    channel_at, col, exec, lock_channel, row, rows, user_ref, CHANNEL_COLUMNS, CHANNEL_FROM,
 };
 use super::{db, PgStore};
 
@@ -281,7 +281,7 @@ impl ModerationStore for PgStore {
     ) -> StoreResult<Vec<Seq<Channel>>> {
         let conn = self.conn().await?;
         let sql = format!(
-            "SELECT {CHANNEL_COLUMNS}, r.seq FROM channels c {CHANNEL_CREATOR}
+            "SELECT {CHANNEL_COLUMNS}, r.seq FROM {CHANNEL_FROM}
              JOIN moderators r ON r.app_instance_id = c.app_instance_id AND r.channel_id = c.channel_id
              WHERE r.app_instance_id = $1 AND r.user_id = $2 AND r.seq > $3 ORDER BY r.seq LIMIT $4"
         );

@@ -4,8 +4,7 @@
 
 use belfry_core::arn::{ChannelKey, UserKey};
 use belfry_core::model::{
-    Channel, ChannelMessage, ChannelMode, ChannelPrivacy, ExpirationCriterion, ExpirationSettings,
-    Membership, MembershipType, MessageCursor, MessageType, Persistence, PushNotification,
+    Channel, ChannelMessage, Membership, MessageCursor, MessageType, Persistence, PushNotification,
     PushType, UserRef,
 };
 use belfry_core::perm::Roles;
@@ -13,10 +12,11 @@ use belfry_core::store::{StoreError, StoreResult};
 use belfry_core::time::Timestamp;
 use deadpool_postgres::GenericClient;
 use serde_json::{json, Value};
-use tokio_postgres::types::{FromSql, ToSql};
+use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use super::db;
+pub(crate) use super::rows::{col, membership_type, CHANNEL_COLUMNS, CHANNEL_FROM};
 
 /// Query parameters.
 pub(crate) type Params<'a> = [&'a (dyn ToSql + Sync)];
@@ -81,78 +81,18 @@ pub(crate) async fn lock_channel<C: GenericClient>(c: &C, ch: &ChannelKey) -> St
     .is_some())
 }
 
-/// Column `i` of `r`, or an `Internal` fact if it is missing or of another type.
-pub(crate) fn col<'a, T: FromSql<'a>>(r: &'a Row, i: usize) -> StoreResult<T> {
-    r.try_get(i).map_err(db)
-}
-
-/// The channel columns as `channel_at` reads them (14, from `channels c`), with the creator's
-/// current name from `users u` joined by `CHANNEL_CREATOR`.
-pub(crate) const CHANNEL_COLUMNS: &str =
-    "c.seq, c.app_instance_id, c.channel_id, c.name, c.mode, c.privacy, c.metadata, c.created_by,
-     u.name, c.created_ms, c.updated_ms, c.last_message_ms, c.expiration_days, c.expiration_criterion";
-
-/// Joins the creator's name for `CHANNEL_COLUMNS`.
-pub(crate) const CHANNEL_CREATOR: &str =
-    "LEFT JOIN users u ON u.app_instance_id = c.app_instance_id AND u.user_id = c.created_by";
-
-/// The channel columns without the creator's name (NULL in its place), for a `RETURNING`
+/// `rows::CHANNEL_COLUMNS` without the creator's name (NULL in its place), for a `RETURNING`
 /// list of an `UPDATE channels` (policies need only mode and privacy).
 pub(crate) const CHANNEL_RETURNING: &str =
     "seq, app_instance_id, channel_id, name, mode, privacy, metadata, created_by, NULL::text,
      created_ms, updated_ms, last_message_ms, expiration_days, expiration_criterion";
 
-/// Reads a stored membership type (anything but HIDDEN is DEFAULT).
-pub(crate) fn membership_type(stored: &str) -> MembershipType {
-    if stored == "HIDDEN" {
-        MembershipType::Hidden
-    } else {
-        MembershipType::Default
-    }
-}
-
-fn expiration(days: Option<i64>, criterion: Option<String>) -> Option<ExpirationSettings> {
-    let criterion = match criterion.as_deref()? {
-        "CREATED_TIMESTAMP" => ExpirationCriterion::CreatedTimestamp,
-        "LAST_MESSAGE_TIMESTAMP" => ExpirationCriterion::LastMessageTimestamp,
-        _ => return None,
-    };
-    Some(ExpirationSettings {
-        days: days?,
-        criterion,
-    })
-}
-
-/// The channel in the 14 columns starting at `at` (see `CHANNEL_COLUMNS`), with its row
-/// position.
+/// The channel in the 14 columns starting at `at` (`rows::CHANNEL_COLUMNS`, or
+/// `CHANNEL_RETURNING`), with its row position.
 pub(crate) fn channel_at(r: &Row, at: usize) -> StoreResult<(i64, Channel)> {
-    let app_instance_id: String = col(r, at + 1)?;
-    let mode: String = col(r, at + 4)?;
-    let privacy: String = col(r, at + 5)?;
-    let bad = |what: &str, v: &str| StoreError::internal(format!("stored channel {what} {v:?}"));
-    let channel = Channel {
-        key: ChannelKey {
-            app_instance_id: app_instance_id.clone(),
-            channel_id: col(r, at + 2)?,
-        },
-        name: col(r, at + 3)?,
-        mode: ChannelMode::parse("mode", &mode).map_err(|_| bad("mode", &mode))?,
-        privacy: ChannelPrivacy::parse("privacy", &privacy)
-            .map_err(|_| bad("privacy", &privacy))?,
-        metadata: col(r, at + 6)?,
-        created_by: UserRef {
-            key: UserKey {
-                app_instance_id,
-                user_id: col(r, at + 7)?,
-            },
-            name: col(r, at + 8)?,
-        },
-        created: Timestamp(col(r, at + 9)?),
-        updated: Timestamp(col(r, at + 10)?),
-        last_message: col::<Option<i64>>(r, at + 11)?.map(Timestamp),
-        expiration: expiration(col(r, at + 12)?, col(r, at + 13)?),
-    };
-    Ok((col(r, at)?, channel))
+    let found = super::rows::channel_at(r, at)?
+        .ok_or_else(|| StoreError::internal("postgres: a channel row without seq"))?;
+    Ok((found.seq, found.value))
 }
 
 /// Roles from four columns starting at `at`: admin, moderator (bools), membership type (text or

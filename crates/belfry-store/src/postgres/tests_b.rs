@@ -392,3 +392,45 @@ async fn racing_adds_of_one_user_hold_the_user_quota() {
         .unwrap();
     assert_eq!(mine.len(), 2);
 }
+
+/// A send abandoned between its two round trips (here: its policy panics, unwinding the task)
+/// leaves neither its channel lock nor an open transaction behind: the other node sends to the
+/// channel at once, and the first node's pool keeps serving sends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abandoned_send_releases_its_lock_and_its_connection() {
+    // The schema is declared first so it is dropped last: were a transaction left open in a
+    // pool, the nodes must close it before DROP SCHEMA waits on its locks.
+    let _schema: Schema;
+    let (a, b) = {
+        let (a, b, schema) = nodes().await;
+        _schema = schema;
+        (a, b)
+    };
+    setup(&a, "app", &["owner", "alice"]).await;
+    channel(&a, &["alice"]).await;
+    let abandoned = {
+        let a = a.clone();
+        tokio::spawn(async move {
+            let policy: belfry_core::store::ChannelPolicy =
+                Box::new(|_| panic!("the policy gives up mid-send"));
+            a.send_message(req(plain("c", 1, "alice", 100), "t1", "f"), policy)
+                .await
+        })
+    };
+    assert!(abandoned.await.is_err(), "the task should have panicked");
+    for (n, s) in [(2, &b), (3, &a), (4, &a), (5, &b)] {
+        let sent = tokio::time::timeout(
+            Duration::from_secs(5),
+            s.send_message(
+                req(plain("c", n, "alice", 200), &format!("t{n}"), "f"),
+                allow(),
+            ),
+        )
+        .await
+        .expect("a send waited on a lock nobody releases")
+        .unwrap();
+        assert!(!sent.replayed);
+    }
+    let listed = history(&a, "alice", 10).await;
+    assert_eq!(listed.len(), 4, "the abandoned send stored nothing");
+}

@@ -1,4 +1,6 @@
-//! SendChannelMessage, the hot path: **two round trips** for a stored message.
+//! SendChannelMessage, the hot path: **two round trips** for a stored message (plus one, the
+//! first time a pooled connection sends, to prepare its statements: they are cached per
+//! connection).
 //!
 //! 1. `BEGIN`; the channel lock, which takes the next event number
 //!    (`UPDATE channels SET event_seq = event_seq + 1 … RETURNING` the channel); the policy's
@@ -144,9 +146,12 @@ pub(super) async fn send(
     let open = Open { conn: Some(conn) };
     let read = first_trip(&open, &st, &new).await?;
     let m = &new.message;
+    // A target has roles only in an existing channel of its own AppInstance.
     let target = match (&read.locked, &m.target) {
-        (Some(_), Some(_)) => Some(read.context.target),
-        (None, Some(_)) => Some(Default::default()),
+        (Some(_), Some(t)) if t.app_instance_id == m.channel.app_instance_id => {
+            Some(read.context.target)
+        }
+        (_, Some(_)) => Some(Default::default()),
         (_, None) => None,
     };
     let ctx = ChannelContext {
@@ -173,9 +178,13 @@ pub(super) async fn send(
             }
         }
         (Ok(()), Some((channel_seq, _, event_seq)), None) => {
-            let newest = read.context.newest_ms;
-            let name = read.context.actor_name;
-            return store_it(store, open, &st, new, channel_seq, event_seq, newest, name).await;
+            let slot = Slot {
+                channel_seq,
+                event_seq,
+                newest_ms: read.context.newest_ms,
+                sender_name: read.context.actor_name,
+            };
+            return store_it(store, open, &st, new, slot).await;
         }
     };
     // Nothing to write: give the number back and release the lock.
@@ -242,18 +251,32 @@ fn unstored(mut message: ChannelMessage, sender_name: Option<String>) -> Sent {
     }
 }
 
+/// Where a new message goes, as the first round trip read it under the lock.
+struct Slot {
+    /// The channel's row position.
+    channel_seq: i64,
+    /// The event number the lock took.
+    event_seq: u64,
+    /// The channel's newest stored message time.
+    newest_ms: Option<i64>,
+    /// The sender's current name.
+    sender_name: Option<String>,
+}
+
 /// The second round trip of a new message: insert, LastMessageTimestamp, outbox, `COMMIT`.
-#[allow(clippy::too_many_arguments)]
 async fn store_it(
     store: &PgStore,
     open: Open,
     st: &Statements,
     new: NewMessage,
-    channel_seq: i64,
-    event_seq: u64,
-    newest_ms: Option<i64>,
-    sender_name: Option<String>,
+    slot: Slot,
 ) -> StoreResult<Sent> {
+    let Slot {
+        channel_seq,
+        event_seq,
+        newest_ms,
+        sender_name,
+    } = slot;
     let NewMessage {
         mut message,
         client_request_token,
