@@ -8,6 +8,7 @@
 pub mod bench;
 pub mod config;
 pub mod listen;
+mod stores;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -23,7 +24,6 @@ use belfry_core::store::Store;
 use belfry_core::time::{Clock, SystemClock};
 use belfry_core::{Limits, Services};
 use belfry_realtime::{Hub, HubConfig};
-use belfry_store::SqliteStore;
 use belfry_wire::session::frames::WireFrames;
 use belfry_wire::session::Realtime;
 use belfry_wire::{AccessKey, AppState, Authenticator, Throttle};
@@ -34,8 +34,10 @@ pub use config::{AdminCredential, Config};
 
 /// Opens the store, starts the realtime hub and builds the shared state. Returns the admin
 /// credential in use and whether it was generated just now. Must run inside a tokio runtime.
-pub fn build_state(config: &Config) -> anyhow::Result<(Arc<AppState>, AdminCredential, bool)> {
-    build_state_wired(config, Wiring::default())
+pub async fn build_state(
+    config: &Config,
+) -> anyhow::Result<(Arc<AppState>, AdminCredential, bool)> {
+    build_state_wired(config, Wiring::default()).await
 }
 
 /// The ports a server is wired to besides its store: the binary takes the defaults, tests
@@ -66,22 +68,8 @@ impl EventBus for Tee {
     }
 }
 
-/// As [`build_state`], also publishing domain events to `events`.
-pub fn build_state_with_events(
-    config: &Config,
-    events: Arc<dyn EventBus>,
-) -> anyhow::Result<(Arc<AppState>, AdminCredential, bool)> {
-    build_state_wired(
-        config,
-        Wiring {
-            events: Some(events),
-            ..Wiring::default()
-        },
-    )
-}
-
 /// As [`build_state`], wired to `wiring`'s clock and event bus.
-pub fn build_state_wired(
+pub async fn build_state_wired(
     config: &Config,
     wiring: Wiring,
 ) -> anyhow::Result<(Arc<AppState>, AdminCredential, bool)> {
@@ -91,6 +79,8 @@ pub fn build_state_wired(
     } = wiring;
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    let opened = stores::open(config).await?;
+    let store = opened.store.clone();
     let (admin, generated) = match &config.admin_key {
         Some((id, secret)) => (
             AdminCredential {
@@ -99,10 +89,9 @@ pub fn build_state_wired(
             },
             false,
         ),
-        None => config::admin_credential(&config.data_dir)?,
+        None => stores::admin_credential(config, &opened).await?,
     };
-    let store = SqliteStore::open(&config.data_dir)
-        .map_err(|e| anyhow::anyhow!("opening the store: {e}"))?;
+    let page_key = stores::page_key(config, &opened).await?;
     let mut keys = vec![AccessKey {
         id: admin.access_key_id.clone(),
         secret: admin.secret_access_key.clone(),
@@ -132,14 +121,14 @@ pub fn build_state_wired(
         Arc::new(WireFrames::new(arns.clone())),
     );
     let services = Services::new(
-        Arc::new(store),
+        store.clone(),
         clock.clone(),
         match extra {
             Some(events) => Arc::new(Tee(hub.clone(), events)),
             None => Arc::new(hub.clone()),
         },
         arns,
-        PageSigner::new(config::page_key(&config.data_dir)?),
+        PageSigner::new(page_key),
         Limits {
             memberships_per_user: config.memberships_per_user,
             ..Limits::default()
@@ -154,7 +143,8 @@ pub fn build_state_wired(
             keys,
             &config.region,
             Duration::from_secs(config.max_clock_skew_secs),
-        ),
+        )
+        .with_store(store.clone()),
         max_body: config.max_body_bytes,
         body_timeout: Duration::from_secs(config.body_read_timeout_secs),
         realtime: Realtime {
@@ -164,6 +154,7 @@ pub fn build_state_wired(
         },
         clock,
         shutdown: tokio_util::sync::CancellationToken::new(),
+        probes: opened.probes,
     };
     Ok((Arc::new(state), admin, generated))
 }

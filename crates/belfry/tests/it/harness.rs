@@ -84,7 +84,7 @@ impl TestServer {
             clock,
             events: Some(events),
         };
-        let (state, _, _) = belfry::build_state_wired(&config, wiring).unwrap();
+        let (state, _, _) = belfry::build_state_wired(&config, wiring).await.unwrap();
         let server = belfry::bind(&config, state).await.unwrap();
         let addr = server.addr;
         let tls_addr = server.tls_addr;
