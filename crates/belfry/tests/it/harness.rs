@@ -33,7 +33,7 @@ pub struct TestServer {
     /// Cancelling it stops the server (as SIGTERM does).
     pub shutdown: CancellationToken,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl TestServer {
@@ -98,7 +98,21 @@ impl TestServer {
             ca_pem,
             shutdown,
             task: Some(task),
-            _dir: dir,
+            _dir: Some(dir),
+        }
+    }
+
+    /// A server another process runs (a node of a cluster), as the clients here reach it:
+    /// listening on `addr`, with its development CA at `ca_pem`.
+    pub fn external(addr: SocketAddr, ca_pem: PathBuf) -> Self {
+        TestServer {
+            endpoint: format!("http://{addr}"),
+            addr,
+            tls_addr: None,
+            ca_pem: Some(ca_pem),
+            shutdown: CancellationToken::new(),
+            task: None,
+            _dir: None,
         }
     }
 
