@@ -17,19 +17,23 @@
 //! recent events, so nothing committed during connect is lost.
 //!
 //! The hub knows nothing of JSON or websockets: a [`FrameEncoder`] from the wire layer turns
-//! an event into frame bytes, and a session's owner writes them to its socket. A cross-node
-//! broker plugs in in front of [`Hub::publish_event`]: it only has to deliver every node the
-//! same events with their sequence numbers, and make the hub unavailable
-//! ([`Hub::set_available`]) while it cannot promise to deliver everything.
+//! an event into frame bytes, and a session's owner writes them to its socket.
+//!
+//! With several nodes, the [`bus`] plugs in in front of [`Hub::publish_event`]: it carries the
+//! store's outbox over NATS to every node's hub, with the events' sequence numbers, and makes
+//! the hub unavailable ([`Hub::set_available`]) while it cannot promise to deliver everything.
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 #![warn(missing_docs)]
 
+pub mod bus;
 mod ring;
 mod state;
 mod task;
+
+pub use bus::{Bus, BusConfig, BusError, BusStats};
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
