@@ -52,7 +52,10 @@ pub struct BusConfig {
     /// How often the relay looks at the outbox without being woken (so a dead node's entries
     /// are relayed by a live one once their lease runs out).
     pub relay_tick: Duration,
-    /// How long a relay holds the entries it leased; also the bound on publishing them.
+    /// How long a relay holds the entries it leased; also the bound on publishing them. When a
+    /// node dies holding a lease, later events of the same channels can arrive first: hubs wait
+    /// for the missing ones up to `HubConfig::gap_timeout`, so unless that exceeds
+    /// `lease + relay_tick` their sessions are reset (1013) rather than served late.
     pub lease: Duration,
     /// Messages the client buffers for the subscriber; past that it drops them, which shows
     /// as a slow-consumer event and resets every session.
