@@ -22,10 +22,13 @@ mod message;
 mod moderation;
 mod outbox;
 mod rows;
+mod rows_b;
 mod schema;
 mod tags;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_b;
 mod user;
 
 use std::str::FromStr;
