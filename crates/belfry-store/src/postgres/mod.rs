@@ -6,7 +6,10 @@
 //! that row first (`SELECT … FOR UPDATE`, or the `UPDATE channels SET event_seq = …` that takes
 //! a channel's next event number), so concurrent nodes serialize on the rows they share
 //! instead of retrying. Rules that must hold across nodes are constraints (unique keys,
-//! foreign keys), never a node's memory.
+//! foreign keys) or locks, never a node's memory: creates serialize on their ClientRequestToken
+//! (a transaction advisory lock, so a raced token replays), quotas are counted under their
+//! parent's row lock (the AppInstance row; a member's user row for the per-user membership
+//! quota), always taken in that order (`rows.rs`).
 //!
 //! With an outbox (`PgOptions::outbox`), every write that publishes an event also inserts it
 //! into `outbox` in the same transaction, for the bus relay (see `Outbox`).
@@ -18,10 +21,14 @@ mod membership;
 mod message;
 mod moderation;
 mod outbox;
+mod rows;
+mod rows_b;
 mod schema;
 mod tags;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_b;
 mod user;
 
 use std::str::FromStr;

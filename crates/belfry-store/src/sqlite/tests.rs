@@ -47,10 +47,13 @@ async fn channels_from_before_the_event_sequence_start_at_zero() {
     channel_with_member(&store).await;
     store.close().await.unwrap();
     drop(store);
-    // Back to schema 3: no event_seq column.
+    // Back to schema 3: no event_seq column, nor the tables of migration 5.
     let conn = Connection::open(dir.path().join("belfry.db")).unwrap();
-    conn.execute_batch("ALTER TABLE channels DROP COLUMN event_seq; PRAGMA user_version = 3;")
-        .unwrap();
+    conn.execute_batch(
+        "ALTER TABLE channels DROP COLUMN event_seq; DROP TABLE access_keys; DROP TABLE settings;
+         PRAGMA user_version = 3;",
+    )
+    .unwrap();
     drop(conn);
     let store = SqliteStore::open(dir.path()).unwrap();
     let mine = store.session_channels(&ukey("app", "mem")).await.unwrap();

@@ -1,0 +1,305 @@
+//! Row mappers for memberships, moderation and messages (part B of the adapter), and the
+//! channel columns they join. Columns are read with `try_get`, so a type mismatch is an
+//! `Internal` fact, never a panic.
+
+use belfry_core::arn::{ChannelKey, UserKey};
+use belfry_core::model::{
+    Channel, ChannelMessage, ChannelMode, ChannelPrivacy, ExpirationCriterion, ExpirationSettings,
+    Membership, MembershipType, MessageCursor, MessageType, Persistence, PushNotification,
+    PushType, UserRef,
+};
+use belfry_core::perm::Roles;
+use belfry_core::store::{StoreError, StoreResult};
+use belfry_core::time::Timestamp;
+use deadpool_postgres::GenericClient;
+use serde_json::{json, Value};
+use tokio_postgres::types::{FromSql, ToSql};
+use tokio_postgres::Row;
+
+use super::db;
+
+/// Query parameters.
+pub(crate) type Params<'a> = [&'a (dyn ToSql + Sync)];
+
+/// Rows of `sql`, prepared once per connection (the statement cache).
+pub(crate) async fn rows<C: GenericClient>(
+    c: &C,
+    sql: &str,
+    params: &Params<'_>,
+) -> StoreResult<Vec<Row>> {
+    let stmt = c.prepare_cached(sql).await.map_err(db)?;
+    c.query(&stmt, params).await.map_err(db)
+}
+
+/// At most one row of `sql`, prepared once per connection.
+pub(crate) async fn row<C: GenericClient>(
+    c: &C,
+    sql: &str,
+    params: &Params<'_>,
+) -> StoreResult<Option<Row>> {
+    let stmt = c.prepare_cached(sql).await.map_err(db)?;
+    c.query_opt(&stmt, params).await.map_err(db)
+}
+
+/// Runs `sql`, prepared once per connection; returns the rows it touched.
+pub(crate) async fn exec<C: GenericClient>(
+    c: &C,
+    sql: &str,
+    params: &Params<'_>,
+) -> StoreResult<u64> {
+    let stmt = c.prepare_cached(sql).await.map_err(db)?;
+    c.execute(&stmt, params).await.map_err(db)
+}
+
+/// Takes the channel's next event number, locking its row until the transaction ends (so a
+/// channel's numbered writes serialize); `None` without the channel.
+pub(crate) async fn next_event_seq<C: GenericClient>(
+    c: &C,
+    ch: &ChannelKey,
+) -> StoreResult<Option<u64>> {
+    let r = row(
+        c,
+        "UPDATE channels SET event_seq = event_seq + 1
+         WHERE app_instance_id = $1 AND channel_id = $2 RETURNING event_seq",
+        &[&ch.app_instance_id, &ch.channel_id],
+    )
+    .await?;
+    r.map(|r| col::<i64>(&r, 0).map(|n| n as u64)).transpose()
+}
+
+/// Locks the channel's row (as strongly as taking an event number does) without numbering
+/// anything, for writes whose checks depend on the channel's roles; `false` without the
+/// channel.
+pub(crate) async fn lock_channel<C: GenericClient>(c: &C, ch: &ChannelKey) -> StoreResult<bool> {
+    Ok(row(
+        c,
+        "SELECT 1 FROM channels WHERE app_instance_id = $1 AND channel_id = $2
+         FOR NO KEY UPDATE",
+        &[&ch.app_instance_id, &ch.channel_id],
+    )
+    .await?
+    .is_some())
+}
+
+/// Column `i` of `r`, or an `Internal` fact if it is missing or of another type.
+pub(crate) fn col<'a, T: FromSql<'a>>(r: &'a Row, i: usize) -> StoreResult<T> {
+    r.try_get(i).map_err(db)
+}
+
+/// The channel columns as `channel_at` reads them (14, from `channels c`), with the creator's
+/// current name from `users u` joined by `CHANNEL_CREATOR`.
+pub(crate) const CHANNEL_COLUMNS: &str =
+    "c.seq, c.app_instance_id, c.channel_id, c.name, c.mode, c.privacy, c.metadata, c.created_by,
+     u.name, c.created_ms, c.updated_ms, c.last_message_ms, c.expiration_days, c.expiration_criterion";
+
+/// Joins the creator's name for `CHANNEL_COLUMNS`.
+pub(crate) const CHANNEL_CREATOR: &str =
+    "LEFT JOIN users u ON u.app_instance_id = c.app_instance_id AND u.user_id = c.created_by";
+
+/// The channel columns without the creator's name (NULL in its place), for a `RETURNING`
+/// list of an `UPDATE channels` (policies need only mode and privacy).
+pub(crate) const CHANNEL_RETURNING: &str =
+    "seq, app_instance_id, channel_id, name, mode, privacy, metadata, created_by, NULL::text,
+     created_ms, updated_ms, last_message_ms, expiration_days, expiration_criterion";
+
+/// Reads a stored membership type (anything but HIDDEN is DEFAULT).
+pub(crate) fn membership_type(stored: &str) -> MembershipType {
+    if stored == "HIDDEN" {
+        MembershipType::Hidden
+    } else {
+        MembershipType::Default
+    }
+}
+
+fn expiration(days: Option<i64>, criterion: Option<String>) -> Option<ExpirationSettings> {
+    let criterion = match criterion.as_deref()? {
+        "CREATED_TIMESTAMP" => ExpirationCriterion::CreatedTimestamp,
+        "LAST_MESSAGE_TIMESTAMP" => ExpirationCriterion::LastMessageTimestamp,
+        _ => return None,
+    };
+    Some(ExpirationSettings {
+        days: days?,
+        criterion,
+    })
+}
+
+/// The channel in the 14 columns starting at `at` (see `CHANNEL_COLUMNS`), with its row
+/// position.
+pub(crate) fn channel_at(r: &Row, at: usize) -> StoreResult<(i64, Channel)> {
+    let app_instance_id: String = col(r, at + 1)?;
+    let mode: String = col(r, at + 4)?;
+    let privacy: String = col(r, at + 5)?;
+    let bad = |what: &str, v: &str| StoreError::internal(format!("stored channel {what} {v:?}"));
+    let channel = Channel {
+        key: ChannelKey {
+            app_instance_id: app_instance_id.clone(),
+            channel_id: col(r, at + 2)?,
+        },
+        name: col(r, at + 3)?,
+        mode: ChannelMode::parse("mode", &mode).map_err(|_| bad("mode", &mode))?,
+        privacy: ChannelPrivacy::parse("privacy", &privacy)
+            .map_err(|_| bad("privacy", &privacy))?,
+        metadata: col(r, at + 6)?,
+        created_by: UserRef {
+            key: UserKey {
+                app_instance_id,
+                user_id: col(r, at + 7)?,
+            },
+            name: col(r, at + 8)?,
+        },
+        created: Timestamp(col(r, at + 9)?),
+        updated: Timestamp(col(r, at + 10)?),
+        last_message: col::<Option<i64>>(r, at + 11)?.map(Timestamp),
+        expiration: expiration(col(r, at + 12)?, col(r, at + 13)?),
+    };
+    Ok((col(r, at)?, channel))
+}
+
+/// Roles from four columns starting at `at`: admin, moderator (bools), membership type (text or
+/// NULL), banned (bool).
+pub(crate) fn roles_at(r: &Row, at: usize) -> StoreResult<Roles> {
+    Ok(Roles {
+        admin: col(r, at)?,
+        moderator: col(r, at + 1)?,
+        member: col::<Option<String>>(r, at + 2)?
+            .as_deref()
+            .map(membership_type),
+        banned: col(r, at + 3)?,
+    })
+}
+
+/// A membership's columns with both users' current names (`u`: member, `i`: inviter).
+pub(crate) const MEMBERSHIP_QUERY: &str =
+    "SELECT m.seq, m.app_instance_id, m.channel_id, m.user_id, u.name, m.invited_by, i.name,
+        m.type, m.created_ms, m.updated_ms, m.read_marker_ms
+    FROM memberships m
+    LEFT JOIN users u ON u.app_instance_id = m.app_instance_id AND u.user_id = m.user_id
+    LEFT JOIN users i ON i.app_instance_id = m.app_instance_id AND i.user_id = m.invited_by";
+
+/// A row of `MEMBERSHIP_QUERY`.
+pub(crate) fn membership(r: &Row) -> StoreResult<Membership> {
+    let app: String = col(r, 1)?;
+    let user = |id: String, name: Option<String>| UserRef {
+        key: UserKey {
+            app_instance_id: app.clone(),
+            user_id: id,
+        },
+        name,
+    };
+    Ok(Membership {
+        channel: ChannelKey {
+            app_instance_id: app.clone(),
+            channel_id: col(r, 2)?,
+        },
+        member: user(col(r, 3)?, col(r, 4)?),
+        invited_by: user(col(r, 5)?, col(r, 6)?),
+        kind: membership_type(&col::<String>(r, 7)?),
+        created: Timestamp(col(r, 8)?),
+        updated: Timestamp(col(r, 9)?),
+        read_marker: col::<Option<i64>>(r, 10)?.map(Timestamp),
+    })
+}
+
+/// A user reference in `app` from an id column and a name column.
+pub(crate) fn user_ref(r: &Row, app: &str, id: usize, name: usize) -> StoreResult<UserRef> {
+    Ok(UserRef {
+        key: UserKey {
+            app_instance_id: app.to_string(),
+            user_id: col(r, id)?,
+        },
+        name: col(r, name)?,
+    })
+}
+
+/// A message's columns with the sender's current name (`messages m`, `users u`).
+pub(crate) const MESSAGE_COLUMNS: &str =
+    "m.seq, m.message_id, m.sender, u.name, m.type, m.content, m.metadata, m.content_type,
+    m.attributes, m.push, m.target, m.created_ms, m.updated_ms, m.edited_ms, m.redacted";
+
+/// A row of `MESSAGE_COLUMNS`, in channel `ch`.
+pub(crate) fn message(ch: &ChannelKey, r: &Row) -> StoreResult<(MessageCursor, ChannelMessage)> {
+    message_from(ch, r, 0)
+}
+
+/// The `MESSAGE_COLUMNS` of a row, starting at column `at`, in channel `ch`.
+pub(crate) fn message_from(
+    ch: &ChannelKey,
+    r: &Row,
+    at: usize,
+) -> StoreResult<(MessageCursor, ChannelMessage)> {
+    let user = |id: String| UserKey {
+        app_instance_id: ch.app_instance_id.clone(),
+        user_id: id,
+    };
+    let kind: String = col(r, at + 4)?;
+    let created = Timestamp(col(r, at + 11)?);
+    let message = ChannelMessage {
+        channel: ch.clone(),
+        message_id: col(r, at + 1)?,
+        sender: UserRef {
+            key: user(col(r, at + 2)?),
+            name: col(r, at + 3)?,
+        },
+        kind: if kind == "CONTROL" {
+            MessageType::Control
+        } else {
+            MessageType::Standard
+        },
+        content: col(r, at + 5)?,
+        metadata: col(r, at + 6)?,
+        content_type: col(r, at + 7)?,
+        attributes: decode_attributes(col(r, at + 8)?),
+        push: decode_push(col(r, at + 9)?),
+        target: col::<Option<String>>(r, 10)?.map(user),
+        persistence: Persistence::Persistent,
+        created,
+        updated: Timestamp(col(r, at + 12)?),
+        edited: col::<Option<i64>>(r, 13)?.map(Timestamp),
+        redacted: col(r, at + 14)?,
+    };
+    let seq = col(r, at)?;
+    Ok((MessageCursor { created, seq }, message))
+}
+
+/// Message attributes as stored (the SQLite adapter's encoding: `[[name, [values…]], …]`).
+pub(crate) fn encode_attributes(attrs: &[(String, Vec<String>)]) -> Option<String> {
+    if attrs.is_empty() {
+        return None;
+    }
+    Some(Value::Array(attrs.iter().map(|(k, v)| json!([k, v])).collect()).to_string())
+}
+
+fn decode_attributes(text: Option<String>) -> Vec<(String, Vec<String>)> {
+    let Some(Ok(Value::Array(items))) = text.map(|t| serde_json::from_str::<Value>(&t)) else {
+        return Vec::new();
+    };
+    items
+        .into_iter()
+        .filter_map(|item| {
+            let name = item.get(0)?.as_str()?.to_string();
+            let values = item
+                .get(1)?
+                .as_array()?
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect();
+            Some((name, values))
+        })
+        .collect()
+}
+
+/// A push notification as stored (the SQLite adapter's encoding).
+pub(crate) fn encode_push(p: &Option<PushNotification>) -> Option<String> {
+    p.as_ref()
+        .map(|p| json!({"t": p.title, "b": p.body, "y": p.kind.map(|k| k.as_str())}).to_string())
+}
+
+fn decode_push(text: Option<String>) -> Option<PushNotification> {
+    let v: Value = serde_json::from_str(&text?).ok()?;
+    let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+    Some(PushNotification {
+        title: s("t"),
+        body: s("b"),
+        kind: s("y").and_then(|y| PushType::parse("PushNotification.Type", &y).ok()),
+    })
+}

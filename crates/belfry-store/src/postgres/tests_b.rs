@@ -1,0 +1,1 @@
+//! PG-only tests of part B (outbox, concurrency).
