@@ -250,11 +250,11 @@ pub(crate) fn message_from(
         content_type: col(r, at + 7)?,
         attributes: decode_attributes(col(r, at + 8)?),
         push: decode_push(col(r, at + 9)?),
-        target: col::<Option<String>>(r, 10)?.map(user),
+        target: col::<Option<String>>(r, at + 10)?.map(user),
         persistence: Persistence::Persistent,
         created,
         updated: Timestamp(col(r, at + 12)?),
-        edited: col::<Option<i64>>(r, 13)?.map(Timestamp),
+        edited: col::<Option<i64>>(r, at + 13)?.map(Timestamp),
         redacted: col(r, at + 14)?,
     };
     let seq = col(r, at)?;
