@@ -227,3 +227,44 @@ fn the_file_takes_every_new_key() {
         (4, 6)
     );
 }
+
+/// The cluster example in `examples/cluster/` is a configuration the server accepts.
+#[test]
+fn the_cluster_example_configuration_resolves() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/cluster/node.toml");
+    let c = Config::resolve(ServeArgs {
+        config: Some(path),
+        ..ServeArgs::default()
+    })
+    .unwrap();
+    assert_eq!(
+        c.store,
+        StoreKind::Postgres("postgres://belfry@db.internal:5432/belfry".into())
+    );
+    assert_eq!(c.bus.as_deref(), Some("nats://nats.internal:4222"));
+    assert_eq!(c.bus_subject, "belfry.prod.events");
+    assert_eq!(c.tls, TlsMode::Off);
+}
+
+#[test]
+fn a_bus_needs_a_shared_store_and_a_nats_url() {
+    let mut c = Config::with_data_dir("/tmp/x".into());
+    c.bus = Some("nats://127.0.0.1:4222".into());
+    let e = c.check().unwrap_err().to_string();
+    assert!(e.contains("only one node can use a SQLite store"), "{e}");
+    c.store = StoreKind::Postgres("postgres://h/db".into());
+    c.check().unwrap();
+    c.bus = Some("http://nats".into());
+    assert!(c.check().unwrap_err().to_string().contains("nats://"));
+    c.bus = Some("nats://n".into());
+    c.bus_subject = "a..b".into();
+    assert!(c.check().unwrap_err().to_string().contains("bus_subject"));
+    assert_eq!(
+        format!(
+            "{:?}",
+            StoreKind::Postgres("postgres://u:hunter2@h/db".into())
+        ),
+        "Postgres(postgres://u:[redacted]@h/db)"
+    );
+}
