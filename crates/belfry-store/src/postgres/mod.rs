@@ -29,6 +29,8 @@ mod tags;
 mod tests;
 #[cfg(test)]
 mod tests_b;
+#[cfg(test)]
+mod tests_start;
 mod user;
 
 use std::str::FromStr;
@@ -103,8 +105,14 @@ impl PgStore {
             // The schema must exist before a connection names it in its search_path.
             let (client, conn) = config.connect(NoTls).await.map_err(unreachable)?;
             let task = tokio::spawn(conn);
+            // IF NOT EXISTS is not safe against a concurrent CREATE: nodes starting together
+            // take turns under the migration lock.
             client
-                .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {}", ident(schema)))
+                .batch_execute(&format!(
+                    "BEGIN; SELECT pg_advisory_xact_lock({}); CREATE SCHEMA IF NOT EXISTS {}; COMMIT;",
+                    schema::MIGRATION_LOCK,
+                    ident(schema)
+                ))
                 .await
                 .map_err(db)?;
             drop(client);

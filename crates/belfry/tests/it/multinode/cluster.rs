@@ -137,13 +137,23 @@ impl Cluster {
 
     /// Starts a node with extra environment, and waits until it listens.
     pub fn node_with(&self, env: &[(&str, &str)]) -> Node {
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().to_str().unwrap().to_string();
         let mut all = vec![
             ("BELFRY_ACCESS_KEY_ID", ADMIN_KEY),
             ("BELFRY_SECRET_ACCESS_KEY", ADMIN_SECRET),
-            ("BELFRY_BUS_SUBJECT", self.subject.as_str()),
         ];
+        all.extend_from_slice(env);
+        self.node_env(&all)
+    }
+
+    /// Starts a node with no admin credential in its environment (the cluster makes one).
+    pub fn node_without_credentials(&self) -> Node {
+        self.node_env(&[])
+    }
+
+    fn node_env(&self, env: &[(&str, &str)]) -> Node {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().to_str().unwrap().to_string();
+        let mut all = vec![("BELFRY_BUS_SUBJECT", self.subject.as_str())];
         all.extend_from_slice(env);
         let mut proc = Proc::start(
             &[

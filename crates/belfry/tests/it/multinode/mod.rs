@@ -240,6 +240,48 @@ async fn keys_added_or_revoked_through_one_node_hold_on_the_others() {
     assert_eq!(status, 404);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_node_makes_the_admin_credential_and_the_others_use_it() {
+    let c = Cluster::new().await;
+    let first = c.node_without_credentials();
+    let second = c.node_without_credentials();
+    // Printed before the node listens, so among the lines already read.
+    let exported = |n: &cluster::Node, name: &str| -> String {
+        let prefix = format!("export {name}=");
+        n.proc
+            .seen()
+            .iter()
+            .find_map(|l| l.strip_prefix(&prefix).map(str::to_string))
+            .unwrap_or_else(|| panic!("no {prefix} in {:?}", n.proc.seen()))
+    };
+    let id = exported(&first, "AWS_ACCESS_KEY_ID");
+    let secret = exported(&first, "AWS_SECRET_ACCESS_KEY");
+    assert_eq!(exported(&second, "AWS_ACCESS_KEY_ID"), id);
+    assert_eq!(exported(&second, "AWS_SECRET_ACCESS_KEY"), secret);
+    let seen: Vec<String> = first.proc.seen().to_vec();
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("Generated an admin credential")),
+        "the first node says it made one: {seen:?}"
+    );
+    assert!(
+        !second
+            .proc
+            .seen()
+            .iter()
+            .any(|l| l.contains("Generated an admin credential")),
+        "the second node found it"
+    );
+    // The credential works on both.
+    for n in [&first, &second] {
+        crate::binary::client(&n.server.endpoint, &id, &secret, REGION)
+            .list_app_instances()
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
 /// A SigV4-signed call of Belfry's admin API with the admin key.
 async fn admin_call(
     s: &TestServer,
