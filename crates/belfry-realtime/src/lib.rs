@@ -17,18 +17,23 @@
 //! recent events, so nothing committed during connect is lost.
 //!
 //! The hub knows nothing of JSON or websockets: a [`FrameEncoder`] from the wire layer turns
-//! an event into frame bytes, and a session's owner writes them to its socket. A cross-node
-//! broker plugs in in front of [`Hub::publish_event`]: it only has to deliver every node the
-//! same events with their sequence numbers.
+//! an event into frame bytes, and a session's owner writes them to its socket.
+//!
+//! With several nodes, the [`bus`] plugs in in front of [`Hub::publish_event`]: it carries the
+//! store's outbox over NATS to every node's hub, with the events' sequence numbers, and makes
+//! the hub unavailable ([`Hub::set_available`]) while it cannot promise to deliver everything.
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 #![warn(missing_docs)]
 
+pub mod bus;
 mod ring;
 mod state;
 mod task;
+
+pub use bus::{Bus, BusConfig, BusError, BusStats};
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -74,6 +79,12 @@ impl CloseReason {
     pub const FULL: CloseReason = CloseReason {
         code: 1013,
         reason: "the server has reached its session limit",
+    };
+    /// 1013: the cross-node event bus is unavailable (disconnected, or it dropped events), so
+    /// the session could miss events.
+    pub const BUS_UNAVAILABLE: CloseReason = CloseReason {
+        code: 1013,
+        reason: "the event bus is unavailable; reconnect",
     };
     /// 1001: the server is shutting down.
     pub const GOING_AWAY: CloseReason = CloseReason {
@@ -274,6 +285,8 @@ pub enum Refused {
     Full,
     /// The server is shutting down.
     ShuttingDown,
+    /// The hub cannot be sure to receive every event now (the cross-node bus is down).
+    Unavailable,
 }
 
 impl Refused {
@@ -282,6 +295,7 @@ impl Refused {
         match self {
             Refused::Full => CloseReason::FULL,
             Refused::ShuttingDown => CloseReason::GOING_AWAY,
+            Refused::Unavailable => CloseReason::BUS_UNAVAILABLE,
         }
     }
 }
@@ -308,6 +322,12 @@ pub(crate) enum Command {
     /// The inbox overflowed and an event was dropped: everyone registered before this point
     /// may have missed it.
     Reset,
+    /// Someone outside the hub (the bus) says sessions registered before this point may miss
+    /// events: close them all.
+    ResetAll(CloseReason),
+    /// From here on, registrations are accepted (`true`) or closed at once with
+    /// `BUS_UNAVAILABLE` (`false`, which also closes every session registered before).
+    Availability(bool),
     Shutdown,
 }
 
@@ -319,6 +339,11 @@ struct Inner {
     queued: AtomicUsize,
     overflowed: AtomicBool,
     closing: AtomicBool,
+    /// Read by `open` to refuse early; the hub task's own copy, set in order with
+    /// registrations, is what closes a session that got past this check.
+    unavailable: AtomicBool,
+    /// Keeps the flag and the task's copy changing together.
+    availability: Mutex<()>,
     next_no: AtomicU64,
     stats: Arc<Stats>,
 }
@@ -340,6 +365,8 @@ impl Hub {
             queued: AtomicUsize::new(0),
             overflowed: AtomicBool::new(false),
             closing: AtomicBool::new(false),
+            unavailable: AtomicBool::new(false),
+            availability: Mutex::new(()),
             next_no: AtomicU64::new(1),
             stats: stats.clone(),
         });
@@ -388,6 +415,9 @@ impl Hub {
         if inner.closing.load(Ordering::Acquire) {
             return Err(Refused::ShuttingDown);
         }
+        if inner.unavailable.load(Ordering::SeqCst) {
+            return Err(Refused::Unavailable);
+        }
         let open = inner.stats.sessions_open.fetch_add(1, Ordering::SeqCst);
         if open >= inner.config.max_sessions {
             inner.stats.sessions_open.fetch_sub(1, Ordering::AcqRel);
@@ -411,6 +441,32 @@ impl Hub {
             close: close_tx,
         });
         Ok(session)
+    }
+
+    /// Says whether the hub can count on receiving every event (a cross-node bus is connected).
+    /// While unavailable, [`Hub::open`] refuses with [`Refused::Unavailable`]; making it
+    /// unavailable also closes every open session with [`CloseReason::BUS_UNAVAILABLE`]. A hub
+    /// starts available.
+    pub fn set_available(&self, available: bool) {
+        let inner = &self.inner;
+        let _serial = inner.availability.lock();
+        let was_available = !inner.unavailable.swap(!available, Ordering::SeqCst);
+        if was_available == available {
+            return;
+        }
+        let _ = inner.tx.send(Command::Availability(available));
+    }
+
+    /// Whether [`Hub::open`] accepts sessions (see [`Hub::set_available`]).
+    pub fn is_available(&self) -> bool {
+        !self.inner.unavailable.load(Ordering::SeqCst)
+    }
+
+    /// Closes every session registered before this call with `reason` and drops the routing
+    /// state (for when events may have been lost before reaching the hub).
+    pub fn reset_all(&self, reason: CloseReason) {
+        // Not coalesced: a reset already queued does not cover registrations queued after it.
+        let _ = self.inner.tx.send(Command::ResetAll(reason));
     }
 
     /// Closes every session with 1001 and refuses new ones.

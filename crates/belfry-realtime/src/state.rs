@@ -149,6 +149,8 @@ pub(crate) struct State {
     config: HubConfig,
     stats: Arc<Stats>,
     closing: bool,
+    /// Registrations are closed at once (the bus is down).
+    unavailable: bool,
 }
 
 impl State {
@@ -168,6 +170,7 @@ impl State {
             config,
             stats,
             closing: false,
+            unavailable: false,
         }
     }
 
@@ -183,6 +186,10 @@ impl State {
     ) {
         if self.closing {
             let _ = close.send(CloseReason::GOING_AWAY);
+            return;
+        }
+        if self.unavailable {
+            let _ = close.send(CloseReason::BUS_UNAVAILABLE);
             return;
         }
         let client_key = (user.clone(), client_id.clone());
@@ -262,6 +269,15 @@ impl State {
         self.channels.clear();
         self.gaps.clear();
         self.ring.clear();
+    }
+
+    /// While unavailable, no session stays open: those open now are closed, and registrations
+    /// are closed as they arrive.
+    pub(crate) fn set_available(&mut self, available: bool) {
+        self.unavailable = !available;
+        if !available {
+            self.reset_all(CloseReason::BUS_UNAVAILABLE);
+        }
     }
 
     pub(crate) fn shutdown(&mut self) {

@@ -52,6 +52,8 @@ pub(crate) async fn run(
                             state.reset_all(CloseReason::RESYNC);
                             hub.overflow_handled();
                         }
+                        Command::ResetAll(reason) => state.reset_all(reason),
+                        Command::Availability(available) => state.set_available(available),
                         Command::Shutdown => state.shutdown(),
                     }
                 }

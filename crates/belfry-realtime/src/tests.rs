@@ -12,10 +12,10 @@ use belfry_core::model::{
 use belfry_core::time::Timestamp;
 use bytes::Bytes;
 
-use crate::{CloseReason, Delivery, FrameEncoder, Hub, HubConfig, Session};
+use crate::{CloseReason, Delivery, FrameEncoder, Hub, HubConfig, Refused, Session};
 
 /// Encodes an event as a short text naming it.
-struct Names;
+pub(crate) struct Names;
 
 impl FrameEncoder for Names {
     fn encode(&self, event: &DomainEvent) -> Option<Bytes> {
@@ -46,14 +46,14 @@ impl FrameEncoder for Names {
     }
 }
 
-fn user(id: &str) -> UserKey {
+pub(crate) fn user(id: &str) -> UserKey {
     UserKey {
         app_instance_id: "ai".into(),
         user_id: id.into(),
     }
 }
 
-fn chan(id: &str) -> ChannelKey {
+pub(crate) fn chan(id: &str) -> ChannelKey {
     ChannelKey {
         app_instance_id: "ai".into(),
         channel_id: id.into(),
@@ -67,7 +67,7 @@ fn uref(id: &str) -> UserRef {
     }
 }
 
-fn msg(ch: &str, from: &str, content: &str, target: Option<&str>) -> ChannelMessage {
+pub(crate) fn msg(ch: &str, from: &str, content: &str, target: Option<&str>) -> ChannelMessage {
     ChannelMessage {
         channel: chan(ch),
         message_id: format!("id-{content}"),
@@ -114,7 +114,7 @@ fn channel(ch: &str) -> Channel {
     }
 }
 
-fn send(ch: &str, seq: u64, from: &str, content: &str) -> Published {
+pub(crate) fn send(ch: &str, seq: u64, from: &str, content: &str) -> Published {
     Published::at(
         seq,
         DomainEvent::MessageCreated(msg(ch, from, content, None)),
@@ -149,7 +149,7 @@ async fn drain(hub: &Hub, s: &mut Session) -> Vec<String> {
     out
 }
 
-async fn closed_with(s: &mut Session) -> CloseReason {
+pub(crate) async fn closed_with(s: &mut Session) -> CloseReason {
     loop {
         match tokio::time::timeout(Duration::from_secs(5), s.next()).await {
             Ok(Delivery::Close(r)) => return r,
@@ -445,4 +445,45 @@ async fn an_overflowing_inbox_resets_the_sessions_registered_before_the_loss() {
     let mut bob = connect(&hub, "bob", "1", &[("c", 5)]).await;
     hub.publish_event(send("c", 6, "ann", "after"));
     assert_eq!(drain(&hub, &mut bob).await, ["msg after"]);
+}
+
+#[tokio::test]
+async fn an_unavailable_hub_closes_its_sessions_and_refuses_new_ones_until_available() {
+    let hub = hub();
+    assert!(hub.is_available());
+    let mut ann = connect(&hub, "ann", "1", &[("c", 0)]).await;
+    // Registered, not yet subscribed: closed as well.
+    let mut bob = hub.open(user("bob"), "1".into()).unwrap();
+    hub.set_available(false);
+    assert!(!hub.is_available());
+    assert_eq!(closed_with(&mut ann).await, CloseReason::BUS_UNAVAILABLE);
+    assert_eq!(closed_with(&mut bob).await, CloseReason::BUS_UNAVAILABLE);
+    let refused = hub.open(user("cy"), "1".into()).err();
+    assert_eq!(refused, Some(Refused::Unavailable));
+    assert_eq!(
+        Refused::Unavailable.close_reason(),
+        CloseReason::BUS_UNAVAILABLE
+    );
+    assert_eq!(CloseReason::BUS_UNAVAILABLE.code, 1013);
+    drop((ann, bob));
+
+    hub.set_available(true);
+    let mut cy = connect(&hub, "cy", "1", &[("c", 0)]).await;
+    hub.publish_event(send("c", 1, "ann", "back"));
+    assert_eq!(drain(&hub, &mut cy).await, ["msg back"]);
+}
+
+#[tokio::test]
+async fn reset_all_closes_every_session_with_its_reason_and_forgets_channel_order() {
+    let hub = hub();
+    let mut ann = connect(&hub, "ann", "1", &[("c", 0)]).await;
+    let mut bob = connect(&hub, "bob", "1", &[("d", 3)]).await;
+    hub.publish_event(send("c", 2, "bob", "held"));
+    hub.reset_all(CloseReason::BUS_UNAVAILABLE);
+    assert_eq!(closed_with(&mut ann).await, CloseReason::BUS_UNAVAILABLE);
+    assert_eq!(closed_with(&mut bob).await, CloseReason::BUS_UNAVAILABLE);
+    // Still available; a new session starts the channel's order from its own snapshot.
+    let mut cy = connect(&hub, "cy", "1", &[("c", 5)]).await;
+    hub.publish_event(send("c", 6, "ann", "six"));
+    assert_eq!(drain(&hub, &mut cy).await, ["msg six"]);
 }

@@ -1,10 +1,12 @@
 //! The SigV4 gate: which access keys exist, and turning a signed request into a `Caller`.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use belfry_core::auth::{Caller, Grant};
+use belfry_core::store::{KeyStore, StoredKey};
+use belfry_core::CoreError;
 pub use belfry_sigv4::SecretKey;
 use belfry_sigv4::{RequestParts, VerifyPolicy};
 
@@ -21,9 +23,25 @@ pub struct AccessKey {
     pub grant: Grant,
 }
 
-/// The accepted keys and the signing policy.
+impl From<StoredKey> for AccessKey {
+    fn from(k: StoredKey) -> Self {
+        AccessKey {
+            id: k.id,
+            secret: SecretKey::new(k.secret),
+            grant: match k.bearers {
+                Some(patterns) => Grant::Bearers(patterns),
+                None => Grant::Admin,
+            },
+        }
+    }
+}
+
+/// The accepted keys and the signing policy: keys from the configuration and the environment,
+/// held here, and keys added at run time, read from the store on every request that uses one
+/// (so a key added or revoked through any node holds on all of them at once).
 pub struct Authenticator {
     keys: HashMap<String, AccessKey>,
+    stored: Option<Arc<dyn KeyStore>>,
     region: String,
     max_skew: Duration,
     /// Derived signing keys by (access key, scope date): the HMAC chain runs once a day per key
@@ -37,6 +55,7 @@ impl std::fmt::Debug for Authenticator {
         let derived = self.derived.lock().map(|c| c.len()).unwrap_or(0);
         f.debug_struct("Authenticator")
             .field("keys", &self.keys)
+            .field("stored", &self.stored.is_some())
             .field("region", &self.region)
             .field("max_skew", &self.max_skew)
             .field("derived", &format_args!("[{derived} redacted]"))
@@ -73,28 +92,67 @@ impl Authenticator {
     pub fn new(keys: Vec<AccessKey>, region: &str, max_skew: Duration) -> Self {
         Authenticator {
             keys: keys.into_iter().map(|k| (k.id.clone(), k)).collect(),
+            stored: None,
             region: region.to_string(),
             max_skew,
             derived: Mutex::new(HashMap::new()),
         }
     }
 
+    /// Also accepts the keys kept in `store`, looked up when a request names a key the
+    /// configuration does not hold.
+    pub fn with_store(mut self, store: Arc<dyn KeyStore>) -> Self {
+        self.stored = Some(store);
+        self
+    }
+
+    /// Whether `id` is a key of the configuration or the environment (which the store cannot
+    /// shadow or revoke).
+    pub fn is_configured(&self, id: &str) -> bool {
+        self.keys.contains_key(id)
+    }
+
     /// Verifies the request's signature and returns who signed it.
-    pub fn authenticate(&self, parts: &RequestParts, now: SystemTime) -> Result<Caller, ApiError> {
+    pub async fn authenticate(
+        &self,
+        parts: &RequestParts<'_>,
+        now: SystemTime,
+    ) -> Result<Caller, ApiError> {
         let parsed = belfry_sigv4::parse(parts).map_err(ApiError::Signature)?;
-        let key = self
-            .keys
-            .get(&parsed.access_key_id)
-            .ok_or(ApiError::UnknownAccessKey)?;
         let policy = VerifyPolicy {
             region: &self.region,
             service: SIGNING_NAME,
             max_skew: self.max_skew,
         };
-        belfry_sigv4::verify_with_key(parts, &parsed, &policy, now, |auth| {
-            self.derived_key(key, auth)
-        })
-        .map_err(ApiError::Signature)?;
+        let key = match self.keys.get(&parsed.access_key_id) {
+            Some(key) => {
+                belfry_sigv4::verify_with_key(parts, &parsed, &policy, now, |auth| {
+                    self.derived_key(key, auth)
+                })
+                .map_err(ApiError::Signature)?;
+                key.clone()
+            }
+            None => {
+                let store = self.stored.as_ref().ok_or(ApiError::UnknownAccessKey)?;
+                let key: AccessKey = store
+                    .get_access_key(&parsed.access_key_id)
+                    .await
+                    .map_err(|e| ApiError::Core(CoreError::from(e)))?
+                    .ok_or(ApiError::UnknownAccessKey)?
+                    .into();
+                // Not cached: a key revoked and made again under the same id has a new secret.
+                belfry_sigv4::verify_with_key(parts, &parsed, &policy, now, |auth| {
+                    belfry_sigv4::signing_key(
+                        &key.secret,
+                        &auth.scope_date,
+                        &auth.region,
+                        &auth.service,
+                    )
+                })
+                .map_err(ApiError::Signature)?;
+                key
+            }
+        };
         Ok(Caller {
             access_key_id: key.id.clone(),
             grant: key.grant.clone(),
@@ -113,8 +171,8 @@ mod tests {
 
     /// Neither the secret nor the signing key derived from it (cached once a request was
     /// verified) shows in `Debug`.
-    #[test]
-    fn debug_shows_no_secret_nor_derived_key() {
+    #[tokio::test]
+    async fn debug_shows_no_secret_nor_derived_key() {
         const SECRET: &str = "wire-secret-5d21";
         let auth = Authenticator::new(
             vec![AccessKey {
@@ -148,7 +206,7 @@ mod tests {
             headers: &signed,
             body: b"",
         };
-        let caller = auth.authenticate(&parts, now).unwrap();
+        let caller = auth.authenticate(&parts, now).await.unwrap();
         assert_eq!(caller.access_key_id, "AKIDWIRE");
         let derived = signing_key(
             &SecretKey::new(SECRET),

@@ -5,11 +5,13 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod admin;
 pub mod auth;
 mod body;
 pub mod dto;
 pub mod error;
 pub mod handlers;
+pub mod health;
 pub mod ops;
 pub mod request;
 pub mod router;

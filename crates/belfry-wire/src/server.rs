@@ -1,4 +1,4 @@
-//! The HTTP face: `/health`, and one dispatcher for every AWS operation. The dispatcher reads
+//! The HTTP face: `/health`, Belfry's admin API (`admin`), and one dispatcher for every AWS operation. The dispatcher reads
 //! the bounded body, verifies SigV4, routes on the raw path, runs the handler and renders the
 //! reply or the AWS error, stamping `x-amzn-RequestId` and `Date` on every response and logging
 //! one line per request.
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{delete, get};
 use axum::Router;
 use belfry_core::time::Clock;
 use belfry_core::{CoreError, Services};
@@ -48,24 +48,24 @@ pub struct AppState {
     /// Cancelled when the server is asked to stop (SIGTERM/SIGINT, or a test): the listener
     /// stops accepting and drains its requests, and the realtime hub closes every session.
     pub shutdown: CancellationToken,
+    /// What `/health` asks: the store, the bus.
+    pub probes: Vec<Arc<dyn crate::health::Probe>>,
 }
 
 /// The axum router for the whole API.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
-        .route("/health", get(health))
+        .route("/health", get(crate::health::health))
+        .route(
+            "/admin/keys",
+            get(crate::admin::list_keys).post(crate::admin::create_key),
+        )
+        .route("/admin/keys/{id}", delete(crate::admin::delete_key))
         .route("/connect", get(crate::session::connect))
         .route("/realtime/stats", get(crate::session::stats))
         .fallback(dispatch)
         .with_state(state)
         .layer(CatchPanicLayer::custom(panic_response))
-}
-
-async fn health() -> Response {
-    let mut res = Response::new(Body::from("{\"status\":\"ok\"}"));
-    res.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    res
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
@@ -145,6 +145,7 @@ async fn process(state: &AppState, req: Request) -> (Option<Op>, Outcome) {
     let caller = match state
         .auth
         .authenticate(&signed, state.clock.now().system_time())
+        .await
     {
         Ok(c) => c,
         Err(e) => return (None, Err(e)),

@@ -8,6 +8,7 @@
 pub mod bench;
 pub mod config;
 pub mod listen;
+mod stores;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -19,11 +20,11 @@ use belfry_core::arn::ArnContext;
 use belfry_core::auth::Grant;
 use belfry_core::events::{EventBus, Published};
 use belfry_core::paging::PageSigner;
-use belfry_core::store::Store;
+use belfry_core::store::{Outbox, Store};
 use belfry_core::time::{Clock, SystemClock};
 use belfry_core::{Limits, Services};
+use belfry_realtime::bus::{Bus, BusConfig};
 use belfry_realtime::{Hub, HubConfig};
-use belfry_store::SqliteStore;
 use belfry_wire::session::frames::WireFrames;
 use belfry_wire::session::Realtime;
 use belfry_wire::{AccessKey, AppState, Authenticator, Throttle};
@@ -34,8 +35,10 @@ pub use config::{AdminCredential, Config};
 
 /// Opens the store, starts the realtime hub and builds the shared state. Returns the admin
 /// credential in use and whether it was generated just now. Must run inside a tokio runtime.
-pub fn build_state(config: &Config) -> anyhow::Result<(Arc<AppState>, AdminCredential, bool)> {
-    build_state_wired(config, Wiring::default())
+pub async fn build_state(
+    config: &Config,
+) -> anyhow::Result<(Arc<AppState>, AdminCredential, bool)> {
+    build_state_wired(config, Wiring::default()).await
 }
 
 /// The ports a server is wired to besides its store: the binary takes the defaults, tests
@@ -57,7 +60,7 @@ impl Default for Wiring {
 }
 
 /// Publishes every event to the hub and to one more bus (tests record events this way).
-struct Tee(Hub, Arc<dyn EventBus>);
+struct Tee(Arc<dyn EventBus>, Arc<dyn EventBus>);
 
 impl EventBus for Tee {
     fn publish(&self, event: Published) {
@@ -66,22 +69,8 @@ impl EventBus for Tee {
     }
 }
 
-/// As [`build_state`], also publishing domain events to `events`.
-pub fn build_state_with_events(
-    config: &Config,
-    events: Arc<dyn EventBus>,
-) -> anyhow::Result<(Arc<AppState>, AdminCredential, bool)> {
-    build_state_wired(
-        config,
-        Wiring {
-            events: Some(events),
-            ..Wiring::default()
-        },
-    )
-}
-
 /// As [`build_state`], wired to `wiring`'s clock and event bus.
-pub fn build_state_wired(
+pub async fn build_state_wired(
     config: &Config,
     wiring: Wiring,
 ) -> anyhow::Result<(Arc<AppState>, AdminCredential, bool)> {
@@ -91,6 +80,8 @@ pub fn build_state_wired(
     } = wiring;
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    let opened = stores::open(config).await?;
+    let store = opened.store.clone();
     let (admin, generated) = match &config.admin_key {
         Some((id, secret)) => (
             AdminCredential {
@@ -99,10 +90,9 @@ pub fn build_state_wired(
             },
             false,
         ),
-        None => config::admin_credential(&config.data_dir)?,
+        None => stores::admin_credential(config, &opened).await?,
     };
-    let store = SqliteStore::open(&config.data_dir)
-        .map_err(|e| anyhow::anyhow!("opening the store: {e}"))?;
+    let page_key = stores::page_key(config, &opened).await?;
     let mut keys = vec![AccessKey {
         id: admin.access_key_id.clone(),
         secret: admin.secret_access_key.clone(),
@@ -123,23 +113,48 @@ pub fn build_state_wired(
         region: config.region.clone(),
         account: config.account_id.clone(),
     };
-    let hub = Hub::start(
-        HubConfig {
-            max_sessions: config.max_sessions,
-            queue_frames: config.session_queue_frames,
-            ..HubConfig::default()
-        },
-        Arc::new(WireFrames::new(arns.clone())),
-    );
+    let bus_config = config.bus.as_ref().map(|url| bus_config(config, url));
+    let mut hub_config = HubConfig {
+        max_sessions: config.max_sessions,
+        queue_frames: config.session_queue_frames,
+        ..HubConfig::default()
+    };
+    if let Some(b) = &bus_config {
+        // A node that dies holding a lease delays its entries by up to lease + relay_tick;
+        // later events of the same channels wait that long rather than reset their sessions.
+        hub_config.gap_timeout = hub_config.gap_timeout.max(2 * (b.lease + b.relay_tick));
+    }
+    let hub = Hub::start(hub_config, Arc::new(WireFrames::new(arns.clone())));
+    let mut probes = opened.probes;
+    // Where the services publish after a commit: the bus (which delivers to every node's hub,
+    // this one's included), or this node's hub.
+    let published: Arc<dyn EventBus> = match (bus_config, &opened.postgres) {
+        (Some(b), Some(pg)) => {
+            let outbox: Arc<dyn Outbox> = if std::env::var_os("BELFRY_FAULT_NO_RELAY").is_some() {
+                tracing::warn!("BELFRY_FAULT_NO_RELAY is set: this node never relays its outbox (fault injection for tests)");
+                Arc::new(NoRelay)
+            } else {
+                Arc::new(pg.clone())
+            };
+            let bus = Bus::start(b, outbox, hub.clone())
+                .await
+                .context("starting the event bus")?;
+            let publisher = bus.publisher();
+            probes.push(Arc::new(BusProbe(bus)));
+            publisher
+        }
+        (Some(_), None) => anyhow::bail!("the bus needs a PostgreSQL store"),
+        (None, _) => Arc::new(hub.clone()),
+    };
     let services = Services::new(
-        Arc::new(store),
+        store.clone(),
         clock.clone(),
         match extra {
-            Some(events) => Arc::new(Tee(hub.clone(), events)),
-            None => Arc::new(hub.clone()),
+            Some(events) => Arc::new(Tee(published, events)),
+            None => published,
         },
         arns,
-        PageSigner::new(config::page_key(&config.data_dir)?),
+        PageSigner::new(page_key),
         Limits {
             memberships_per_user: config.memberships_per_user,
             ..Limits::default()
@@ -154,7 +169,8 @@ pub fn build_state_wired(
             keys,
             &config.region,
             Duration::from_secs(config.max_clock_skew_secs),
-        ),
+        )
+        .with_store(store.clone()),
         max_body: config.max_body_bytes,
         body_timeout: Duration::from_secs(config.body_read_timeout_secs),
         realtime: Realtime {
@@ -164,8 +180,61 @@ pub fn build_state_wired(
         },
         clock,
         shutdown: tokio_util::sync::CancellationToken::new(),
+        probes,
     };
     Ok((Arc::new(state), admin, generated))
+}
+
+fn bus_config(config: &Config, url: &str) -> BusConfig {
+    BusConfig {
+        url: url.to_owned(),
+        subject: config.bus_subject.clone(),
+        name: Some(format!("belfry {}", config.listen)),
+        ..BusConfig::default()
+    }
+}
+
+/// An outbox that never yields anything: a node started with `BELFRY_FAULT_NO_RELAY` commits
+/// events to the outbox and never publishes them itself, like a node killed between its commits
+/// and their publication. Only the tests set it.
+struct NoRelay;
+
+#[async_trait::async_trait]
+impl Outbox for NoRelay {
+    async fn lease_events(
+        &self,
+        _limit: usize,
+        _lease: Duration,
+    ) -> belfry_core::store::StoreResult<Vec<belfry_core::store::OutboxEntry>> {
+        Ok(Vec::new())
+    }
+    async fn ack_events(&self, _ids: &[i64]) -> belfry_core::store::StoreResult<()> {
+        Ok(())
+    }
+}
+
+/// `/health`'s view of the bus; it also keeps the bus (and its tasks) alive with the state.
+struct BusProbe(Bus);
+
+#[async_trait::async_trait]
+impl belfry_wire::health::Probe for BusProbe {
+    fn name(&self) -> &'static str {
+        "bus"
+    }
+    async fn check(&self) -> Result<String, String> {
+        let s = self.0.stats();
+        if self.0.ready() {
+            Ok(format!(
+                "nats (relayed {}, received {}, disconnects {})",
+                s.relayed, s.received, s.disconnects
+            ))
+        } else {
+            Err(format!(
+                "nats unreachable{}",
+                s.last_error.map(|e| format!(": {e}")).unwrap_or_default()
+            ))
+        }
+    }
 }
 
 /// A server bound to its addresses with its TLS ready: what [`serve`] runs.

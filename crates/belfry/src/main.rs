@@ -67,14 +67,19 @@ async fn run(config: Config) -> anyhow::Result<()> {
         }
         Err(error) => tracing::warn!(%error, "could not raise the open-file limit"),
     }
-    let (state, admin, generated) = belfry::build_state(&config)?;
+    let (state, admin, generated) = belfry::build_state(&config).await?;
     let server = belfry::bind(&config, state).await?;
     let addr = server.addr;
     if generated {
-        println!(
-            "Generated an admin credential (kept in {}/admin-credentials.toml, mode 0600).",
-            config.data_dir.display()
-        );
+        match &config.store {
+            belfry::config::StoreKind::Sqlite => println!(
+                "Generated an admin credential (kept in {}/admin-credentials.toml, mode 0600).",
+                config.data_dir.display()
+            ),
+            belfry::config::StoreKind::Postgres(_) => println!(
+                "Generated an admin credential (kept in the PostgreSQL store, shared by every node)."
+            ),
+        }
     }
     if config.admin_key.is_none() {
         println!("To use this server from the AWS CLI, boto3 or an AWS SDK:");

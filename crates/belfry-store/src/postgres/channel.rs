@@ -23,8 +23,8 @@ use tokio_postgres::{Row, Transaction};
 
 use super::app_instance::lock_app_instance;
 use super::rows::{
-    channel_at, channel_from_row, col, get_channel, lock_token, membership_type, next_event_seq,
-    CHANNEL_COLUMNS, CHANNEL_FROM,
+    channel_at, channel_from_row, col, get_channel, lock_token, lock_users, membership_type,
+    next_event_seq, CHANNEL_COLUMNS, CHANNEL_FROM,
 };
 use super::{count, db, forget, is_unique_violation, remember, replay, tags, PgStore};
 
@@ -75,19 +75,7 @@ async fn add_members(
     let mut ids: Vec<&str> = new.members.iter().map(|m| m.user_id.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();
-    // Locked in id order (the ORDER BY sits below the row locking), so two creates sharing
-    // members cannot deadlock.
-    let names: HashMap<String, String> = tx
-        .query(
-            "SELECT user_id, name FROM users WHERE app_instance_id = $1 AND user_id = ANY($2)
-             ORDER BY user_id FOR NO KEY UPDATE",
-            &[&key.app_instance_id, &ids],
-        )
-        .await
-        .map_err(db)?
-        .iter()
-        .map(|r| Ok((col(r, 0)?, col(r, 1)?)))
-        .collect::<StoreResult<_>>()?;
+    let names = lock_users(tx, &key.app_instance_id, &ids).await?;
     let channels_of: HashMap<String, i64> = tx
         .query(
             "SELECT user_id, COUNT(*) FROM memberships WHERE app_instance_id = $1 AND user_id = ANY($2)

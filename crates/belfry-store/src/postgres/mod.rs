@@ -6,7 +6,10 @@
 //! that row first (`SELECT … FOR UPDATE`, or the `UPDATE channels SET event_seq = …` that takes
 //! a channel's next event number), so concurrent nodes serialize on the rows they share
 //! instead of retrying. Rules that must hold across nodes are constraints (unique keys,
-//! foreign keys), never a node's memory.
+//! foreign keys) or locks, never a node's memory: creates serialize on their ClientRequestToken
+//! (a transaction advisory lock, so a raced token replays), quotas are counted under their
+//! parent's row lock (the AppInstance row; a member's user row for the per-user membership
+//! quota), always taken in that order (`rows.rs`).
 //!
 //! With an outbox (`PgOptions::outbox`), every write that publishes an event also inserts it
 //! into `outbox` in the same transaction, for the bus relay (see `Outbox`).
@@ -26,6 +29,8 @@ mod tags;
 mod tests;
 #[cfg(test)]
 mod tests_b;
+#[cfg(test)]
+mod tests_start;
 mod user;
 
 use std::str::FromStr;
@@ -100,8 +105,14 @@ impl PgStore {
             // The schema must exist before a connection names it in its search_path.
             let (client, conn) = config.connect(NoTls).await.map_err(unreachable)?;
             let task = tokio::spawn(conn);
+            // IF NOT EXISTS is not safe against a concurrent CREATE: nodes starting together
+            // take turns under the migration lock.
             client
-                .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {}", ident(schema)))
+                .batch_execute(&format!(
+                    "BEGIN; SELECT pg_advisory_xact_lock({}); CREATE SCHEMA IF NOT EXISTS {}; COMMIT;",
+                    schema::MIGRATION_LOCK,
+                    ident(schema)
+                ))
                 .await
                 .map_err(db)?;
             drop(client);

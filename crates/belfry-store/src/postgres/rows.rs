@@ -2,6 +2,8 @@
 //! the SQLite adapter (`sqlite::user::expiration`, `sqlite::channel::from_row`), read with
 //! `try_get` so a column of an unexpected type is a failure, not a panic.
 
+use std::collections::HashMap;
+
 use belfry_core::arn::{ChannelKey, UserKey};
 use belfry_core::model::{
     AppInstanceUser, Channel, ChannelMode, ChannelPrivacy, ExpirationCriterion, ExpirationSettings,
@@ -150,6 +152,28 @@ pub(crate) async fn next_event_seq(tx: &Transaction<'_>, key: &ChannelKey) -> St
         Some(r) => Ok(col::<i64>(&r, 0)?.max(0) as u64),
         None => Err(StoreError::NoChannel(key.channel_id.clone())),
     }
+}
+
+/// Locks the users' rows (`FOR NO KEY UPDATE`, in id order, so writes locking several cannot
+/// deadlock) and returns the names of those that exist. Every write that adds memberships takes
+/// this lock on a user before counting the user's channels, so the per-user quota holds across
+/// nodes; foreign-key checks (`KEY SHARE`) do not wait for it.
+pub(crate) async fn lock_users(
+    tx: &Transaction<'_>,
+    app_instance_id: &str,
+    user_ids: &[&str],
+) -> StoreResult<HashMap<String, String>> {
+    // The ORDER BY sits below the row locking: rows are locked in this order.
+    tx.query(
+        "SELECT user_id, name FROM users WHERE app_instance_id = $1 AND user_id = ANY($2)
+         ORDER BY user_id FOR NO KEY UPDATE",
+        &[&app_instance_id, &user_ids],
+    )
+    .await
+    .map_err(db)?
+    .iter()
+    .map(|r| Ok((col(r, 0)?, col(r, 1)?)))
+    .collect()
 }
 
 /// Advisory lock classes (the first key of `pg_advisory_xact_lock(int4, int4)`, a key space

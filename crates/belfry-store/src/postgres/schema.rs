@@ -8,7 +8,7 @@ use tokio_postgres::Client;
 use super::db;
 
 /// The advisory lock key that serializes migrations (an arbitrary constant: "belfry" in ASCII).
-const MIGRATION_LOCK: i64 = 0x62_65_6c_66_72_79;
+pub(crate) const MIGRATION_LOCK: i64 = 0x62_65_6c_66_72_79;
 
 /// Migration N+1 is `MIGRATIONS[N]`. Never edit a released entry; append a new one.
 ///
@@ -16,7 +16,7 @@ const MIGRATION_LOCK: i64 = 0x62_65_6c_66_72_79;
 /// order for keyset paging). Each channel numbers its events in `channels.event_seq`; the row
 /// lock taken to raise it serializes a channel's sends, which is what makes commit order the
 /// paging order on a store with concurrent writers.
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     // 1: everything of the first SQLite schemas, as one.
     r#"
     CREATE TABLE app_instances (

@@ -123,7 +123,7 @@ pub(crate) async fn connect(
 }
 
 /// Verifies the SigV4 signature (header or presigned) of a GET with no body.
-fn signed_get(
+async fn signed_get(
     state: &AppState,
     uri: &Uri,
     headers: &HeaderMap,
@@ -140,12 +140,13 @@ fn signed_get(
     state
         .auth
         .authenticate(&parts, state.clock.now().system_time())
+        .await
 }
 
 /// Verifies the presigned URL and who it may act as.
 async fn admit(state: &AppState, uri: &Uri, headers: &HeaderMap) -> Result<Admitted, CloseReason> {
     let raw_query = uri.query().unwrap_or("");
-    let caller = signed_get(state, uri, headers).map_err(|e| {
+    let caller = signed_get(state, uri, headers).await.map_err(|e| {
         tracing::info!(error = ?e, "websocket connect refused: signature");
         UNAUTHORIZED
     })?;
@@ -384,7 +385,7 @@ pub(crate) async fn stats(
     use belfry_core::auth::Grant;
     use std::sync::atomic::Ordering::Relaxed;
     let request_id = uuid::Uuid::new_v4().to_string();
-    let caller = match signed_get(&state, &uri, &headers) {
+    let caller = match signed_get(&state, &uri, &headers).await {
         Ok(c) => c,
         Err(e) => return crate::server::error_response(&e.render(), &request_id),
     };

@@ -135,7 +135,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let send_errors = Arc::new(AtomicU64::new(0));
     let mut workers = Vec::new();
     for user in users.iter().take(senders) {
-        let mut conn = env.connection().await?;
+        let mut conn = env.connection_to(args.send_endpoint.as_deref()).await?;
         let (rx, channel, user) = (rx.clone(), channel.clone(), user.clone());
         let (ok, measured_ok, errors) =
             (sent_ok.clone(), sent_measured.clone(), send_errors.clone());

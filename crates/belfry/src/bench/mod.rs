@@ -133,6 +133,11 @@ pub struct BenchArgs {
     /// pairs: connect no sessions (the baseline to compare with).
     #[arg(long)]
     pub no_sessions: bool,
+    /// fanout: send through this REST endpoint (http://host:port) instead of `--endpoint`,
+    /// while sessions connect where `--endpoint` says: two nodes of a cluster, one writing and
+    /// one delivering.
+    #[arg(long)]
+    pub send_endpoint: Option<String>,
 }
 
 /// Runs the bench.

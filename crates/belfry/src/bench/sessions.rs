@@ -99,6 +99,19 @@ impl Env {
         Connection::open(&self.host, self.signer.clone()).await
     }
 
+    /// A new REST connection to `endpoint` (`http://host:port`), or to `--endpoint`.
+    pub async fn connection_to(&self, endpoint: Option<&str>) -> anyhow::Result<Connection> {
+        match endpoint {
+            Some(e) => {
+                let Some(host) = e.strip_prefix("http://") else {
+                    bail!("--send-endpoint must be http://host:port, not {e}");
+                };
+                Connection::open(host.trim_end_matches('/'), self.signer.clone()).await
+            }
+            None => self.connection().await,
+        }
+    }
+
     /// `GET /realtime/stats` on a new connection, starting a new latency window with `reset`.
     pub async fn stats(&self, reset: bool) -> anyhow::Result<Value> {
         stats(&mut self.connection().await?, reset).await

@@ -76,6 +76,11 @@ impl Proc {
         }
     }
 
+    /// The stdout lines read so far.
+    pub fn seen(&self) -> &[String] {
+        &self.seen
+    }
+
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

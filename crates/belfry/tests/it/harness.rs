@@ -33,7 +33,7 @@ pub struct TestServer {
     /// Cancelling it stops the server (as SIGTERM does).
     pub shutdown: CancellationToken,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl TestServer {
@@ -84,7 +84,7 @@ impl TestServer {
             clock,
             events: Some(events),
         };
-        let (state, _, _) = belfry::build_state_wired(&config, wiring).unwrap();
+        let (state, _, _) = belfry::build_state_wired(&config, wiring).await.unwrap();
         let server = belfry::bind(&config, state).await.unwrap();
         let addr = server.addr;
         let tls_addr = server.tls_addr;
@@ -98,7 +98,21 @@ impl TestServer {
             ca_pem,
             shutdown,
             task: Some(task),
-            _dir: dir,
+            _dir: Some(dir),
+        }
+    }
+
+    /// A server another process runs (a node of a cluster), as the clients here reach it:
+    /// listening on `addr`, with its development CA at `ca_pem`.
+    pub fn external(addr: SocketAddr, ca_pem: PathBuf) -> Self {
+        TestServer {
+            endpoint: format!("http://{addr}"),
+            addr,
+            tls_addr: None,
+            ca_pem: Some(ca_pem),
+            shutdown: CancellationToken::new(),
+            task: None,
+            _dir: None,
         }
     }
 

@@ -22,6 +22,7 @@ mod limits;
 mod memberships;
 mod messages;
 mod moderation;
+mod multinode;
 mod raw;
 mod realtime;
 mod realtime_connect;

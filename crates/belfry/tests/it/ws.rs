@@ -222,6 +222,19 @@ impl Ws {
         }
     }
 
+    /// Reads until the connection ends in any way: a close frame, an error, or the bare end of
+    /// the stream a killed server leaves.
+    pub async fn ended(&mut self) {
+        loop {
+            let msg = tokio::time::timeout(Duration::from_secs(10), self.stream.next())
+                .await
+                .expect("the connection did not end within 10 s");
+            if matches!(msg, None | Some(Err(_)) | Some(Ok(Message::Close(_)))) {
+                return;
+            }
+        }
+    }
+
     /// Sends a text frame (clients normally send none).
     pub async fn send_text(&mut self, text: String) {
         self.stream.send(Message::Text(text.into())).await.unwrap();

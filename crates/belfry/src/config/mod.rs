@@ -1,17 +1,23 @@
 //! Configuration: flags beat environment variables, which beat the TOML file, which beats the
-//! defaults. Also the secrets the server keeps in its data directory (the generated admin
-//! credential and the NextToken signing key).
+//! defaults. The secrets a node keeps in its data directory are in `secrets`.
+
+mod secrets;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod throttle_tests;
+
+use secrets::secret_text;
+pub use secrets::{admin_credential, page_key, AdminCredential};
+pub(crate) use secrets::{write_atomic, write_private};
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use belfry_core::paging::PageKey;
 use belfry_sigv4::SecretKey;
 use belfry_wire::ThrottleConfig;
 use clap::Args;
-use rand::distributions::{Alphanumeric, DistString};
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
 /// `belfry serve` options; each also comes from `BELFRY_*` or the config file.
@@ -42,6 +48,62 @@ pub struct ServeArgs {
     /// Log format [default: human].
     #[arg(long, env = "BELFRY_LOG_FORMAT", value_parser = ["human", "json"])]
     pub log_format: Option<String>,
+    /// Where state lives: `sqlite` (a database in the data directory) or a `postgres://` URL
+    /// shared by every node [default: sqlite].
+    #[arg(long, env = "BELFRY_STORE")]
+    pub store: Option<String>,
+    /// A `nats://` URL: fan-out of events between nodes sharing a PostgreSQL store [default:
+    /// none, fan-out stays in this process].
+    #[arg(long, env = "BELFRY_BUS")]
+    pub bus: Option<String>,
+}
+
+/// Where the server keeps its state.
+#[derive(Clone, PartialEq, Eq)]
+pub enum StoreKind {
+    /// The embedded SQLite database in the data directory (one node).
+    Sqlite,
+    /// A PostgreSQL database, by URL (any number of nodes).
+    Postgres(String),
+}
+
+impl std::fmt::Debug for StoreKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreKind::Sqlite => f.write_str("Sqlite"),
+            // The URL may carry a password.
+            StoreKind::Postgres(url) => write!(f, "Postgres({})", redact_url(url)),
+        }
+    }
+}
+
+/// The URL with any password replaced, for logs.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:[redacted]@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+impl StoreKind {
+    fn parse(value: &str) -> anyhow::Result<Self> {
+        if value == "sqlite" {
+            return Ok(StoreKind::Sqlite);
+        }
+        if value.starts_with("postgres://") || value.starts_with("postgresql://") {
+            return Ok(StoreKind::Postgres(value.to_owned()));
+        }
+        bail!(
+            "store {:?} must be sqlite or a postgres:// URL",
+            redact_url(value)
+        )
+    }
 }
 
 /// An extra access key from the config file, limited to acting as some bearers.
@@ -97,6 +159,10 @@ pub struct FileConfig {
     max_body_bytes: Option<usize>,
     max_clock_skew_secs: Option<u64>,
     memberships_per_user: Option<u64>,
+    store: Option<String>,
+    store_max_connections: Option<usize>,
+    bus: Option<String>,
+    bus_subject: Option<String>,
     #[serde(default)]
     access_keys: Vec<KeyConfig>,
     #[serde(default)]
@@ -155,6 +221,14 @@ pub struct Config {
     /// Channel memberships one user may hold (a backend user that creates every channel is a
     /// member of each).
     pub memberships_per_user: u64,
+    /// Where state lives.
+    pub store: StoreKind,
+    /// PostgreSQL connections this node keeps at most.
+    pub store_max_connections: usize,
+    /// The NATS URL for cross-node fan-out, if any.
+    pub bus: Option<String>,
+    /// The NATS subject events travel on (one per deployment sharing a NATS server).
+    pub bus_subject: String,
     /// Admin credential from the environment, if given.
     pub admin_key: Option<(String, SecretKey)>,
     /// Extra keys from the file.
@@ -190,6 +264,10 @@ impl Config {
             max_body_bytes: 1024 * 1024,
             max_clock_skew_secs: 300,
             memberships_per_user: belfry_core::Limits::default().memberships_per_user,
+            store: StoreKind::Sqlite,
+            store_max_connections: 16,
+            bus: None,
+            bus_subject: "belfry.events".into(),
             admin_key: None,
             access_keys: Vec::new(),
             throttle: ThrottleConfig::default(),
@@ -266,6 +344,20 @@ impl Config {
         if let Some(n) = file.memberships_per_user {
             c.memberships_per_user = n;
         }
+        if let Some(store) = args.store.or(file.store) {
+            c.store = StoreKind::parse(&store)?;
+        }
+        if let Some(n) = file.store_max_connections {
+            c.store_max_connections = n;
+        }
+        c.bus = args.bus.or(file.bus);
+        if let Some(subject) = std::env::var("BELFRY_BUS_SUBJECT")
+            .ok()
+            .filter(|s| !s.is_empty())
+            .or(file.bus_subject)
+        {
+            c.bus_subject = subject;
+        }
         c.access_keys = file.access_keys;
         c.throttle = file.throttle;
         let id = std::env::var("BELFRY_ACCESS_KEY_ID")
@@ -309,6 +401,7 @@ impl Config {
             }
         }
         self.check_tls()?;
+        self.check_scale_out()?;
         self.throttle.check().map_err(anyhow::Error::msg)?;
         if let Some(e) = &self.public_endpoint {
             check_public_endpoint(e)?;
@@ -345,6 +438,37 @@ impl Config {
             if secs > DAY_SECS {
                 bail!("{name} must be at most one day");
             }
+        }
+        Ok(())
+    }
+
+    fn check_scale_out(&self) -> anyhow::Result<()> {
+        if let Some(bus) = &self.bus {
+            if !bus.starts_with("nats://") {
+                bail!("bus {:?} must be a nats:// URL", redact_url(bus));
+            }
+            if self.store == StoreKind::Sqlite {
+                bail!(
+                    "bus is set but the store is sqlite: only one node can use a SQLite store; \
+                     give every node the same --store postgres://… URL"
+                );
+            }
+        }
+        let subject_ok = !self.bus_subject.is_empty()
+            && self.bus_subject.len() <= 200
+            && self.bus_subject.split('.').all(|t| {
+                !t.is_empty()
+                    && t.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            });
+        if !subject_ok {
+            bail!(
+                "bus_subject {:?} must be dot-separated tokens of letters, digits, '-' and '_'",
+                self.bus_subject
+            );
+        }
+        if !(1..=1000).contains(&self.store_max_connections) {
+            bail!("store_max_connections must be between 1 and 1000");
         }
         Ok(())
     }
@@ -404,376 +528,4 @@ pub fn check_public_endpoint(endpoint: &str) -> anyhow::Result<()> {
         bail!("public_endpoint {endpoint:?} has an invalid port");
     }
     Ok(())
-}
-
-/// The admin credential, as kept in `admin-credentials.toml`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AdminCredential {
-    /// Access key id.
-    pub access_key_id: String,
-    /// Secret access key.
-    #[serde(with = "secret_text")]
-    pub secret_access_key: SecretKey,
-}
-
-/// A secret as it is written in the config file and `admin-credentials.toml`: plain text, in a
-/// file only its owner reads.
-mod secret_text {
-    use belfry_sigv4::SecretKey;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(key: &SecretKey, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(key.expose())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SecretKey, D::Error> {
-        String::deserialize(d).map(SecretKey::new)
-    }
-}
-
-const ADMIN_FILE: &str = "admin-credentials.toml";
-const PAGE_KEY_FILE: &str = "page-token.key";
-
-/// Loads the generated admin credential, or makes one on first start. Returns it and whether it
-/// was just made.
-pub fn admin_credential(data_dir: &Path) -> anyhow::Result<(AdminCredential, bool)> {
-    let path = data_dir.join(ADMIN_FILE);
-    if path.exists() {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        let cred = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-        return Ok((cred, false));
-    }
-    let mut rng = rand::thread_rng();
-    let cred = AdminCredential {
-        access_key_id: format!(
-            "AKIA{}",
-            Alphanumeric.sample_string(&mut rng, 16).to_uppercase()
-        ),
-        secret_access_key: SecretKey::new(Alphanumeric.sample_string(&mut rng, 40)),
-    };
-    write_private(&path, toml::to_string(&cred)?.as_bytes())?;
-    Ok((cred, true))
-}
-
-/// Loads the NextToken signing key, or makes one on first start.
-pub fn page_key(data_dir: &Path) -> anyhow::Result<PageKey> {
-    let path = data_dir.join(PAGE_KEY_FILE);
-    let mut key = [0u8; 32];
-    if path.exists() {
-        let text = std::fs::read_to_string(&path)?;
-        let bytes =
-            hex::decode(text.trim()).with_context(|| format!("parsing {}", path.display()))?;
-        if bytes.len() != 32 {
-            bail!("{} must hold 32 bytes of hex", path.display());
-        }
-        key.copy_from_slice(&bytes);
-        return Ok(PageKey::new(key));
-    }
-    rand::thread_rng().fill_bytes(&mut key);
-    write_private(&path, hex::encode(key).as_bytes())?;
-    Ok(PageKey::new(key))
-}
-
-/// Writes a file readable by its owner only (mode 0600), atomically.
-pub(crate) fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
-    write_atomic(path, contents, 0o600)
-}
-
-/// Writes a file with exactly `mode` (umask aside: the mode is set after creation, so a
-/// certificate meant for everyone is readable by everyone), atomically: a crash leaves the old
-/// file or the new one, never half of one.
-pub(crate) fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> anyhow::Result<()> {
-    use std::io::Write;
-    #[cfg(unix)]
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let tmp = path.with_extension("tmp");
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    opts.mode(0o600);
-    let mut f = opts
-        .open(&tmp)
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    #[cfg(unix)]
-    f.set_permissions(std::fs::Permissions::from_mode(mode))?;
-    #[cfg(not(unix))]
-    let _ = mode;
-    f.write_all(contents)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn public_endpoints_are_host_and_port_only() {
-        let cases: &[(&str, bool)] = &[
-            ("chat.example.com", true),
-            ("chat.example.com:8443", true),
-            ("127.0.0.1:7755", true),
-            ("[::1]:7755", true),
-            ("", false),
-            ("https://chat.example.com", false),
-            ("wss://chat.example.com", false),
-            ("chat.example.com/connect", false),
-            ("chat.example.com:", false),
-            ("chat.example.com:0", false),
-            ("chat.example.com:99999", false),
-            ("user@chat.example.com", false),
-            ("chat example.com", false),
-        ];
-        for (endpoint, ok) in cases {
-            assert_eq!(
-                check_public_endpoint(endpoint).is_ok(),
-                *ok,
-                "{endpoint:?}: {:?}",
-                check_public_endpoint(endpoint)
-            );
-        }
-    }
-
-    #[test]
-    fn tls_settings_that_cannot_take_effect_are_refused() {
-        let addr = SocketAddr::from(([127, 0, 0, 1], 0));
-        type Case = (&'static str, fn(&mut Config), Option<&'static str>);
-        let cases: &[Case] = &[
-            ("defaults", |_| {}, None),
-            (
-                "names",
-                |c| c.tls_names = vec!["phone.local".into(), "10.0.0.2".into()],
-                None,
-            ),
-            (
-                "bad name",
-                |c| c.tls_names = vec!["not a name".into()],
-                Some("tls_names"),
-            ),
-            (
-                "cert alone",
-                |c| c.tls_cert = Some("c.pem".into()),
-                Some("both"),
-            ),
-            (
-                "key alone",
-                |c| c.tls_key = Some("k.pem".into()),
-                Some("both"),
-            ),
-            (
-                "own cert and names",
-                |c| {
-                    c.tls_cert = Some("c.pem".into());
-                    c.tls_key = Some("k.pem".into());
-                    c.tls_names = vec!["x.local".into()];
-                },
-                Some("tls_names"),
-            ),
-            ("off", |c| c.tls = TlsMode::Off, None),
-            (
-                "off with a TLS address",
-                |c| {
-                    c.tls = TlsMode::Off;
-                    c.tls_listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
-                },
-                Some("tls_listen"),
-            ),
-            (
-                "off with a cert",
-                |c| {
-                    c.tls = TlsMode::Off;
-                    c.tls_cert = Some("c.pem".into());
-                    c.tls_key = Some("k.pem".into());
-                },
-                Some("tls_cert"),
-            ),
-            (
-                "no connections",
-                |c| c.max_connections = 0,
-                Some("max_connections"),
-            ),
-            (
-                "no queue",
-                |c| c.session_queue_frames = 0,
-                Some("session_queue_frames"),
-            ),
-        ];
-        for (what, change, want) in cases {
-            let mut c = Config::with_data_dir(PathBuf::from("d"));
-            c.listen = addr;
-            change(&mut c);
-            match (c.check(), want) {
-                (Ok(()), None) => {}
-                (Err(e), Some(w)) => assert!(e.to_string().contains(w), "{what}: {e}"),
-                (r, _) => panic!("{what}: {r:?}"),
-            }
-        }
-    }
-
-    #[test]
-    fn flags_give_the_tls_address_and_the_public_endpoint_over_the_file() {
-        use clap::Parser;
-        #[derive(Parser)]
-        struct Cli {
-            #[command(flatten)]
-            serve: ServeArgs,
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("belfry.toml");
-        std::fs::write(
-            &path,
-            "tls_listen = \"127.0.0.1:1\"\npublic_endpoint = \"file.example.com\"\n",
-        )
-        .unwrap();
-        let file_only = ServeArgs {
-            config: Some(path.clone()),
-            ..ServeArgs::default()
-        };
-        let c = Config::resolve(file_only).unwrap();
-        assert_eq!(c.tls_listen, Some(SocketAddr::from(([127, 0, 0, 1], 1))));
-        assert_eq!(c.public_endpoint.as_deref(), Some("file.example.com"));
-        let cli = Cli::try_parse_from([
-            "belfry",
-            "--config",
-            path.to_str().unwrap(),
-            "--tls-listen",
-            "127.0.0.1:8443",
-            "--public-endpoint",
-            "chat.example.com:443",
-        ])
-        .unwrap();
-        let c = Config::resolve(cli.serve).unwrap();
-        assert_eq!(c.tls_listen, Some(SocketAddr::from(([127, 0, 0, 1], 8443))));
-        assert_eq!(c.public_endpoint.as_deref(), Some("chat.example.com:443"));
-    }
-
-    /// No secret the server holds can reach a log line through `Debug`.
-    #[test]
-    fn debug_output_holds_no_secret() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("belfry.toml");
-        std::fs::write(
-            &path,
-            "[[access_keys]]\nid = \"AKIDFILE\"\nsecret = \"file-secret-7f3a\"\n",
-        )
-        .unwrap();
-        let mut c = Config::resolve(ServeArgs {
-            config: Some(path),
-            data_dir: Some(dir.path().to_path_buf()),
-            ..ServeArgs::default()
-        })
-        .unwrap();
-        assert_eq!(c.access_keys[0].secret.expose(), "file-secret-7f3a");
-        c.admin_key = Some(("AKIDADMIN".into(), "env-secret-91bc".into()));
-        let (admin, made) = admin_credential(dir.path()).unwrap();
-        assert!(made);
-        let page = page_key(dir.path()).unwrap();
-        let printed = format!("{c:?} {admin:?} {page:?}");
-        for secret in [
-            "file-secret-7f3a",
-            "env-secret-91bc",
-            admin.secret_access_key.expose(),
-            &hex::encode(page.expose()),
-            &format!("{:?}", page.expose()),
-        ] {
-            assert!(!printed.contains(secret), "{secret} in {printed}");
-        }
-        assert!(printed.contains("AKIDFILE") && printed.contains("[redacted]"));
-        // What was written is read back whole.
-        assert_eq!(
-            admin_credential(dir.path()).unwrap().0.secret_access_key,
-            admin.secret_access_key
-        );
-        assert_eq!(page_key(dir.path()).unwrap(), page);
-    }
-
-    #[test]
-    fn timeouts_over_a_day_are_refused() {
-        let mut c = Config::with_data_dir("/tmp/x".into());
-        c.header_read_timeout_secs = u64::MAX;
-        let e = c.check().unwrap_err().to_string();
-        assert!(e.contains("header_read_timeout_secs"), "{e}");
-    }
-
-    #[test]
-    fn the_file_takes_every_new_key() {
-        let text = r#"
-            tls = "off"
-            public_endpoint = "chat.example.com"
-            max_connections = 10
-            drain_secs = 3
-            handshake_timeout_ms = 500
-            ping_interval_secs = 5
-            max_sessions = 7
-            session_queue_frames = 64
-            header_read_timeout_secs = 4
-            body_read_timeout_secs = 6
-        "#;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("belfry.toml");
-        std::fs::write(&path, text).unwrap();
-        let c = Config::resolve(ServeArgs {
-            config: Some(path),
-            ..ServeArgs::default()
-        })
-        .unwrap();
-        assert_eq!(c.tls, TlsMode::Off);
-        assert_eq!(c.public_endpoint.as_deref(), Some("chat.example.com"));
-        assert_eq!(
-            (c.max_connections, c.drain_secs, c.handshake_timeout_ms),
-            (10, 3, 500)
-        );
-        assert_eq!(
-            (c.ping_interval_secs, c.max_sessions, c.session_queue_frames),
-            (5, 7, 64)
-        );
-        assert_eq!(
-            (c.header_read_timeout_secs, c.body_read_timeout_secs),
-            (4, 6)
-        );
-    }
-}
-
-#[cfg(test)]
-mod throttle_tests {
-    use super::*;
-    use belfry_wire::throttle::Rate;
-
-    fn resolve(text: &str) -> anyhow::Result<Config> {
-        let dir = tempfile::tempdir()?;
-        let path = dir.path().join("belfry.toml");
-        std::fs::write(&path, text)?;
-        Config::resolve(ServeArgs {
-            config: Some(path),
-            ..ServeArgs::default()
-        })
-    }
-
-    #[test]
-    fn the_throttle_table_overrides_the_defaults_it_names() {
-        let c = resolve("").unwrap();
-        assert_eq!(c.throttle, ThrottleConfig::default());
-        let c = resolve(
-            "[throttle]\nadmin_exempt = false\nwrites = { per_sec = 5, burst = 8 }\n\
-             [[throttle.keys]]\nid = \"AKIDAPP\"\nconnect = { per_sec = 0.5, burst = 3 }\n",
-        )
-        .unwrap();
-        assert!(c.throttle.enabled && !c.throttle.admin_exempt);
-        assert_eq!(c.throttle.writes, Rate::new(5.0, 8));
-        assert_eq!(c.throttle.reads, ThrottleConfig::default().reads);
-        assert_eq!(c.throttle.keys[0].connect, Some(Rate::new(0.5, 3)));
-        for (text, want) in [
-            ("[throttle]\nwrite = { per_sec = 5, burst = 8 }\n", "write"),
-            (
-                "[throttle]\nreads = { per_sec = 0, burst = 8 }\n",
-                "reads.per_sec",
-            ),
-            ("[throttle]\nconnect = { per_sec = 1 }\n", "burst"),
-        ] {
-            let e = format!("{:#}", resolve(text).unwrap_err());
-            assert!(e.contains(want), "{text}: {e}");
-        }
-    }
 }
