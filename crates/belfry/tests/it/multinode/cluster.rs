@@ -151,6 +151,21 @@ impl Cluster {
     }
 
     fn node_env(&self, env: &[(&str, &str)]) -> Node {
+        self.node_on_bus(NATS_URL, env)
+    }
+
+    /// Starts a node (with the admin key) whose bus is reached at `bus`.
+    pub fn node_via(&self, bus: &str) -> Node {
+        self.node_on_bus(
+            bus,
+            &[
+                ("BELFRY_ACCESS_KEY_ID", ADMIN_KEY),
+                ("BELFRY_SECRET_ACCESS_KEY", ADMIN_SECRET),
+            ],
+        )
+    }
+
+    fn node_on_bus(&self, bus: &str, env: &[(&str, &str)]) -> Node {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().to_str().unwrap().to_string();
         let mut all = vec![("BELFRY_BUS_SUBJECT", self.subject.as_str())];
@@ -165,7 +180,7 @@ impl Cluster {
                 "--store",
                 &self.db.url,
                 "--bus",
-                NATS_URL,
+                bus,
                 "--log-format",
                 "json",
             ],

@@ -3,6 +3,7 @@
 //! under load.
 
 mod cluster;
+mod proxy;
 
 use std::time::Duration;
 
@@ -411,4 +412,72 @@ async fn a_node_killed_under_load_loses_no_acknowledged_message_and_no_event() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(left, 0, "every outbox entry is relayed and removed");
+}
+
+/// What /health says of a node: its status code and body.
+async fn health(s: &TestServer) -> (u16, serde_json::Value) {
+    let res = reqwest::get(format!("{}/health", s.endpoint))
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (
+        status,
+        serde_json::from_str(&res.text().await.unwrap()).unwrap(),
+    )
+}
+
+/// Polls /health until its status is `want` (the bus notices a loss within a ping or two).
+async fn health_becomes(s: &TestServer, want: u16) -> serde_json::Value {
+    for _ in 0..300 {
+        let (status, body) = health(s).await;
+        if status == want {
+            return body;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("/health never answered {want}: {:?}", health(s).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_loses_nats_keeps_serving_rest_and_closes_and_refuses_sessions_until_it_is_back(
+) {
+    let c = Cluster::new().await;
+    let proxy = proxy::Proxy::to("127.0.0.1:4222").await;
+    let a = c.node();
+    let b = c.node_via(&format!("nats://{}", proxy.addr));
+    health_becomes(&b.server, 200).await;
+    let r = Room::new(&a.server, &["owner", "ann"], ChannelPrivacy::Private).await;
+    let mut ann = Ws::established(&b.server, r.user(1), "ann-b").await;
+
+    proxy.cut();
+    assert_eq!(
+        ann.closed().await,
+        1013,
+        "sessions of a node without its bus are closed, retryably"
+    );
+    let body = health_becomes(&b.server, 503).await;
+    assert_eq!(body["checks"]["bus"]["ready"], false, "{body}");
+    assert_eq!(body["checks"]["store"]["ready"], true, "{body}");
+    // REST still works on that node.
+    send(
+        &b.server.messaging(),
+        &r.ch,
+        r.user(0),
+        "while the bus is away",
+    )
+    .send()
+    .await
+    .unwrap();
+    // New sessions are refused with the same retryable code.
+    let mut refused = Ws::connect(&b.server, r.user(1), "ann-b2", &[]).await;
+    assert_eq!(refused.closed().await, 1013);
+
+    proxy.restore();
+    health_becomes(&b.server, 200).await;
+    let mut ann = Ws::established(&b.server, r.user(1), "ann-b3").await;
+    send(&a.server.messaging(), &r.ch, r.user(0), "the bus is back")
+        .send()
+        .await
+        .unwrap();
+    until_content(&mut ann, "the bus is back").await;
 }
