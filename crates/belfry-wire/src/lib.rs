@@ -8,6 +8,7 @@
 mod admin;
 pub mod auth;
 mod body;
+pub mod cors;
 pub mod dto;
 pub mod error;
 pub mod handlers;
@@ -20,6 +21,7 @@ pub mod session;
 pub mod throttle;
 
 pub use auth::{AccessKey, Authenticator};
+pub use cors::CorsOrigins;
 pub use server::{router as app, AppState, DEFAULT_MAX_SKEW};
 pub use session::ConnectionSlot;
 pub use throttle::{Throttle, ThrottleConfig};
