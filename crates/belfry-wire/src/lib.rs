@@ -14,6 +14,7 @@ pub mod error;
 pub mod handlers;
 pub mod health;
 pub mod ops;
+pub mod ops_unimplemented;
 pub mod request;
 pub mod router;
 pub mod server;

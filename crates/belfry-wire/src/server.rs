@@ -168,6 +168,8 @@ async fn process(state: &AppState, req: Request) -> (Option<Op>, Outcome) {
         Err(NoRoute::UnknownOperation(what)) => {
             return (None, Err(ApiError::UnknownOperation(what)))
         }
+        // After the signature, before the throttle and anything else.
+        Err(NoRoute::NotImplemented(name)) => return (None, Err(ApiError::NotImplemented(name))),
         Err(NoRoute::UnknownPath | NoRoute::MethodNotAllowed) => {
             return (
                 None,

@@ -24,6 +24,7 @@ mod memberships;
 mod messages;
 mod moderation;
 mod multinode;
+mod not_implemented;
 mod raw;
 mod realtime;
 mod realtime_connect;
