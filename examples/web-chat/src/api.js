@@ -101,7 +101,7 @@ export class Api {
         new ListChannelMembershipsCommand({
           ChannelArn: channelArn,
           ChimeBearer: this.me,
-          MaxResults: 100,
+          MaxResults: 50,
           NextToken,
         }),
       );

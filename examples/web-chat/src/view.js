@@ -23,7 +23,8 @@ export function drawChannels(state, open) {
   );
   $('channels').replaceChildren(
     ...list.map(c => {
-      const unread = c.lastMessage > c.readMarker;
+      // The open channel is being read: its marker follows within a second (markReadSoon).
+      const unread = c.lastMessage > c.readMarker && c.arn !== state.current;
       return el(
         'li',
         {
