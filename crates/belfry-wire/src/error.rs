@@ -21,6 +21,8 @@ pub enum ApiError {
     BodyTooLarge(usize),
     /// The body did not arrive within this long.
     RequestTimeout(std::time::Duration),
+    /// An AWS operation, by name, that Belfry recognises but does not implement.
+    NotImplemented(&'static str),
 }
 
 impl From<CoreError> for ApiError {
@@ -168,6 +170,13 @@ impl ApiError {
                 "RequestEntityTooLarge",
                 format!("The request body exceeds the limit of {limit} bytes."),
             ),
+            // 501, which no SDK retries: asking again cannot help.
+            ApiError::NotImplemented(name) => r(
+                501,
+                "NotImplementedException",
+                "NotImplemented",
+                format!("Belfry does not implement {name} yet."),
+            ),
             // The code the SDKs' retry classifiers treat as transient.
             ApiError::RequestTimeout(limit) => r(
                 408,
@@ -248,6 +257,11 @@ mod tests {
                 ApiError::UnknownOperation("x".into()),
                 404,
                 "UnknownOperationException",
+            ),
+            (
+                ApiError::NotImplemented("SearchChannels"),
+                501,
+                "NotImplementedException",
             ),
             (
                 ApiError::BodyTooLarge(1),

@@ -8,11 +8,13 @@
 mod admin;
 pub mod auth;
 mod body;
+pub mod cors;
 pub mod dto;
 pub mod error;
 pub mod handlers;
 pub mod health;
 pub mod ops;
+pub mod ops_unimplemented;
 pub mod request;
 pub mod router;
 pub mod server;
@@ -20,6 +22,7 @@ pub mod session;
 pub mod throttle;
 
 pub use auth::{AccessKey, Authenticator};
+pub use cors::CorsOrigins;
 pub use server::{router as app, AppState, DEFAULT_MAX_SKEW};
 pub use session::ConnectionSlot;
 pub use throttle::{Throttle, ThrottleConfig};

@@ -1,10 +1,13 @@
 //! Matching a request against the operation table, on the raw path: the path is split on `/`
 //! first and each segment percent-decoded afterwards, so ARNs sent with `%2F` stay one label.
+//! A request no implemented operation takes is then matched against the operations Belfry
+//! does not implement (`ops_unimplemented`), so those can never shadow an implemented one.
 
 use http::Method;
 use percent_encoding::percent_decode_str;
 
 use crate::ops::{Route, ROUTES};
+use crate::ops_unimplemented::{Unimplemented, UNIMPLEMENTED};
 
 /// Query keys whose literal value selects an operation.
 const DISPATCH_KEYS: &[&str] = &["scope", "operation"];
@@ -27,6 +30,39 @@ pub enum NoRoute {
     MethodNotAllowed,
     /// The path and method exist, but the `scope`/`operation` value selects nothing.
     UnknownOperation(String),
+    /// An AWS operation, by name, that Belfry does not implement.
+    NotImplemented(&'static str),
+}
+
+/// What the matcher needs of a table line.
+trait Line {
+    fn method(&self) -> &Method;
+    fn path(&self) -> &'static str;
+    fn literal(&self) -> Option<(&'static str, &'static str)>;
+}
+
+impl Line for Route {
+    fn method(&self) -> &Method {
+        &self.method
+    }
+    fn path(&self) -> &'static str {
+        self.path
+    }
+    fn literal(&self) -> Option<(&'static str, &'static str)> {
+        self.literal
+    }
+}
+
+impl Line for Unimplemented {
+    fn method(&self) -> &Method {
+        &self.method
+    }
+    fn path(&self) -> &'static str {
+        self.path
+    }
+    fn literal(&self) -> Option<(&'static str, &'static str)> {
+        self.literal
+    }
 }
 
 /// Decodes one path segment or query component. `+` stays `+`: SDKs never encode a space so.
@@ -81,7 +117,10 @@ fn labels(template: &'static str, segments: &[&str]) -> Option<Vec<(&'static str
     Some(labels)
 }
 
-fn match_path(template: &'static str, segments: &[&str]) -> Option<Vec<(&'static str, String)>> {
+/// `(label name, decoded value)` pairs.
+type Labels = Vec<(&'static str, String)>;
+
+fn match_path(template: &'static str, segments: &[&str]) -> Option<Labels> {
     if !same_shape(template, segments) {
         return None;
     }
@@ -95,25 +134,44 @@ pub fn find(
     query: &[(String, String)],
 ) -> Result<Matched, NoRoute> {
     let segments: Vec<&str> = raw_path.trim_start_matches('/').split('/').collect();
+    let missed = match find_in(ROUTES, method, &segments, query) {
+        Ok((route, labels)) => return Ok(Matched { route, labels }),
+        Err(e) => e,
+    };
+    match find_in(UNIMPLEMENTED, method, &segments, query) {
+        Ok((line, _)) => Err(NoRoute::NotImplemented(line.name)),
+        // The more precise of the two misses: a path either table knows.
+        Err(other) if missed == NoRoute::UnknownPath => Err(other),
+        Err(_) => Err(missed),
+    }
+}
+
+/// Finds the line of `table` for a request.
+fn find_in<'t, L: Line>(
+    table: &'t [L],
+    method: &Method,
+    segments: &[&str],
+    query: &[(String, String)],
+) -> Result<(&'t L, Labels), NoRoute> {
     let mut path_known = false;
-    let mut plain: Option<Matched> = None;
-    for route in ROUTES {
-        let Some(labels) = match_path(route.path, &segments) else {
+    let mut plain = None;
+    for line in table {
+        let Some(labels) = match_path(line.path(), segments) else {
             continue;
         };
         path_known = true;
-        if route.method != method {
+        if line.method() != method {
             continue;
         }
-        match route.literal {
+        match line.literal() {
             Some((k, v)) => {
                 if query.iter().any(|(qk, qv)| qk == k && qv == v) {
-                    return Ok(Matched { route, labels });
+                    return Ok((line, labels));
                 }
             }
             None => {
                 if plain.is_none() {
-                    plain = Some(Matched { route, labels });
+                    plain = Some((line, labels));
                 }
             }
         }
@@ -193,6 +251,32 @@ mod tests {
                 Err(NoRoute::UnknownOperation("scope=nope".into())),
             ),
             (Method::GET, "/channels", &[], Ok(Op::ListChannels)),
+            // An operation Belfry lacks, beside implemented ones on the same path.
+            (
+                Method::POST,
+                "/channels",
+                &[("operation", "search")],
+                Err(NoRoute::NotImplemented("SearchChannels")),
+            ),
+            (Method::POST, "/channels", &[], Ok(Op::CreateChannel)),
+            (
+                Method::GET,
+                "/channels/c/messages/m",
+                &[("scope", "message-status")],
+                Err(NoRoute::NotImplemented("GetChannelMessageStatus")),
+            ),
+            (
+                Method::GET,
+                "/channels/c/messages/m",
+                &[],
+                Ok(Op::GetChannelMessage),
+            ),
+            (
+                Method::PATCH,
+                "/channel-flows",
+                &[],
+                Err(NoRoute::MethodNotAllowed),
+            ),
             (Method::GET, "/nothing", &[], Err(NoRoute::UnknownPath)),
             (
                 Method::PATCH,
@@ -232,7 +316,7 @@ mod tests {
             "(%[0-9A-Fa-f]{0,2}|%[C-F][0-9A-F]%[0-9A-F]{2}|[A-Za-z0-9:._~+-])*"
         }
 
-        /// A path: a route's template with each label an encoded string (kept to check it
+        /// A path: a route's template (implemented or not) with each label an encoded string (kept to check it
         /// decodes back) or raw text, sometimes with a segment more; or any path at all.
         fn path() -> impl Strategy<Value = (String, Vec<Option<String>>)> {
             let label = prop_oneof![
@@ -240,7 +324,13 @@ mod tests {
                 raw_segment().prop_map(|_| None),
             ];
             let templated = (
-                select(ROUTES).prop_map(|r| r.path),
+                select(
+                    ROUTES
+                        .iter()
+                        .map(|r| r.path)
+                        .chain(UNIMPLEMENTED.iter().map(|u| u.path))
+                        .collect::<Vec<_>>(),
+                ),
                 prop::collection::vec((label, raw_segment()), 8),
                 any::<bool>(),
             )
@@ -290,6 +380,10 @@ mod tests {
                     "batch-create",
                     "tag-resource",
                     "untag-resource",
+                    "search",
+                    "message-status",
+                    "channel-flow-callback",
+                    "channel-flow-associations",
                 ])
                 .prop_map(str::to_string),
                 raw_segment(),
@@ -344,10 +438,20 @@ mod tests {
                             ),
                         }
                     }
+                    Err(NoRoute::NotImplemented(name)) => {
+                        let line = UNIMPLEMENTED.iter().find(|u| u.name == name);
+                        prop_assert!(line.is_some_and(|u| u.method == method));
+                        let r = ApiError::NotImplemented(name).render();
+                        prop_assert_eq!(
+                            (r.status.as_u16(), r.error_type),
+                            (501, "NotImplementedException")
+                        );
+                    }
                     Err(e) => {
                         // As the dispatcher maps them.
                         let what = match e {
                             NoRoute::UnknownOperation(what) => what,
+                            NoRoute::NotImplemented(_) => unreachable!("matched above"),
                             NoRoute::UnknownPath | NoRoute::MethodNotAllowed => {
                                 format!("{method} {path}")
                             }

@@ -1,4 +1,5 @@
-//! The HTTP face: `/health`, Belfry's admin API (`admin`), and one dispatcher for every AWS operation. The dispatcher reads
+//! The HTTP face: `/health`, Belfry's admin API (`admin`), and one dispatcher for every AWS operation,
+//! all behind the CORS policy (`cors`). The dispatcher reads
 //! the bounded body, verifies SigV4, routes on the raw path, runs the handler and renders the
 //! reply or the AWS error, stamping `x-amzn-RequestId` and `Date` on every response and logging
 //! one line per request.
@@ -42,6 +43,8 @@ pub struct AppState {
     pub realtime: Realtime,
     /// Request rate limits.
     pub throttle: Throttle,
+    /// Origins a browser page may call from (CORS).
+    pub cors: crate::cors::CorsOrigins,
     /// Where "now" comes from for the SigV4 signature window (the services hold the same
     /// clock for timestamps).
     pub clock: Arc<dyn Clock>,
@@ -52,8 +55,10 @@ pub struct AppState {
     pub probes: Vec<Arc<dyn crate::health::Probe>>,
 }
 
-/// The axum router for the whole API.
+/// The axum router for the whole API. CORS wraps everything, the panic guard included, so
+/// that a browser can read every answer (errors above all) from an allowed origin.
 pub fn router(state: Arc<AppState>) -> Router {
+    let cors = crate::cors::layer(state.cors.clone());
     Router::new()
         .route("/health", get(crate::health::health))
         .route(
@@ -66,6 +71,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(dispatch)
         .with_state(state)
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(cors)
+        .layer(axum::middleware::from_fn(crate::cors::gate))
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
@@ -161,6 +168,8 @@ async fn process(state: &AppState, req: Request) -> (Option<Op>, Outcome) {
         Err(NoRoute::UnknownOperation(what)) => {
             return (None, Err(ApiError::UnknownOperation(what)))
         }
+        // After the signature, before the throttle and anything else.
+        Err(NoRoute::NotImplemented(name)) => return (None, Err(ApiError::NotImplemented(name))),
         Err(NoRoute::UnknownPath | NoRoute::MethodNotAllowed) => {
             return (
                 None,

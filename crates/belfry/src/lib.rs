@@ -27,7 +27,7 @@ use belfry_realtime::bus::{Bus, BusConfig};
 use belfry_realtime::{Hub, HubConfig};
 use belfry_wire::session::frames::WireFrames;
 use belfry_wire::session::Realtime;
-use belfry_wire::{AccessKey, AppState, Authenticator, Throttle};
+use belfry_wire::{AccessKey, AppState, Authenticator, CorsOrigins, Throttle};
 use listen::{Accept, ListenLimits, ListenStats};
 use tokio::net::{TcpListener, TcpSocket};
 
@@ -165,6 +165,7 @@ pub async fn build_state_wired(
     let state = AppState {
         services,
         throttle,
+        cors: CorsOrigins::parse(&config.cors_origins).map_err(anyhow::Error::msg)?,
         auth: Authenticator::new(
             keys,
             &config.region,

@@ -167,6 +167,7 @@ pub struct FileConfig {
     access_keys: Vec<KeyConfig>,
     #[serde(default)]
     throttle: ThrottleConfig,
+    cors_origins: Option<Vec<String>>,
 }
 
 /// The resolved configuration.
@@ -235,6 +236,8 @@ pub struct Config {
     pub access_keys: Vec<KeyConfig>,
     /// Request rate limits (`[throttle]`, file only).
     pub throttle: ThrottleConfig,
+    /// Origins browser pages may call from (`"*"`: any; file only).
+    pub cors_origins: Vec<String>,
 }
 
 impl Config {
@@ -271,6 +274,7 @@ impl Config {
             admin_key: None,
             access_keys: Vec::new(),
             throttle: ThrottleConfig::default(),
+            cors_origins: vec!["*".into()],
         }
     }
 
@@ -360,6 +364,9 @@ impl Config {
         }
         c.access_keys = file.access_keys;
         c.throttle = file.throttle;
+        if let Some(origins) = file.cors_origins {
+            c.cors_origins = origins;
+        }
         let id = std::env::var("BELFRY_ACCESS_KEY_ID")
             .ok()
             .filter(|s| !s.is_empty());
@@ -403,6 +410,7 @@ impl Config {
         self.check_tls()?;
         self.check_scale_out()?;
         self.throttle.check().map_err(anyhow::Error::msg)?;
+        belfry_wire::CorsOrigins::parse(&self.cors_origins).map_err(anyhow::Error::msg)?;
         if let Some(e) = &self.public_endpoint {
             check_public_endpoint(e)?;
         }

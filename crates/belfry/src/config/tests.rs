@@ -191,6 +191,24 @@ fn timeouts_over_a_day_are_refused() {
 }
 
 #[test]
+fn cors_origins_come_from_the_file_and_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("belfry.toml");
+    let resolve = |text: &str| {
+        std::fs::write(&path, text).unwrap();
+        Config::resolve(ServeArgs {
+            config: Some(path.clone()),
+            ..ServeArgs::default()
+        })
+    };
+    assert_eq!(resolve("").unwrap().cors_origins, ["*"]);
+    let c = resolve(r#"cors_origins = ["https://chat.example.com"]"#).unwrap();
+    assert_eq!(c.cors_origins, ["https://chat.example.com"]);
+    let e = resolve(r#"cors_origins = ["chat.example.com"]"#).unwrap_err();
+    assert!(format!("{e:#}").contains("cors_origins"), "{e:#}");
+}
+
+#[test]
 fn the_file_takes_every_new_key() {
     let text = r#"
         tls = "off"
