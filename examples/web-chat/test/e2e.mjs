@@ -176,12 +176,19 @@ try {
       }
     };
     bob.on('request', count);
-    await bob.getByTestId('composer').pressSequentially('bob is typing a long line', { delay: 40 });
+    const typed = 'bob is typing a long line';
+    const typingStarted = Date.now();
+    await bob.getByTestId('composer').pressSequentially(typed, { delay: 40 });
+    const typingMs = Date.now() - typingStarted;
     await until(alice, "alice sees 'Bob is typing…'", () => document.querySelector('[data-testid="typing"]')?.textContent === 'Bob is typing…');
     await screenshot('typing');
     bob.off('request', count);
-    // About a second of keystrokes: one notice, not one per key.
-    if (notices.length !== 1) throw new Error(`bob's page sent ${notices.length} typing notices for one burst of typing, not 1`);
+    // One notice per 2 s of keystrokes (about a second here, longer on a busy machine), not one
+    // per key.
+    const allowed = 1 + Math.ceil(typingMs / 2000);
+    if (notices.length < 1 || notices.length > allowed || notices.length >= typed.length) {
+      throw new Error(`bob's page sent ${notices.length} typing notices for ${typed.length} keystrokes in ${typingMs} ms`);
+    }
     await until(alice, 'the typing indicator goes away after about 3 s', () => document.querySelector('[data-testid="typing"]')?.dataset.active === 'false');
     await bob.getByTestId('composer').fill('');
   });
