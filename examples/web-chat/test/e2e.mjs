@@ -1,7 +1,7 @@
-// End to end in headless Chromium: alice and bob, each in a browser context of their own, sign in
-// to the web chat and talk in one channel. Every change alice makes must show on bob's page
-// through the live session (his page never reloads until the last step), and bob's typing on
-// alice's page. Run by crates/belfry/tests/it/web_chat.rs; by hand:
+// End to end in headless Chromium: alice, bob and carol, each in a browser context of their own,
+// sign in to the web chat; alice and bob talk in one channel. Every change alice makes must show
+// on bob's page through the live session (his page never reloads until the last step), bob's
+// typing on alice's page, and the channel in carol's list once alice adds her. Run by crates/belfry/tests/it/web_chat.rs; by hand:
 //
 //   APP_URL=http://127.0.0.1:8080 BELFRY_ENDPOINT=https://127.0.0.1:7755 \
 //   CA_PEM=../../belfry-data/tls/ca.pem ARTIFACTS=/tmp/web-chat node test/e2e.mjs
@@ -127,8 +127,9 @@ try {
 
   let alice;
   let bob;
-  await step('alice and bob sign in; both sessions go live', async () => {
-    [alice, bob] = await Promise.all([openApp(browser, 'alice'), openApp(browser, 'bob')]);
+  let carol;
+  await step('alice, bob and carol sign in; their sessions go live', async () => {
+    [alice, bob, carol] = await Promise.all(['alice', 'bob', 'carol'].map(u => openApp(browser, u)));
     await until(bob, "bob's channel list shows the demo's general channel", sel => !!document.querySelector(sel), channelSel('general'));
   });
 
@@ -191,6 +192,13 @@ try {
     }
     await until(alice, 'the typing indicator goes away after about 3 s', () => document.querySelector('[data-testid="typing"]')?.dataset.active === 'false');
     await bob.getByTestId('composer').fill('');
+  });
+
+  await step("alice adds carol to the channel; it appears in carol's list live", async () => {
+    await alice.locator('#add-member-user').selectOption({ label: 'Carol' });
+    await alice.getByRole('button', { name: 'Add member' }).click();
+    await until(carol, "the channel appears in carol's list", sel => !!document.querySelector(sel), channelSel(room));
+    await until(alice, "alice's header offers no one left to add", () => document.querySelector('[data-testid="add-member"]').hidden);
   });
 
   await step("messages in a channel bob is not viewing mark it unread, newest first", async () => {

@@ -1,9 +1,10 @@
 //! The web chat example (`examples/web-chat/`) end to end in headless Chromium: the built binary,
 //! the example's own Node server (which bootstraps the demo users with the admin key and hands
 //! each signed-in page a key scoped to its user), and `test/e2e.mjs`, which drives Debian's
-//! Chromium with playwright-core: alice and bob in two browser contexts, one channel, and every
-//! change alice makes (send, edit, redact) shown live on bob's page, bob's typing on alice's,
-//! then unread marks, paging back, and the stored read marker.
+//! Chromium with playwright-core: alice, bob and carol in three browser contexts; in one channel
+//! every change alice makes (send, edit, redact) shown live on bob's page, bob's typing on
+//! alice's, carol's list gaining the channel when alice adds her; then unread marks, paging back,
+//! and the stored read marker.
 //!
 //! Chromium trusts the server's development CA through an NSS database in a temporary HOME
 //! (certutil, from libnss3-tools), as a person's browser would; certificate errors are not
