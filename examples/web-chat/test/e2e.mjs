@@ -6,6 +6,8 @@
 //   APP_URL=http://127.0.0.1:8080 BELFRY_ENDPOINT=https://127.0.0.1:7755 \
 //   CA_PEM=../../belfry-data/tls/ca.pem ARTIFACTS=/tmp/web-chat node test/e2e.mjs
 //
+// ADMIN_KEY_ID and ADMIN_SECRET, when set, are checked never to reach a page.
+//
 // Prints one line per step and the path of each screenshot; exits 1 on the first failure, with
 // screenshots of both pages and their console output.
 
@@ -93,7 +95,15 @@ async function openApp(browser, user) {
 
 async function signIn(page, user) {
   await page.goto(`${env.APP_URL}/?pageSize=${PAGE_SIZE}`);
+  const answer = page.waitForResponse(r => new URL(r.url()).pathname === '/api/signin', { timeout: WAIT });
   await page.getByTestId(`signin-${user}`).click();
+  // The page gets a key of its own user's, never the admin key.
+  const text = await (await answer).text();
+  const key = JSON.parse(text);
+  if (!key.accessKeyId || key.accessKeyId === env.ADMIN_KEY_ID || (env.ADMIN_SECRET && text.includes(env.ADMIN_SECRET))) {
+    throw new Error(`${user}'s page was handed the admin key`);
+  }
+  if (!key.userArn?.endsWith(`/user/${user}`)) throw new Error(`${user}'s page was handed ${key.userArn}`);
   await until(
     page,
     `${user}'s messaging session goes live (SESSION_ESTABLISHED over wss)`,

@@ -247,6 +247,9 @@ fn web_chat_in_headless_chromium() {
             ("BELFRY_ENDPOINT", endpoint),
             ("CA_PEM", ca_s),
             ("ARTIFACTS", artifacts.to_str().unwrap().to_string()),
+            // Checked never to reach a page.
+            ("ADMIN_KEY_ID", ADMIN_KEY.into()),
+            ("ADMIN_SECRET", ADMIN_SECRET.into()),
         ],
     );
     let deadline = Instant::now() + E2E_LIMIT;
