@@ -31,5 +31,6 @@ mod realtime_connect;
 mod tags;
 mod throttle;
 mod tls;
+mod web_chat;
 mod wire;
 mod ws;
