@@ -30,10 +30,13 @@ mod tests;
 #[cfg(test)]
 mod tests_b;
 #[cfg(test)]
+mod tests_batch;
+#[cfg(test)]
 mod tests_start;
 mod user;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use belfry_core::events::Published;
@@ -77,6 +80,8 @@ impl PgOptions {
 pub struct PgStore {
     pool: Pool,
     outbox: bool,
+    /// The queues of this node's channels with sends in flight (`message::send`).
+    sends: Arc<message::SendQueues>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -140,6 +145,7 @@ impl PgStore {
         let store = PgStore {
             pool,
             outbox: opts.outbox,
+            sends: Arc::default(),
         };
         let mut conn = store.conn().await?;
         schema::migrate(&mut conn).await?;
