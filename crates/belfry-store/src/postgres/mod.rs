@@ -4,7 +4,8 @@
 //! `synchronous_commit = on`, so a write returns only once its commit is durable on the server.
 //! Transactions run at READ COMMITTED; a write that depends on a row's current state locks
 //! that row first (`SELECT … FOR UPDATE`, or the `UPDATE channels SET event_seq = …` that takes
-//! a channel's next event number), so concurrent nodes serialize on the rows they share
+//! a channel's next event number; sends lock it `FOR NO KEY UPDATE` and number a whole batch
+//! at once, see `message/send.rs`), so concurrent nodes serialize on the rows they share
 //! instead of retrying. Rules that must hold across nodes are constraints (unique keys,
 //! foreign keys) or locks, never a node's memory: creates serialize on their ClientRequestToken
 //! (a transaction advisory lock, so a raced token replays), quotas are counted under their

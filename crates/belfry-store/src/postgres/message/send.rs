@@ -17,9 +17,10 @@
 //!
 //! 1. `BEGIN`; the channel lock (`SELECT … FOR NO KEY UPDATE`, as strong as the event-number
 //!    UPDATE of other channel writes, but without writing a row version) returning the channel
-//!    and its last event number; the policy's context for each distinct (sender, target), which
-//!    includes the channel's newest message time; and the earlier messages with the batch's
-//!    (sender, ClientRequestToken) pairs, one `unnest` query. The reads start after the lock is
+//!    and its last event number; the policy's context for each distinct (sender, target),
+//!    which includes the channel's newest message time; and the earlier messages with the
+//!    batch's (sender, ClientRequestToken) pairs — each of the two one `unnest` query, so a
+//!    batch costs five statements besides its inserts. The reads start after the lock is
 //!    granted and, at READ COMMITTED, see every send committed before it.
 //! 2. Between the trips, in queue order (`decide`): each send's policy (refused: `Refused`,
 //!    nothing written for it; a panic fails that send only); a token stored earlier, or earlier

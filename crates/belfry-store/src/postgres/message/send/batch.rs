@@ -31,6 +31,15 @@ fn lock_sql() -> String {
     )
 }
 
+/// `CONTEXT` for each (actor `$3[i]`, target `$4[i]`) of the batch, one row each in that
+/// order. The newest message time does not depend on the pair: the planner evaluates it once.
+fn contexts_sql() -> String {
+    format!(
+        "{} FROM unnest($3::text[], $4::text[]) WITH ORDINALITY AS t(actor, target, i) ORDER BY t.i",
+        CONTEXT.replace("$3", "t.actor").replace("$4", "t.target")
+    )
+}
+
 /// The earlier messages for the batch's (sender `$3[i]`, ClientRequestToken `$4[i]`) pairs:
 /// the pair, the fingerprint, then the message (the unique key's index finds each).
 fn tokens_sql() -> String {
@@ -88,7 +97,7 @@ impl Drop for Open {
 /// The statements of a batch, prepared once per connection (pipelined on its first batch).
 struct Statements {
     lock: Statement,
-    context: Statement,
+    contexts: Statement,
     tokens: Statement,
     advance: Statement,
     insert: Statement,
@@ -97,10 +106,10 @@ struct Statements {
 
 impl Statements {
     async fn prepare(conn: &Object) -> StoreResult<Self> {
-        let (lock, tokens) = (lock_sql(), tokens_sql());
-        let (lock, context, tokens, advance, insert, outbox) = tokio::try_join!(
+        let (lock, contexts, tokens) = (lock_sql(), contexts_sql(), tokens_sql());
+        let (lock, contexts, tokens, advance, insert, outbox) = tokio::try_join!(
             conn.prepare_cached(&lock),
-            conn.prepare_cached(CONTEXT),
+            conn.prepare_cached(&contexts),
             conn.prepare_cached(&tokens),
             conn.prepare_cached(ADVANCE),
             conn.prepare_cached(INSERT),
@@ -109,7 +118,7 @@ impl Statements {
         .map_err(db)?;
         Ok(Statements {
             lock,
-            context,
+            contexts,
             tokens,
             advance,
             insert,
@@ -240,21 +249,17 @@ async fn first_trip(
         }
     }
     let lock_params: [&(dyn ToSql + Sync); 2] = [&ch.app_instance_id, &ch.channel_id];
-    let context_params: Vec<[&(dyn ToSql + Sync); 4]> = pairs
-        .iter()
-        .map(|(sender, target)| -> [&(dyn ToSql + Sync); 4] {
-            [&ch.app_instance_id, &ch.channel_id, &sender.user_id, target]
-        })
-        .collect();
+    let actors: Vec<&str> = pairs.iter().map(|(a, _)| a.user_id.as_str()).collect();
+    let targets: Vec<Option<&str>> = pairs.iter().map(|(_, t)| t.as_deref()).collect();
+    let context_params: [&(dyn ToSql + Sync); 4] =
+        [&ch.app_instance_id, &ch.channel_id, &actors, &targets];
     let token_params: [&(dyn ToSql + Sync); 4] =
         [&ch.app_instance_id, &ch.channel_id, &senders, &tokens];
     let mut steps: Vec<Step<'_>> = vec![
         simple(client, "BEGIN"),
         Box::pin(client.query(&st.lock, &lock_params)),
     ];
-    for params in &context_params {
-        steps.push(Box::pin(client.query(&st.context, params)));
-    }
+    steps.push(Box::pin(client.query(&st.contexts, &context_params)));
     steps.push(Box::pin(client.query(&st.tokens, &token_params)));
     let mut answers = pipeline(steps).await.map_err(db)?.into_iter();
     let mut next = || {
@@ -271,11 +276,13 @@ async fn first_trip(
         None => None,
     };
     let mut contexts = HashMap::new();
-    for (sender, target) in pairs {
-        let rows = next()?;
-        let r = rows
-            .first()
-            .ok_or_else(|| StoreError::internal("a SELECT without FROM returned no row"))?;
+    let rows = next()?;
+    if rows.len() != pairs.len() {
+        return Err(StoreError::internal(
+            "a context row per (sender, target) is missing",
+        ));
+    }
+    for (r, (sender, target)) in rows.iter().zip(pairs) {
         let context = Context::read(r, ch, &sender, locked.is_some())?;
         contexts.insert((sender, target), context);
     }
