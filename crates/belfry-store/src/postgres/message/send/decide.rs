@@ -39,8 +39,8 @@ pub(super) struct Stored {
 
 /// A send's fate in the batch.
 pub(super) enum Outcome {
-    /// Answered without writing anything.
-    Done(StoreResult<Sent>),
+    /// Answered without writing anything (boxed: most sends store).
+    Done(Box<StoreResult<Sent>>),
     /// Stores `stored[i]`.
     Stores(usize),
     /// A replay of `stored[i]`, stored earlier in this batch.
@@ -81,7 +81,7 @@ impl Decided {
         self.outcomes
             .into_iter()
             .map(|o| match o {
-                Outcome::Done(r) => r,
+                Outcome::Done(r) => *r,
                 Outcome::Stores(i) => sent(i, false),
                 Outcome::Replays(i) => sent(i, true),
             })
@@ -149,7 +149,9 @@ fn one(
     let m = &new.message;
     let target_id = m.target.as_ref().map(|t| t.user_id.clone());
     let Some(context) = contexts.get(&(m.sender.key.clone(), target_id)) else {
-        return Outcome::Done(Err(StoreError::internal("a send's context was not read")));
+        return Outcome::Done(Box::new(Err(StoreError::internal(
+            "a send's context was not read",
+        ))));
     };
     // A target has roles only in an existing channel of its own AppInstance.
     let target = match (channel, &m.target) {
@@ -167,11 +169,14 @@ fn one(
         message_sender: None,
     };
     if let Err(refused) = allowed(policy, &ctx) {
-        return Outcome::Done(Err(refused));
+        return Outcome::Done(Box::new(Err(refused)));
     }
     if channel.is_none() {
         // No channel, and the policy let it through: delivered as sent, nothing to store in.
-        return Outcome::Done(Ok(unstored(new.message, context.actor_name.clone())));
+        return Outcome::Done(Box::new(Ok(unstored(
+            new.message,
+            context.actor_name.clone(),
+        ))));
     }
     let key = (
         m.sender.key.user_id.clone(),
@@ -181,11 +186,11 @@ fn one(
         return if decided.stored[i].fingerprint == new.fingerprint {
             Outcome::Replays(i)
         } else {
-            Outcome::Done(Err(StoreError::TokenReused))
+            Outcome::Done(Box::new(Err(StoreError::TokenReused)))
         };
     }
     if let Some((fingerprint, message)) = earlier.get(&key) {
-        return Outcome::Done(if *fingerprint == new.fingerprint {
+        return Outcome::Done(Box::new(if *fingerprint == new.fingerprint {
             Ok(Sent {
                 message: message.clone(),
                 replayed: true,
@@ -193,7 +198,7 @@ fn one(
             })
         } else {
             Err(StoreError::TokenReused)
-        });
+        }));
     }
     let NewMessage {
         mut message,
