@@ -8,7 +8,9 @@
 //! channel while its transaction runs, and stores them together in the next one (`queue`):
 //! one channel-row update, one commit and one lock hand-over for up to 128 sends. A lone send
 //! does not wait for a timer; batches form only from sends that arrived during the previous
-//! transaction.
+//! transaction. What remains per channel is one commit (a WAL flush) at a time, so a channel's
+//! throughput is its batch size over a commit's latency: it grows with the sends in flight
+//! for it.
 //!
 //! A batch is **two round trips** (plus one, the first time a pooled connection sends, to
 //! prepare its statements: they are cached per connection), each a pipeline (tokio-postgres
@@ -20,7 +22,8 @@
 //!    and its last event number; the policy's context for each distinct (sender, target),
 //!    which includes the channel's newest message time; and the earlier messages with the
 //!    batch's (sender, ClientRequestToken) pairs — each of the two one `unnest` query, so a
-//!    batch costs five statements besides its inserts. The reads start after the lock is
+//!    batch costs six statements (with `BEGIN`, the UPDATE and `COMMIT`) besides its inserts
+//!    and outbox entries. The reads start after the lock is
 //!    granted and, at READ COMMITTED, see every send committed before it.
 //! 2. Between the trips, in queue order (`decide`): each send's policy (refused: `Refused`,
 //!    nothing written for it; a panic fails that send only); a token stored earlier, or earlier
