@@ -4,9 +4,12 @@
 //! redaction or a delete by taking the channel's next event number, a read marker with a share
 //! lock — and only then reads what it depends on (the policy's context, the message, the
 //! ClientRequestToken), each read a statement of its own so it sees every write committed
-//! before the lock was granted. The send is the hot path and lives in `send`.
+//! before the lock was granted. The send is the hot path and lives in `send`, which stores a
+//! channel's concurrent sends together (a per-channel group commit).
 
 mod send;
+
+pub(crate) use send::SendQueues;
 
 use async_trait::async_trait;
 use belfry_core::arn::{ChannelKey, UserKey};

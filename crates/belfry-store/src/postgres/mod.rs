@@ -4,7 +4,8 @@
 //! `synchronous_commit = on`, so a write returns only once its commit is durable on the server.
 //! Transactions run at READ COMMITTED; a write that depends on a row's current state locks
 //! that row first (`SELECT … FOR UPDATE`, or the `UPDATE channels SET event_seq = …` that takes
-//! a channel's next event number), so concurrent nodes serialize on the rows they share
+//! a channel's next event number; sends lock it `FOR NO KEY UPDATE` and number a whole batch
+//! at once, see `message/send.rs`), so concurrent nodes serialize on the rows they share
 //! instead of retrying. Rules that must hold across nodes are constraints (unique keys,
 //! foreign keys) or locks, never a node's memory: creates serialize on their ClientRequestToken
 //! (a transaction advisory lock, so a raced token replays), quotas are counted under their
@@ -30,10 +31,13 @@ mod tests;
 #[cfg(test)]
 mod tests_b;
 #[cfg(test)]
+mod tests_batch;
+#[cfg(test)]
 mod tests_start;
 mod user;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use belfry_core::events::Published;
@@ -77,6 +81,8 @@ impl PgOptions {
 pub struct PgStore {
     pool: Pool,
     outbox: bool,
+    /// The queues of this node's channels with sends in flight (`message::send`).
+    sends: Arc<message::SendQueues>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -140,6 +146,7 @@ impl PgStore {
         let store = PgStore {
             pool,
             outbox: opts.outbox,
+            sends: Arc::default(),
         };
         let mut conn = store.conn().await?;
         schema::migrate(&mut conn).await?;
