@@ -12,6 +12,7 @@ pub mod dto;
 pub mod error;
 pub mod handlers;
 pub mod health;
+pub mod metrics;
 pub mod ops;
 pub mod request;
 pub mod router;
