@@ -23,6 +23,7 @@ mod memberships;
 mod messages;
 mod moderation;
 mod multinode;
+mod observability;
 mod raw;
 mod realtime;
 mod realtime_connect;
