@@ -60,6 +60,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let server = belfry::bind(&config, state).await?;
     let addr = server.addr;
     banner(&config, &server, &admin, generated, addr);
+    let stop = shutdown_signal();
     let tls = match (&server.dev_ca, config.tls) {
         (_, belfry::config::TlsMode::Off) => "off",
         (Some(_), _) => "development CA",
@@ -76,7 +77,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     );
     let token = server.state.shutdown.clone();
     tokio::spawn(async move {
-        shutdown_signal().await;
+        stop.await;
         token.cancel();
     });
     belfry::serve(server).await?;
@@ -143,27 +144,39 @@ fn banner(
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Resolves on the first SIGINT or SIGTERM. The handlers are installed when this is called,
+/// not when the future is first polled, so a signal sent as soon as the server says it listens
+/// is a request to stop rather than the default action (an unclean exit).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    let (int, term) = {
+        use tokio::signal::unix::{signal, SignalKind};
+        (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        )
+    };
+    async move {
         // A handler that cannot be installed must not read as a request to stop.
+        #[cfg(unix)]
+        {
+            let wait = |s: std::io::Result<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Ok(mut s) => {
+                        s.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = wait(int) => {},
+                _ = wait(term) => {},
+            }
+        }
+        #[cfg(not(unix))]
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+        tracing::info!("shutdown requested; finishing requests in flight and closing sessions");
     }
-    tracing::info!("shutdown requested; finishing requests in flight and closing sessions");
 }

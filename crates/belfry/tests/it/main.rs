@@ -10,6 +10,7 @@ mod auth;
 mod batch;
 mod binary;
 mod channels;
+mod deploy;
 mod durability;
 mod errors;
 mod fault;

@@ -245,19 +245,23 @@ async fn the_first_node_makes_the_admin_credential_and_the_others_use_it() {
     let c = Cluster::new().await;
     let first = c.node_without_credentials();
     let second = c.node_without_credentials();
-    // Printed before the node listens, so among the lines already read.
-    let exported = |n: &cluster::Node, name: &str| -> String {
-        let prefix = format!("export {name}=");
-        n.proc
-            .seen()
-            .iter()
-            .find_map(|l| l.strip_prefix(&prefix).map(str::to_string))
-            .unwrap_or_else(|| panic!("no {prefix} in {:?}", n.proc.seen()))
+    // Printed before the node listens, so among the lines already read; JSON, as every line.
+    let exported = |n: &cluster::Node, name: &str| -> Option<String> {
+        let prefix = format!("{name}=");
+        n.proc.seen().iter().find_map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).ok()?;
+            v["export"]
+                .as_str()?
+                .strip_prefix(&prefix)
+                .map(str::to_string)
+        })
     };
-    let id = exported(&first, "AWS_ACCESS_KEY_ID");
-    let secret = exported(&first, "AWS_SECRET_ACCESS_KEY");
-    assert_eq!(exported(&second, "AWS_ACCESS_KEY_ID"), id);
-    assert_eq!(exported(&second, "AWS_SECRET_ACCESS_KEY"), secret);
+    let id = exported(&first, "AWS_ACCESS_KEY_ID").expect("the key id");
+    let secret = exported(&first, "AWS_SECRET_ACCESS_KEY").expect("the new secret");
+    assert_eq!(exported(&second, "AWS_ACCESS_KEY_ID"), Some(id.clone()));
+    // The secret is shown once, by the node that made it.
+    assert_eq!(exported(&second, "AWS_SECRET_ACCESS_KEY"), None);
+    assert!(!second.proc.seen().iter().any(|l| l.contains(&secret)));
     let seen: Vec<String> = first.proc.seen().to_vec();
     assert!(
         seen.iter()
