@@ -17,7 +17,7 @@ use crate::messages::{send, Room};
 use crate::ws::Ws;
 
 /// The scrape of `/metrics` at `base` (`http://host:port`).
-async fn scrape(base: &str) -> String {
+pub(crate) async fn scrape(base: &str) -> String {
     let res = reqwest::get(format!("{base}/metrics")).await.unwrap();
     assert_eq!(res.status(), 200);
     let kind = res.headers()["content-type"].to_str().unwrap().to_owned();
@@ -26,7 +26,7 @@ async fn scrape(base: &str) -> String {
 }
 
 /// The sum of the samples of `name` whose labels include every one of `labels`.
-fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+pub(crate) fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
     text.lines()
         .filter(|l| !l.starts_with('#'))
         .filter_map(|l| {

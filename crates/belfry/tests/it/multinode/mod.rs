@@ -416,3 +416,32 @@ async fn a_node_killed_under_load_loses_no_acknowledged_message_and_no_event() {
     }
     assert_eq!(left, 0, "every outbox entry is relayed and removed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_node_reports_its_bus_in_metrics() {
+    use crate::observability::{scrape, value};
+    let c = Cluster::new().await;
+    let (a, b) = (c.node(), c.node());
+    let r = Room::new(&a.server, &["owner", "ann"], ChannelPrivacy::Private).await;
+    let mut ann = Ws::established(&b.server, r.user(1), "ann-b").await;
+    send(&a.server.messaging(), &r.ch, r.user(0), "counted")
+        .send()
+        .await
+        .unwrap();
+    until_content(&mut ann, "counted").await;
+    // Each node is a process of its own, so these are its counters alone.
+    let (ta, tb) = (
+        scrape(&a.server.endpoint).await,
+        scrape(&b.server.endpoint).await,
+    );
+    for t in [&ta, &tb] {
+        assert_eq!(value(t, "belfry_bus_connected", &[]), 1.0, "{t}");
+        assert!(t.contains("belfry_bus_disconnects_total"), "{t}");
+    }
+    // Usually the committing node relays its outbox entries, but any node's relay may.
+    let relayed = |t: &str| value(t, "belfry_bus_relayed_total", &[]);
+    assert!(relayed(&ta) + relayed(&tb) >= 1.0, "{ta}\n{tb}");
+    assert!(value(&tb, "belfry_bus_received_total", &[]) >= 1.0, "{tb}");
+    assert_eq!(value(&tb, "belfry_websocket_sessions_open", &[]), 1.0);
+    assert!(value(&tb, "belfry_frames_written_total", &[]) >= 1.0);
+}
