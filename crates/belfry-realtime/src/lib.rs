@@ -480,6 +480,11 @@ impl Hub {
         self.inner.stats.sessions_open.load(Ordering::Acquire)
     }
 
+    /// Events waiting in the hub's inbox for the hub task (bounded by `inbox_events`).
+    pub fn inbox_len(&self) -> usize {
+        self.inner.queued.load(Ordering::Acquire)
+    }
+
     /// The hub's counters.
     pub fn stats(&self) -> &Stats {
         &self.inner.stats

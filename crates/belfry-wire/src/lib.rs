@@ -13,6 +13,7 @@ pub mod dto;
 pub mod error;
 pub mod handlers;
 pub mod health;
+pub mod metrics;
 pub mod ops;
 pub mod ops_unimplemented;
 pub mod request;

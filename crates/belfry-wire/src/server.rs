@@ -2,7 +2,8 @@
 //! all behind the CORS policy (`cors`). The dispatcher reads
 //! the bounded body, verifies SigV4, routes on the raw path, runs the handler and renders the
 //! reply or the AWS error, stamping `x-amzn-RequestId` and `Date` on every response and logging
-//! one line per request.
+//! one line per request. Each request runs inside a `request` span carrying its request id (and
+//! its operation once routed), so every line logged on its behalf, however deep, names it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -19,6 +20,7 @@ use http::header::{CONTENT_TYPE, DATE};
 use http::{HeaderValue, StatusCode};
 use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
+use tracing::Instrument;
 
 use crate::auth::Authenticator;
 use crate::error::{ApiError, Rendered};
@@ -53,14 +55,19 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// What `/health` asks: the store, the bus.
     pub probes: Vec<Arc<dyn crate::health::Probe>>,
+    /// `/metrics`, unless it is off.
+    pub metrics: Option<crate::metrics::Metrics>,
 }
 
 /// The axum router for the whole API. CORS wraps everything, the panic guard included, so
 /// that a browser can read every answer (errors above all) from an allowed origin.
 pub fn router(state: Arc<AppState>) -> Router {
     let cors = crate::cors::layer(state.cors.clone());
-    Router::new()
-        .route("/health", get(crate::health::health))
+    let mut r = Router::new();
+    if state.metrics.as_ref().is_some_and(|m| m.on_main) {
+        r = r.route("/metrics", get(crate::metrics::scrape));
+    }
+    r.route("/health", get(crate::health::health))
         .route(
             "/admin/keys",
             get(crate::admin::list_keys).post(crate::admin::create_key),
@@ -84,15 +91,20 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 async fn dispatch(State(state): State<Arc<AppState>>, req: Request) -> Response {
     // Runs on its own task so that a client hanging up cannot cancel a write between its
     // commit and the publishing of its event: the realtime hub would wait for that event.
-    match tokio::spawn(respond(state, req)).await {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        operation = tracing::field::Empty
+    );
+    match tokio::spawn(respond(state, req, request_id).instrument(span)).await {
         Ok(response) => response,
         Err(e) => panic_response(Box::new(e.to_string())),
     }
 }
 
-async fn respond(state: Arc<AppState>, req: Request) -> Response {
+async fn respond(state: Arc<AppState>, req: Request, request_id: String) -> Response {
     let started = Instant::now();
-    let request_id = uuid::Uuid::new_v4().to_string();
     let method = req.method().clone();
     let (op, result) = process(&state, req).await;
     let op_name = op.map(Op::name).unwrap_or("-");
@@ -118,13 +130,16 @@ async fn respond(state: Arc<AppState>, req: Request) -> Response {
         }
     };
     stamp(&mut response, &request_id);
+    let took = started.elapsed();
+    let status = response.status().as_u16();
+    crate::metrics::record_request(op_name, status, took);
     tracing::info!(
         request_id = %request_id,
         operation = op_name,
         method = %method,
-        status = response.status().as_u16(),
+        status,
         error = error_type,
-        latency_us = started.elapsed().as_micros() as u64,
+        latency_us = took.as_micros() as u64,
         "request"
     );
     response
@@ -181,6 +196,7 @@ async fn process(state: &AppState, req: Request) -> (Option<Op>, Outcome) {
         }
     };
     let op = matched.route.op;
+    tracing::Span::current().record("operation", op.name());
     // After the signature, so that only a key's holder can spend its buckets (or a bearer's
     // it may act as); after routing, which is pure, to tell reads from writes. The body was
     // read before, bounded, because the signature covers it.

@@ -7,7 +7,10 @@
 
 pub mod bench;
 pub mod config;
+pub mod files;
 pub mod listen;
+pub mod logging;
+pub mod metrics;
 mod stores;
 pub mod tls;
 
@@ -31,7 +34,7 @@ use belfry_wire::{AccessKey, AppState, Authenticator, CorsOrigins, Throttle};
 use listen::{Accept, ListenLimits, ListenStats};
 use tokio::net::{TcpListener, TcpSocket};
 
-pub use config::{AdminCredential, Config};
+pub use config::{AdminCredential, Config, MetricsMode};
 
 /// Opens the store, starts the realtime hub and builds the shared state. Returns the admin
 /// credential in use and whether it was generated just now. Must run inside a tokio runtime.
@@ -78,8 +81,7 @@ pub async fn build_state_wired(
         clock,
         events: extra,
     } = wiring;
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    files::private_dir(&config.data_dir).context("preparing the data directory")?;
     let opened = stores::open(config).await?;
     let store = opened.store.clone();
     let (admin, generated) = match &config.admin_key {
@@ -126,6 +128,10 @@ pub async fn build_state_wired(
     }
     let hub = Hub::start(hub_config, Arc::new(WireFrames::new(arns.clone())));
     let mut probes = opened.probes;
+    let exporter: Option<Arc<dyn belfry_wire::metrics::Exporter>> = match config.metrics {
+        MetricsMode::Off => None,
+        MetricsMode::Main | MetricsMode::Listen(_) => Some(Arc::new(metrics::Exporter::new()?)),
+    };
     // Where the services publish after a commit: the bus (which delivers to every node's hub,
     // this one's included), or this node's hub.
     let published: Arc<dyn EventBus> = match (bus_config, &opened.postgres) {
@@ -140,6 +146,10 @@ pub async fn build_state_wired(
                 .await
                 .context("starting the event bus")?;
             let publisher = bus.publisher();
+            let bus = Arc::new(bus);
+            if let Some(e) = &exporter {
+                metrics::watch_bus(e.as_ref(), Arc::downgrade(&bus));
+            }
             probes.push(Arc::new(BusProbe(bus)));
             publisher
         }
@@ -182,6 +192,10 @@ pub async fn build_state_wired(
         clock,
         shutdown: tokio_util::sync::CancellationToken::new(),
         probes,
+        metrics: exporter.map(|exporter| belfry_wire::metrics::Metrics {
+            exporter,
+            on_main: config.metrics == MetricsMode::Main,
+        }),
     };
     Ok((Arc::new(state), admin, generated))
 }
@@ -215,7 +229,7 @@ impl Outbox for NoRelay {
 }
 
 /// `/health`'s view of the bus; it also keeps the bus (and its tasks) alive with the state.
-struct BusProbe(Bus);
+struct BusProbe(Arc<Bus>);
 
 #[async_trait::async_trait]
 impl belfry_wire::health::Probe for BusProbe {
@@ -250,6 +264,9 @@ pub struct Server {
     pub dev_ca: Option<tls::DevCa>,
     /// The accept loop's counters.
     pub stats: Arc<ListenStats>,
+    /// The metrics listener's address as bound, when `metrics` names one.
+    pub metrics_addr: Option<SocketAddr>,
+    metrics_listener: Option<TcpListener>,
     listeners: Vec<(TcpListener, Accept)>,
     tls: Option<Arc<rustls::ServerConfig>>,
     limits: ListenLimits,
@@ -277,6 +294,7 @@ fn listen_on(addr: SocketAddr) -> std::io::Result<TcpListener> {
 /// and binds `config.listen` and `config.tls_listen`.
 pub async fn bind(config: &Config, state: Arc<AppState>) -> anyhow::Result<Server> {
     let tls = tls::from_config(config)?;
+    files::tighten(&config.data_dir)?;
     let main =
         listen_on(config.listen).with_context(|| format!("listening on {}", config.listen))?;
     let addr = main.local_addr()?;
@@ -288,6 +306,19 @@ pub async fn bind(config: &Config, state: Arc<AppState>) -> anyhow::Result<Serve
         listeners.push((l, Accept::TlsOnly));
     }
     let stats = Arc::new(ListenStats::default());
+    if let Some(m) = &state.metrics {
+        metrics::watch_listener(m.exporter.as_ref(), stats.clone());
+    }
+    let metrics_listener = match config.metrics {
+        MetricsMode::Listen(a) => {
+            Some(listen_on(a).with_context(|| format!("listening on {a} (metrics)"))?)
+        }
+        _ => None,
+    };
+    let metrics_addr = match &metrics_listener {
+        Some(l) => Some(l.local_addr()?),
+        None => None,
+    };
     let (tls, dev_ca) = match tls {
         Some(t) => (Some(t.config), t.dev),
         None => (None, None),
@@ -298,6 +329,8 @@ pub async fn bind(config: &Config, state: Arc<AppState>) -> anyhow::Result<Serve
         tls_addr,
         dev_ca,
         stats: stats.clone(),
+        metrics_addr,
+        metrics_listener,
         listeners,
         tls,
         limits: ListenLimits {
@@ -343,9 +376,23 @@ pub async fn serve(server: Server) -> anyhow::Result<()> {
         listeners,
         tls,
         limits,
+        metrics_listener,
         ..
     } = server;
     let app = belfry_wire::app(state.clone());
+    if let Some(l) = metrics_listener {
+        // Plain HTTP, `/metrics` only; it stops with the server.
+        let scrape = belfry_wire::metrics::router(state.clone());
+        let stop = state.shutdown.clone();
+        tokio::spawn(async move {
+            let served = axum::serve(l, scrape)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await;
+            if let Err(error) = served {
+                tracing::error!(%error, "metrics listener failed");
+            }
+        });
+    }
     // Sessions are upgraded connections the HTTP drain does not track: the hub closes them
     // (1001) when the token is cancelled, and the store stays open until they are gone.
     // One deadline for requests and sessions, from the moment shutdown is asked for.

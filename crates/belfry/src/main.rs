@@ -33,7 +33,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             let config = Config::resolve(args)?;
-            init_logging(&config.log_format);
+            belfry::logging::init(&config.log_format);
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
@@ -48,17 +48,6 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-fn init_logging(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    if format == "json" {
-        builder.json().flatten_event(true).init();
-    } else {
-        builder.init();
-    }
-}
-
 async fn run(config: Config) -> anyhow::Result<()> {
     // Every session is a socket: take all the descriptors the hard limit allows.
     match belfry::raise_nofile_limit() {
@@ -70,44 +59,8 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let (state, admin, generated) = belfry::build_state(&config).await?;
     let server = belfry::bind(&config, state).await?;
     let addr = server.addr;
-    if generated {
-        match &config.store {
-            belfry::config::StoreKind::Sqlite => println!(
-                "Generated an admin credential (kept in {}/admin-credentials.toml, mode 0600).",
-                config.data_dir.display()
-            ),
-            belfry::config::StoreKind::Postgres(_) => println!(
-                "Generated an admin credential (kept in the PostgreSQL store, shared by every node)."
-            ),
-        }
-    }
-    if config.admin_key.is_none() {
-        println!("To use this server from the AWS CLI, boto3 or an AWS SDK:");
-        println!("export AWS_ACCESS_KEY_ID={}", admin.access_key_id);
-        println!(
-            "export AWS_SECRET_ACCESS_KEY={}",
-            admin.secret_access_key.expose()
-        );
-        println!("export AWS_REGION={}", config.region);
-        println!("export AWS_DEFAULT_REGION={}", config.region);
-        println!("export AWS_ENDPOINT_URL=http://{addr}");
-    }
-    if let Some(dev) = &server.dev_ca {
-        // Absolute, so the line works from any directory.
-        let ca = std::fs::canonicalize(&dev.ca_cert).unwrap_or_else(|_| dev.ca_cert.clone());
-        if dev.ca_created {
-            println!(
-                "Generated a development certificate authority for https:// and wss:// on the same address ({}).",
-                ca.display()
-            );
-        }
-        println!("To trust it from Node.js (amazon-chime-sdk-js, the AWS SDK for JavaScript):");
-        println!("export NODE_EXTRA_CA_CERTS={}", ca.display());
-        println!(
-            "To trust it in a browser, import {} as a trusted certificate authority (certificate settings, Authorities).",
-            ca.display()
-        );
-    }
+    banner(&config, &server, &admin, generated, addr);
+    let stop = shutdown_signal();
     let tls = match (&server.dev_ca, config.tls) {
         (_, belfry::config::TlsMode::Off) => "off",
         (Some(_), _) => "development CA",
@@ -116,6 +69,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!(
         %addr,
         tls_addr = server.tls_addr.map(|a| a.to_string()),
+        metrics_addr = server.metrics_addr.map(|a| a.to_string()),
         tls,
         data_dir = %config.data_dir.display(),
         region = %config.region,
@@ -123,7 +77,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     );
     let token = server.state.shutdown.clone();
     tokio::spawn(async move {
-        shutdown_signal().await;
+        stop.await;
         token.cancel();
     });
     belfry::serve(server).await?;
@@ -131,27 +85,98 @@ async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
+/// What the operator needs to use the server: the credential to export (its secret only when
+/// it was just generated: later starts say where it is kept) and the development CA.
+fn banner(
+    config: &Config,
+    server: &belfry::Server,
+    admin: &belfry::AdminCredential,
+    generated: bool,
+    addr: std::net::SocketAddr,
+) {
+    use belfry::config::StoreKind;
+    let out = belfry::logging::Banner::new(&config.log_format);
+    let kept = match &config.store {
+        StoreKind::Sqlite => format!(
+            "kept in {}/admin-credentials.toml, mode 0600",
+            config.data_dir.display()
+        ),
+        StoreKind::Postgres(_) => "kept in the PostgreSQL store, shared by every node".into(),
+    };
+    if generated {
+        out.say(&format!("Generated an admin credential ({kept})."));
+    }
+    if config.admin_key.is_none() {
+        let about = "To use this server from the AWS CLI, boto3 or an AWS SDK:";
+        out.say(about);
+        out.export(about, "AWS_ACCESS_KEY_ID", &admin.access_key_id);
+        if generated {
+            out.export(
+                about,
+                "AWS_SECRET_ACCESS_KEY",
+                admin.secret_access_key.expose(),
+            );
+        } else {
+            out.say(&format!(
+                "AWS_SECRET_ACCESS_KEY: the admin secret printed at the first start ({kept})."
+            ));
+        }
+        out.export(about, "AWS_REGION", &config.region);
+        out.export(about, "AWS_DEFAULT_REGION", &config.region);
+        out.export(about, "AWS_ENDPOINT_URL", &format!("http://{addr}"));
+    }
+    if let Some(dev) = &server.dev_ca {
+        // Absolute, so the line works from any directory.
+        let ca = std::fs::canonicalize(&dev.ca_cert).unwrap_or_else(|_| dev.ca_cert.clone());
+        if dev.ca_created {
+            out.say(&format!(
+                "Generated a development certificate authority for https:// and wss:// on the same address ({}).",
+                ca.display()
+            ));
+        }
+        let node = "To trust it from Node.js (amazon-chime-sdk-js, the AWS SDK for JavaScript):";
+        out.say(node);
+        out.export(node, "NODE_EXTRA_CA_CERTS", &ca.display().to_string());
+        out.say(&format!(
+            "To trust it in a browser, import {} as a trusted certificate authority (certificate settings, Authorities).",
+            ca.display()
+        ));
+    }
+}
+
+/// Resolves on the first SIGINT or SIGTERM. The handlers are installed when this is called,
+/// not when the future is first polled, so a signal sent as soon as the server says it listens
+/// is a request to stop rather than the default action (an unclean exit).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    let (int, term) = {
+        use tokio::signal::unix::{signal, SignalKind};
+        (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        )
+    };
+    async move {
         // A handler that cannot be installed must not read as a request to stop.
+        #[cfg(unix)]
+        {
+            let wait = |s: std::io::Result<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Ok(mut s) => {
+                        s.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = wait(int) => {},
+                _ = wait(term) => {},
+            }
+        }
+        #[cfg(not(unix))]
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+        tracing::info!("shutdown requested; finishing requests in flight and closing sessions");
     }
-    tracing::info!("shutdown requested; finishing requests in flight and closing sessions");
 }

@@ -143,7 +143,7 @@ pub fn load_pem(
 /// [`DEFAULT_NAMES`] and `extra_names`, as of `now`.
 pub fn dev_ca(dir: &Path, extra_names: &[String], now: SystemTime) -> anyhow::Result<DevCa> {
     let now = OffsetDateTime::from(now);
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    crate::files::private_dir(dir)?;
     let paths = DevCa {
         ca_cert: dir.join(CA_CERT),
         server_cert: dir.join(SERVER_CERT),
@@ -174,7 +174,8 @@ pub fn dev_ca(dir: &Path, extra_names: &[String], now: SystemTime) -> anyhow::Re
     if !reuse {
         let (cert, key) = issue_server(&issuer, &names, now)?;
         config::write_private(&paths.server_key, key.serialize_pem().as_bytes())?;
-        config::write_atomic(&paths.server_cert, cert.pem().as_bytes(), 0o644)?;
+        // Only the CA certificate is for others to read; the server's stays with its key.
+        config::write_private(&paths.server_cert, cert.pem().as_bytes())?;
     }
     Ok(DevCa {
         ca_created,
@@ -451,7 +452,7 @@ mod tests {
         for (file, mode) in [
             (CA_CERT, 0o644),
             (CA_KEY, 0o600),
-            (SERVER_CERT, 0o644),
+            (SERVER_CERT, 0o600),
             (SERVER_KEY, 0o600),
         ] {
             let m = std::fs::metadata(dir.path().join(file))

@@ -54,6 +54,7 @@ impl SqliteStore {
     pub fn open(dir: &Path) -> StoreResult<Self> {
         std::fs::create_dir_all(dir).map_err(StoreError::internal)?;
         let path = dir.join("belfry.db");
+        make_private(&path).map_err(StoreError::internal)?;
         let mut conn = Connection::open(&path).map_err(StoreError::internal)?;
         configure(&conn)?;
         schema::migrate(&mut conn)?;
@@ -122,6 +123,38 @@ impl SqliteStore {
         .await
         .map_err(StoreError::internal)?
     }
+}
+
+/// Makes the database, its WAL and its shared-memory index readable by the server's user only
+/// (0600): they hold every message. SQLite gives the `-wal` and `-shm` files it creates the
+/// database file's mode, so the database is created 0600 before SQLite opens it; files left by
+/// an earlier version are tightened.
+fn make_private(db: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(db)?;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = db.as_os_str().to_owned();
+            name.push(suffix);
+            let file = PathBuf::from(name);
+            match std::fs::metadata(&file) {
+                Ok(m) if m.permissions().mode() & 0o777 != 0o600 => {
+                    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = db;
+    Ok(())
 }
 
 /// The union of the family ports (each implemented next to its SQL in its module), and the

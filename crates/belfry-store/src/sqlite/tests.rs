@@ -342,3 +342,29 @@ async fn a_reused_seq_keeps_its_token() {
         "replayed, not stored twice"
     );
 }
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_and_its_wal_and_shm_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().unwrap();
+    let files = ["belfry.db", "belfry.db-wal", "belfry.db-shm"].map(|f| dir.path().join(f));
+    let store = SqliteStore::open(dir.path()).unwrap();
+    for f in &files {
+        assert_eq!(mode(f), 0o600, "{} when created", f.display());
+    }
+    store.close().await.unwrap();
+    drop(store);
+    // Files an earlier version left readable by others are tightened at the next open.
+    for f in &files {
+        if f.exists() {
+            std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+    }
+    let store = SqliteStore::open(dir.path()).unwrap();
+    for f in &files {
+        assert_eq!(mode(f), 0o600, "{} when reopened", f.display());
+    }
+    store.close().await.unwrap();
+}

@@ -50,6 +50,8 @@ const MAX_WRITE_BUFFER: usize = 1024 * 1024;
 const MAX_INBOUND_MESSAGE: usize = 16 * 1024;
 /// Frames written before one flush.
 const WRITE_BATCH: usize = 64;
+/// The session-end label when the peer did not take a write in time (or shutdown came first).
+const WRITE_FAILED: &str = "write_failed";
 
 const UNAUTHORIZED: CloseReason = CloseReason {
     code: 4401,
@@ -203,8 +205,22 @@ fn text(frame: Bytes) -> Option<Message> {
     Utf8Bytes::try_from(frame).ok().map(Message::Text)
 }
 
+/// The metrics label of a close this module sends (the hub's own are named in `metrics`).
+pub(crate) fn close_label(reason: &CloseReason) -> &'static str {
+    match *reason {
+        UNAUTHORIZED => "unauthorized",
+        FORBIDDEN => "forbidden",
+        INTERNAL => "internal",
+        TOO_BIG => "too_big",
+        THROTTLED => "throttled",
+        PING_TIMEOUT => "ping_timeout",
+        _ => "other",
+    }
+}
+
 /// Sends a close frame (bounded in time: the peer may not be reading).
 async fn close(socket: &mut WebSocket, reason: CloseReason) {
+    crate::metrics::record_session_end(crate::metrics::close_label(&reason));
     let frame = CloseFrame {
         code: reason.code,
         reason: reason.reason.into(),
@@ -249,6 +265,7 @@ async fn write_queued(
     if !write(socket, bytes, limit, stop).await {
         return false;
     }
+    metrics::counter!(crate::metrics::FRAMES_WRITTEN).increment(frames.len() as u64);
     for f in frames {
         f.written();
     }
@@ -316,7 +333,7 @@ async fn run(state: Arc<AppState>, mut socket: WebSocket, verdict: Result<Admitt
     let stop = state.shutdown.clone().cancelled_owned();
     tokio::pin!(stop);
     if !write(&mut socket, first, limit, stop.as_mut()).await {
-        return;
+        return crate::metrics::record_session_end(WRITE_FAILED);
     }
     let mut ping = tokio::time::interval_at(
         tokio::time::Instant::now() + rt.ping_interval,
@@ -336,7 +353,7 @@ async fn run(state: Arc<AppState>, mut socket: WebSocket, verdict: Result<Admitt
                         }
                     }
                     if !write_queued(&mut socket, batch, limit, stop.as_mut()).await {
-                        return;
+                        return crate::metrics::record_session_end(WRITE_FAILED);
                     }
                 }
                 Delivery::Close(reason) => return close(&mut socket, reason).await,
@@ -346,10 +363,10 @@ async fn run(state: Arc<AppState>, mut socket: WebSocket, verdict: Result<Admitt
                 // 1006 (abnormal) instead of its own clean close.
                 Some(Ok(Message::Close(_))) => {
                     let _ = tokio::time::timeout(Duration::from_secs(2), socket.flush()).await;
-                    return;
+                    return crate::metrics::record_session_end("client_closed");
                 }
                 Some(Err(e)) if is_too_big(&e) => return close(&mut socket, TOO_BIG).await,
-                None | Some(Err(_)) => return,
+                None | Some(Err(_)) => return crate::metrics::record_session_end("disconnected"),
                 // A pong, or anything else: the peer is alive. Data frames mean nothing.
                 Some(Ok(_)) => awaiting_pong = false,
             },
@@ -360,7 +377,7 @@ async fn run(state: Arc<AppState>, mut socket: WebSocket, verdict: Result<Admitt
                 awaiting_pong = true;
                 let sent = tokio::time::timeout(limit, socket.send(Message::Ping(Bytes::new()))).await;
                 if !matches!(sent, Ok(Ok(()))) {
-                    return;
+                    return crate::metrics::record_session_end(WRITE_FAILED);
                 }
             }
         }

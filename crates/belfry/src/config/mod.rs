@@ -56,6 +56,36 @@ pub struct ServeArgs {
     /// none, fan-out stays in this process].
     #[arg(long, env = "BELFRY_BUS")]
     pub bus: Option<String>,
+    /// Prometheus `GET /metrics`: `main` (on the listen address), `off`, or an address for a
+    /// plain-HTTP listener of its own [default: main].
+    #[arg(long, env = "BELFRY_METRICS")]
+    pub metrics: Option<String>,
+}
+
+/// Where `GET /metrics` is served.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MetricsMode {
+    /// On the main listener, next to the API.
+    #[default]
+    Main,
+    /// Not at all.
+    Off,
+    /// On a plain-HTTP listener of its own (and not on the main one).
+    Listen(SocketAddr),
+}
+
+impl MetricsMode {
+    fn parse(value: &str) -> anyhow::Result<Self> {
+        match value {
+            "main" => Ok(MetricsMode::Main),
+            "off" => Ok(MetricsMode::Off),
+            other => other.parse().map(MetricsMode::Listen).map_err(|_| {
+                anyhow::anyhow!(
+                    "metrics {other:?} must be main, off or an address (127.0.0.1:9100)"
+                )
+            }),
+        }
+    }
 }
 
 /// Where the server keeps its state.
@@ -163,6 +193,7 @@ pub struct FileConfig {
     store_max_connections: Option<usize>,
     bus: Option<String>,
     bus_subject: Option<String>,
+    metrics: Option<String>,
     #[serde(default)]
     access_keys: Vec<KeyConfig>,
     #[serde(default)]
@@ -230,6 +261,8 @@ pub struct Config {
     pub bus: Option<String>,
     /// The NATS subject events travel on (one per deployment sharing a NATS server).
     pub bus_subject: String,
+    /// Where `GET /metrics` is served.
+    pub metrics: MetricsMode,
     /// Admin credential from the environment, if given.
     pub admin_key: Option<(String, SecretKey)>,
     /// Extra keys from the file.
@@ -271,6 +304,7 @@ impl Config {
             store_max_connections: 16,
             bus: None,
             bus_subject: "belfry.events".into(),
+            metrics: MetricsMode::Main,
             admin_key: None,
             access_keys: Vec::new(),
             throttle: ThrottleConfig::default(),
@@ -361,6 +395,9 @@ impl Config {
             .or(file.bus_subject)
         {
             c.bus_subject = subject;
+        }
+        if let Some(m) = args.metrics.or(file.metrics) {
+            c.metrics = MetricsMode::parse(&m)?;
         }
         c.access_keys = file.access_keys;
         c.throttle = file.throttle;

@@ -286,3 +286,43 @@ fn a_bus_needs_a_shared_store_and_a_nats_url() {
         "Postgres(postgres://u:[redacted]@h/db)"
     );
 }
+
+#[test]
+fn metrics_is_main_off_or_an_address_and_the_flag_beats_the_file() {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+    assert_eq!(
+        Config::resolve(ServeArgs::default()).unwrap().metrics,
+        MetricsMode::Main
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("belfry.toml");
+    let resolve = |file: &str, flags: &[&str]| {
+        std::fs::write(&path, file).unwrap();
+        let mut args = vec!["belfry", "--config", path.to_str().unwrap()];
+        args.extend_from_slice(flags);
+        Config::resolve(Cli::try_parse_from(args).unwrap().serve)
+    };
+    assert_eq!(
+        resolve("metrics = \"off\"\n", &[]).unwrap().metrics,
+        MetricsMode::Off
+    );
+    assert_eq!(
+        resolve("metrics = \"off\"\n", &["--metrics", "127.0.0.1:9100"])
+            .unwrap()
+            .metrics,
+        MetricsMode::Listen(SocketAddr::from(([127, 0, 0, 1], 9100)))
+    );
+    assert_eq!(
+        resolve("metrics = \"127.0.0.1:9100\"\n", &["--metrics", "main"])
+            .unwrap()
+            .metrics,
+        MetricsMode::Main
+    );
+    let bad = resolve("metrics = \"on\"\n", &[]).unwrap_err();
+    assert!(bad.to_string().contains("main, off or an address"), "{bad}");
+}

@@ -30,6 +30,8 @@ pub struct TestServer {
     pub tls_addr: Option<SocketAddr>,
     /// The development CA's certificate, when TLS is on.
     pub ca_pem: Option<PathBuf>,
+    /// The metrics listener's address, when the config gives `metrics` one.
+    pub metrics_addr: Option<SocketAddr>,
     /// Cancelling it stops the server (as SIGTERM does).
     pub shutdown: CancellationToken,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -88,6 +90,7 @@ impl TestServer {
         let server = belfry::bind(&config, state).await.unwrap();
         let addr = server.addr;
         let tls_addr = server.tls_addr;
+        let metrics_addr = server.metrics_addr;
         let ca_pem = server.dev_ca.as_ref().map(|d| d.ca_cert.clone());
         let shutdown = server.state.shutdown.clone();
         let task = tokio::spawn(belfry::serve(server));
@@ -96,6 +99,7 @@ impl TestServer {
             addr,
             tls_addr,
             ca_pem,
+            metrics_addr,
             shutdown,
             task: Some(task),
             _dir: Some(dir),
@@ -110,6 +114,7 @@ impl TestServer {
             addr,
             tls_addr: None,
             ca_pem: Some(ca_pem),
+            metrics_addr: None,
             shutdown: CancellationToken::new(),
             task: None,
             _dir: None,

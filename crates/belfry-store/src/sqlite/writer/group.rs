@@ -52,6 +52,7 @@ pub(super) fn run(
             }
             next = rx.try_recv().ok();
         }
+        metrics::gauge!(super::QUEUE_JOBS).set(rx.len() as f64);
         let full = open.as_ref().is_some_and(|g| g.delivers.len() >= MAX_GROUP);
         if full || !signals.syncing.load(Ordering::Acquire) {
             if let Some(group) = open.take() {

@@ -39,6 +39,11 @@ use super::tokens::TokenLog;
 /// Jobs waiting for the writer before senders wait too.
 const QUEUE: usize = 4096;
 
+/// Metric: seconds from a write's submission until it is committed and durable.
+const WRITE_SECONDS: &str = "belfry_store_write_seconds";
+/// Metric: jobs waiting in the writer's queue, as of the writer's last look.
+const QUEUE_JOBS: &str = "belfry_sqlite_writer_queue_jobs";
+
 type Deliver = Box<dyn FnOnce(Option<StoreError>) + Send>;
 /// Runs a job on the write connection, or, given `None`, refuses it without running it.
 type Run = Box<dyn FnOnce(Option<(&Connection, &mut Hot)>) -> (bool, Deliver) + Send>;
@@ -164,6 +169,7 @@ impl Writer {
             .clone()
             .ok_or_else(|| StoreError::Unavailable("The store is shutting down.".into()))?;
         let (tx, rx) = oneshot::channel::<StoreResult<T>>();
+        let submitted = std::time::Instant::now();
         let run: Run = Box::new(move |db| {
             let result = match db {
                 Some((conn, hot)) => f(conn, hot),
@@ -182,8 +188,13 @@ impl Writer {
             .send(Msg::Job(Job { guarded, run }))
             .await
             .map_err(|_| StoreError::Unavailable("The store is shutting down.".into()))?;
-        rx.await
-            .map_err(|_| StoreError::internal("writer dropped a job"))?
+        let answer = rx
+            .await
+            .map_err(|_| StoreError::internal("writer dropped a job"))?;
+        // What a write waits for: the queue, its group, COMMIT and the WAL's fdatasync.
+        metrics::histogram!(WRITE_SECONDS, "store" => "sqlite")
+            .record(submitted.elapsed().as_secs_f64());
+        answer
     }
 
     /// Stops taking jobs, finishes those queued, and waits for the thread to end.

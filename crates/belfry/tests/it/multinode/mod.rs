@@ -246,19 +246,23 @@ async fn the_first_node_makes_the_admin_credential_and_the_others_use_it() {
     let c = Cluster::new().await;
     let first = c.node_without_credentials();
     let second = c.node_without_credentials();
-    // Printed before the node listens, so among the lines already read.
-    let exported = |n: &cluster::Node, name: &str| -> String {
-        let prefix = format!("export {name}=");
-        n.proc
-            .seen()
-            .iter()
-            .find_map(|l| l.strip_prefix(&prefix).map(str::to_string))
-            .unwrap_or_else(|| panic!("no {prefix} in {:?}", n.proc.seen()))
+    // Printed before the node listens, so among the lines already read; JSON, as every line.
+    let exported = |n: &cluster::Node, name: &str| -> Option<String> {
+        let prefix = format!("{name}=");
+        n.proc.seen().iter().find_map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).ok()?;
+            v["export"]
+                .as_str()?
+                .strip_prefix(&prefix)
+                .map(str::to_string)
+        })
     };
-    let id = exported(&first, "AWS_ACCESS_KEY_ID");
-    let secret = exported(&first, "AWS_SECRET_ACCESS_KEY");
-    assert_eq!(exported(&second, "AWS_ACCESS_KEY_ID"), id);
-    assert_eq!(exported(&second, "AWS_SECRET_ACCESS_KEY"), secret);
+    let id = exported(&first, "AWS_ACCESS_KEY_ID").expect("the key id");
+    let secret = exported(&first, "AWS_SECRET_ACCESS_KEY").expect("the new secret");
+    assert_eq!(exported(&second, "AWS_ACCESS_KEY_ID"), Some(id.clone()));
+    // The secret is shown once, by the node that made it.
+    assert_eq!(exported(&second, "AWS_SECRET_ACCESS_KEY"), None);
+    assert!(!second.proc.seen().iter().any(|l| l.contains(&secret)));
     let seen: Vec<String> = first.proc.seen().to_vec();
     assert!(
         seen.iter()
@@ -480,4 +484,33 @@ async fn a_node_that_loses_nats_keeps_serving_rest_and_closes_and_refuses_sessio
         .await
         .unwrap();
     until_content(&mut ann, "the bus is back").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_node_reports_its_bus_in_metrics() {
+    use crate::observability::{scrape, value};
+    let c = Cluster::new().await;
+    let (a, b) = (c.node(), c.node());
+    let r = Room::new(&a.server, &["owner", "ann"], ChannelPrivacy::Private).await;
+    let mut ann = Ws::established(&b.server, r.user(1), "ann-b").await;
+    send(&a.server.messaging(), &r.ch, r.user(0), "counted")
+        .send()
+        .await
+        .unwrap();
+    until_content(&mut ann, "counted").await;
+    // Each node is a process of its own, so these are its counters alone.
+    let (ta, tb) = (
+        scrape(&a.server.endpoint).await,
+        scrape(&b.server.endpoint).await,
+    );
+    for t in [&ta, &tb] {
+        assert_eq!(value(t, "belfry_bus_connected", &[]), 1.0, "{t}");
+        assert!(t.contains("belfry_bus_disconnects_total"), "{t}");
+    }
+    // Usually the committing node relays its outbox entries, but any node's relay may.
+    let relayed = |t: &str| value(t, "belfry_bus_relayed_total", &[]);
+    assert!(relayed(&ta) + relayed(&tb) >= 1.0, "{ta}\n{tb}");
+    assert!(value(&tb, "belfry_bus_received_total", &[]) >= 1.0, "{tb}");
+    assert_eq!(value(&tb, "belfry_websocket_sessions_open", &[]), 1.0);
+    assert!(value(&tb, "belfry_frames_written_total", &[]) >= 1.0);
 }
