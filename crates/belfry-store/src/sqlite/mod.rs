@@ -3,6 +3,7 @@
 //! pool of reader connections on the blocking thread pool.
 
 mod app_instance;
+mod backup;
 mod channel;
 mod checkpoint;
 mod keys;
@@ -134,6 +135,13 @@ impl belfry_core::store::Store for SqliteStore {
             .await
             .map_err(StoreError::internal)?;
         self.inner.writer.close().await
+    }
+
+    async fn backup(&self) -> StoreResult<Option<PathBuf>> {
+        let source = self.inner.readers.path.clone();
+        tokio::task::spawn_blocking(move || backup::copy(&source).map(Some))
+            .await
+            .map_err(StoreError::internal)?
     }
 }
 

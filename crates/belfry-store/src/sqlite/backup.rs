@@ -1,0 +1,64 @@
+//! Online backups: `VACUUM INTO` on a connection of its own copies one read transaction's
+//! snapshot of the database into a new file. In WAL mode a reader neither blocks the writer nor
+//! sees its later commits, so the server keeps serving and the copy is consistent (the token
+//! watermark and the keys below it, settings, everything, as of one commit).
+
+use std::path::{Path, PathBuf};
+
+use belfry_core::store::{StoreError, StoreResult};
+use rusqlite::{Connection, OpenFlags};
+
+use super::db;
+
+/// Copies the database at `source` into a new file beside it (in the data directory, so on
+/// the same file system and under the same permissions) and returns its path.
+pub(super) fn copy(source: &Path) -> StoreResult<PathBuf> {
+    let dir = source.parent().unwrap_or(Path::new("."));
+    let dest = dir.join(format!("backup-{}.db.tmp", uuid_like()));
+    let conn = Connection::open_with_flags(
+        source,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(db)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(db)?;
+    let dest_text = dest
+        .to_str()
+        .ok_or_else(|| StoreError::internal("the data directory's path is not UTF-8"))?
+        .to_owned();
+    // The copy holds every secret the store does: made empty for its owner only first
+    // (VACUUM INTO fills an empty file), so it is never readable by anyone else.
+    create_private(&dest)?;
+    if let Err(e) = conn.execute("VACUUM INTO ?1", [&dest_text]) {
+        let _ = std::fs::remove_file(&dest);
+        return Err(db(e));
+    }
+    Ok(dest)
+}
+
+fn create_private(path: &Path) -> StoreResult<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path).map_err(StoreError::internal)?;
+    Ok(())
+}
+
+/// A name no other backup running at the same time takes.
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{}-{nanos}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
