@@ -28,24 +28,22 @@ pub(super) fn copy(source: &Path) -> StoreResult<PathBuf> {
         .to_owned();
     // The copy holds every secret the store does: made empty for its owner only first
     // (VACUUM INTO fills an empty file), so it is never readable by anyone else.
-    create_private(&dest)?;
+    super::create_private(&dest)?;
+    // `create_private` leaves a file that exists alone; this one must be new and empty.
+    if std::fs::metadata(&dest)
+        .map_err(StoreError::internal)?
+        .len()
+        != 0
+    {
+        return Err(StoreError::internal(
+            "the backup's temporary file is not empty",
+        ));
+    }
     if let Err(e) = conn.execute("VACUUM INTO ?1", [&dest_text]) {
         let _ = std::fs::remove_file(&dest);
         return Err(db(e));
     }
     Ok(dest)
-}
-
-fn create_private(path: &Path) -> StoreResult<()> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    opts.open(path).map_err(StoreError::internal)?;
-    Ok(())
 }
 
 /// A name no other backup running at the same time takes.

@@ -55,6 +55,7 @@ impl SqliteStore {
     pub fn open(dir: &Path) -> StoreResult<Self> {
         std::fs::create_dir_all(dir).map_err(StoreError::internal)?;
         let path = dir.join("belfry.db");
+        create_private(&path)?;
         let mut conn = Connection::open(&path).map_err(StoreError::internal)?;
         configure(&conn)?;
         schema::migrate(&mut conn)?;
@@ -164,6 +165,24 @@ impl Readers {
         if let Ok(mut idle) = self.idle.lock() {
             idle.push(conn);
         }
+    }
+}
+
+/// A new database file is made readable by its owner only: it holds access-key secrets, the
+/// NextToken key and the generated admin credential (SQLite gives its WAL and shared-memory
+/// files the database's mode).
+fn create_private(path: &Path) -> StoreResult<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    match opts.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::internal(e)),
     }
 }
 

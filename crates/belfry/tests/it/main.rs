@@ -6,6 +6,7 @@
 #![allow(clippy::type_complexity)]
 
 mod abuse;
+mod admin;
 mod auth;
 mod batch;
 mod binary;
@@ -22,7 +23,7 @@ mod limits;
 mod memberships;
 mod messages;
 mod moderation;
-mod multinode;
+pub(crate) mod multinode;
 mod raw;
 mod realtime;
 mod realtime_connect;
