@@ -58,7 +58,8 @@ fn ok(out: Output) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn serve(data: &Path) -> (Proc, Creds) {
+/// Starts `belfry serve` on `data` and waits until it answers (and so handles SIGTERM).
+async fn serve(data: &Path) -> (Proc, Creds) {
     let mut p = Proc::start(
         &[
             "serve",
@@ -70,6 +71,9 @@ fn serve(data: &Path) -> (Proc, Creds) {
         &[],
     );
     let c = Creds::of(&mut p);
+    p.wait_for("import");
+    let health = reqwest::get(format!("{}/health", c.endpoint)).await.unwrap();
+    assert_eq!(health.status(), 200);
     (p, c)
 }
 
@@ -89,7 +93,7 @@ fn version_prints_the_package_version() {
 #[tokio::test]
 async fn keys_are_created_listed_and_revoked_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
-    let (p, c) = serve(&dir.path().join("data"));
+    let (p, c) = serve(&dir.path().join("data")).await;
     let w = World::with_client(&client(&c.endpoint, &c.key, &c.secret, REGION), &["ann"]).await;
 
     // `export` lines, as the banner prints them.
@@ -190,7 +194,7 @@ async fn keys_are_created_listed_and_revoked_from_the_command_line() {
 #[tokio::test]
 async fn bootstrap_creates_the_app_instance_its_users_and_admins() {
     let dir = tempfile::tempdir().unwrap();
-    let (p, c) = serve(&dir.path().join("data"));
+    let (p, c) = serve(&dir.path().join("data")).await;
     let out: serde_json::Value = serde_json::from_str(&ok(admin(
         &c,
         &[
@@ -266,7 +270,7 @@ async fn bootstrap_creates_the_app_instance_its_users_and_admins() {
 #[tokio::test]
 async fn a_backup_taken_while_serving_restores_messages_credential_and_next_tokens() {
     let dir = tempfile::tempdir().unwrap();
-    let (p, c) = serve(&dir.path().join("data"));
+    let (p, c) = serve(&dir.path().join("data")).await;
     let id = client(&c.endpoint, &c.key, &c.secret, REGION);
     let w = World::with_client(&id, &["ann"]).await;
     let server = TestServer::external(
@@ -349,7 +353,7 @@ async fn a_backup_taken_while_serving_restores_messages_credential_and_next_toke
     let restored = dir.path().join("restored");
     std::fs::create_dir(&restored).unwrap();
     std::fs::copy(&out_file, restored.join("belfry.db")).unwrap();
-    let (q, rc) = serve(&restored);
+    let (q, rc) = serve(&restored).await;
     assert_eq!(
         (rc.key.as_str(), rc.secret.as_str()),
         (c.key.as_str(), c.secret.as_str()),
@@ -418,7 +422,7 @@ async fn a_data_directory_from_before_keeps_its_credential_files() {
     )
     .unwrap();
     std::fs::write(data.join("page-token.key"), "ab".repeat(32)).unwrap();
-    let (p, c) = serve(&data);
+    let (p, c) = serve(&data).await;
     assert_eq!(
         (c.key.as_str(), c.secret.as_str()),
         ("AKIAOLDFILE000000000", "old-secret-from-the-file")
@@ -431,7 +435,7 @@ async fn a_data_directory_from_before_keeps_its_credential_files() {
         "access_key_id = \"AKIACHANGEDFILE00000\"\nsecret_access_key = \"x\"\n",
     )
     .unwrap();
-    let (p, c) = serve(&data);
+    let (p, c) = serve(&data).await;
     assert_eq!(c.key, "AKIAOLDFILE000000000");
     assert!(data.join("page-token.key").exists());
     assert_eq!(p.terminate(), 0);
