@@ -40,6 +40,7 @@ pub struct SqliteStore {
 
 struct Inner {
     writer: Writer,
+    signals: Arc<writer::Signals>,
     readers: Readers,
     checkpointer: checkpoint::Checkpointer,
 }
@@ -80,7 +81,8 @@ impl SqliteStore {
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 checkpointer,
-                writer: Writer::start(conn, wal_path, signals)?,
+                writer: Writer::start(conn, wal_path, signals.clone())?,
+                signals,
                 readers: Readers {
                     path,
                     idle: Mutex::new(Vec::new()),
@@ -139,10 +141,12 @@ impl belfry_core::store::Store for SqliteStore {
     }
 
     async fn backup(&self) -> StoreResult<Option<PathBuf>> {
-        let source = self.inner.readers.path.clone();
-        tokio::task::spawn_blocking(move || backup::copy(&source).map(Some))
-            .await
-            .map_err(StoreError::internal)?
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            backup::copy(&inner.readers.path, &inner.signals.copying).map(Some)
+        })
+        .await
+        .map_err(StoreError::internal)?
     }
 }
 

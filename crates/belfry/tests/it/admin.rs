@@ -72,7 +72,9 @@ async fn serve(data: &Path) -> (Proc, Creds) {
     );
     let c = Creds::of(&mut p);
     p.wait_for("import");
-    let health = reqwest::get(format!("{}/health", c.endpoint)).await.unwrap();
+    let health = reqwest::get(format!("{}/health", c.endpoint))
+        .await
+        .unwrap();
     assert_eq!(health.status(), 200);
     (p, c)
 }
