@@ -205,3 +205,45 @@ fn tls(
         .with_context(|| format!("{host} is not a TLS server name"))?;
     Ok((tokio_rustls::TlsConnector::from(Arc::new(config)), name))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_are_read_with_their_default_ports_and_https_needs_a_ca() {
+        let e = Endpoint::parse("http://127.0.0.1:7755/", None).unwrap();
+        assert_eq!((e.authority.as_str(), e.ca), ("127.0.0.1:7755", None));
+        assert_eq!(
+            Endpoint::parse("http://chat.example.com", None)
+                .unwrap()
+                .authority,
+            "chat.example.com:80"
+        );
+        assert_eq!(
+            Endpoint::parse("http://[::1]:9000", None)
+                .unwrap()
+                .authority,
+            "[::1]:9000"
+        );
+        let ca = Path::new("/tmp/ca.pem");
+        let e = Endpoint::parse("https://[::1]", Some(ca)).unwrap();
+        assert_eq!(e.authority, "[::1]:443");
+        assert_eq!(e.ca.as_deref(), Some(ca));
+        let no_ca = Endpoint::parse("https://localhost:7755", None)
+            .err()
+            .unwrap();
+        assert!(no_ca.to_string().contains("--ca"), "{no_ca}");
+        for bad in ["localhost:7755", "ftp://x", "http://x/path", "http://"] {
+            assert!(Endpoint::parse(bad, None).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn labels_are_encoded_as_the_sdks_encode_them() {
+        assert_eq!(
+            label("arn:aws:chime:us-east-1:1:app-instance/a_b.c~d"),
+            "arn%3Aaws%3Achime%3Aus-east-1%3A1%3Aapp-instance%2Fa_b.c~d"
+        );
+    }
+}
