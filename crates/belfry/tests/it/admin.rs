@@ -414,32 +414,67 @@ async fn a_backup_taken_while_serving_restores_messages_credential_and_next_toke
 }
 
 #[tokio::test]
-async fn a_data_directory_from_before_keeps_its_credential_files() {
+async fn a_data_directory_from_before_keeps_its_credential_and_next_token_key_files() {
+    const CRED: &str =
+        "access_key_id = \"AKIAOLDFILE000000000\"\nsecret_access_key = \"old-secret-from-the-file\"\n";
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir(&data).unwrap();
-    std::fs::write(
-        data.join("admin-credentials.toml"),
-        "access_key_id = \"AKIAOLDFILE000000000\"\nsecret_access_key = \"old-secret-from-the-file\"\n",
-    )
-    .unwrap();
-    std::fs::write(data.join("page-token.key"), "ab".repeat(32)).unwrap();
+    // Two such directories with the same files: a NextToken one issues pages on the other
+    // only if both signed with the key from the file.
+    let (data, twin) = (dir.path().join("data"), dir.path().join("twin"));
+    for d in [&data, &twin] {
+        std::fs::create_dir(d).unwrap();
+        std::fs::write(d.join("admin-credentials.toml"), CRED).unwrap();
+        std::fs::write(d.join("page-token.key"), "ab".repeat(32)).unwrap();
+    }
     let (p, c) = serve(&data).await;
     assert_eq!(
         (c.key.as_str(), c.secret.as_str()),
         ("AKIAOLDFILE000000000", "old-secret-from-the-file")
     );
     assert!(!p.seen().iter().any(|l| l.contains("Generated an admin")));
+    let (q, tc) = serve(&twin).await;
+    let mut tokens = Vec::new();
+    for creds in [&c, &tc] {
+        let id = client(&creds.endpoint, &creds.key, &creds.secret, REGION);
+        for name in ["one", "two"] {
+            id.create_app_instance()
+                .name(name)
+                .client_request_token(uuid())
+                .send()
+                .await
+                .unwrap();
+        }
+        let first = id.list_app_instances().max_results(1).send().await.unwrap();
+        tokens.push((id, first.next_token.unwrap()));
+    }
+    let page = tokens[1]
+        .0
+        .list_app_instances()
+        .max_results(1)
+        .next_token(&tokens[0].1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.app_instances().len(), 1);
+    assert_eq!(q.terminate(), 0);
     assert_eq!(p.terminate(), 0);
+
     // Imported once: the store's copy wins from then on, and the files stay.
     std::fs::write(
         data.join("admin-credentials.toml"),
         "access_key_id = \"AKIACHANGEDFILE00000\"\nsecret_access_key = \"x\"\n",
     )
     .unwrap();
+    std::fs::write(data.join("page-token.key"), "cd".repeat(32)).unwrap();
     let (p, c) = serve(&data).await;
     assert_eq!(c.key, "AKIAOLDFILE000000000");
-    assert!(data.join("page-token.key").exists());
+    let id = client(&c.endpoint, &c.key, &c.secret, REGION);
+    id.list_app_instances()
+        .max_results(1)
+        .next_token(&tokens[0].1)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(p.terminate(), 0);
 }
 
