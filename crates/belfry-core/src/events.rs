@@ -58,6 +58,12 @@ pub enum DomainEvent {
         /// The AppInstance id.
         app_instance_id: String,
     },
+    /// A stored access key was revoked (DELETE /admin/keys/{id}). The sessions it opened must
+    /// end, on every node.
+    AccessKeyRevoked {
+        /// The access key id.
+        id: String,
+    },
 }
 
 impl DomainEvent {
@@ -75,7 +81,9 @@ impl DomainEvent {
             | DomainEvent::ChannelUpdated(channel)
             | DomainEvent::ChannelDeleted(channel) => Some(&channel.key),
             DomainEvent::ReadMarkerUpdated { channel, .. } => Some(channel),
-            DomainEvent::UserDeleted(_) | DomainEvent::AppInstanceDeleted { .. } => None,
+            DomainEvent::UserDeleted(_)
+            | DomainEvent::AppInstanceDeleted { .. }
+            | DomainEvent::AccessKeyRevoked { .. } => None,
         }
     }
 }
@@ -86,7 +94,7 @@ impl DomainEvent {
 pub struct Published {
     /// The channel's event sequence number taken by the write's transaction; `None` for what
     /// is not ordered within a channel (NON_PERSISTENT messages, which are never stored; read
-    /// markers; user and AppInstance deletions).
+    /// markers; user and AppInstance deletions; revoked keys).
     pub seq: Option<u64>,
     /// The change.
     pub event: DomainEvent,

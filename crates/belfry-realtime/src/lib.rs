@@ -86,6 +86,11 @@ impl CloseReason {
         code: 1013,
         reason: "the event bus is unavailable; reconnect",
     };
+    /// 4401: the access key that signed the session's `/connect` was revoked.
+    pub const KEY_REVOKED: CloseReason = CloseReason {
+        code: 4401,
+        reason: "the access key was revoked",
+    };
     /// 1001: the server is shutting down.
     pub const GOING_AWAY: CloseReason = CloseReason {
         code: 1001,
@@ -309,6 +314,7 @@ pub(crate) enum Command {
     Register {
         no: SessionNo,
         user: UserKey,
+        access_key: Option<String>,
         session_id: String,
         frames: mpsc::Sender<Outgoing>,
         close: oneshot::Sender<CloseReason>,
@@ -411,6 +417,18 @@ impl Hub {
     /// that every event published from now on is either delivered or replayed to it once it
     /// subscribes.
     pub fn open(&self, user: UserKey, session_id: String) -> Result<Session, Refused> {
+        self.open_signed(user, None, session_id)
+    }
+
+    /// [`Hub::open`] for a session whose `/connect` was signed by `access_key`: an
+    /// [`DomainEvent::AccessKeyRevoked`] for that key closes it with
+    /// [`CloseReason::KEY_REVOKED`].
+    pub fn open_signed(
+        &self,
+        user: UserKey,
+        access_key: Option<String>,
+        session_id: String,
+    ) -> Result<Session, Refused> {
         let inner = &self.inner;
         if inner.closing.load(Ordering::Acquire) {
             return Err(Refused::ShuttingDown);
@@ -436,6 +454,7 @@ impl Hub {
         let _ = inner.tx.send(Command::Register {
             no,
             user,
+            access_key,
             session_id,
             frames: frames_tx,
             close: close_tx,

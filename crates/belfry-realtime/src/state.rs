@@ -19,6 +19,8 @@ use crate::{CloseReason, FrameEncoder, HubConfig, Outgoing, SessionNo, Stats, Tr
 
 struct SessionEntry {
     user: UserKey,
+    /// The access key that signed its `/connect`, when known: revoking it ends the session.
+    access_key: Option<String>,
     client_id: String,
     frames: mpsc::Sender<Outgoing>,
     close: Option<oneshot::Sender<CloseReason>>,
@@ -105,7 +107,8 @@ fn sees(event: &DomainEvent, user: &UserKey) -> bool {
         DomainEvent::ChannelUpdated(_) | DomainEvent::ChannelDeleted(_) => true,
         DomainEvent::ReadMarkerUpdated { .. }
         | DomainEvent::UserDeleted(_)
-        | DomainEvent::AppInstanceDeleted { .. } => false,
+        | DomainEvent::AppInstanceDeleted { .. }
+        | DomainEvent::AccessKeyRevoked { .. } => false,
     }
 }
 
@@ -180,6 +183,7 @@ impl State {
         &mut self,
         no: SessionNo,
         user: UserKey,
+        access_key: Option<String>,
         client_id: String,
         frames: mpsc::Sender<Outgoing>,
         close: oneshot::Sender<CloseReason>,
@@ -206,6 +210,7 @@ impl State {
             no,
             SessionEntry {
                 user,
+                access_key,
                 client_id,
                 frames,
                 close: Some(close),
@@ -364,6 +369,17 @@ impl State {
                     .collect();
                 for u in users {
                     self.kick_user(&u, CloseReason::USER_DELETED);
+                }
+            }
+            DomainEvent::AccessKeyRevoked { id } => {
+                let nos: Vec<SessionNo> = self
+                    .sessions
+                    .iter()
+                    .filter(|(_, s)| s.access_key.as_deref() == Some(id.as_str()))
+                    .map(|(no, _)| *no)
+                    .collect();
+                for no in nos {
+                    self.end_session(no, CloseReason::KEY_REVOKED);
                 }
             }
             // NON_PERSISTENT messages: to whoever is connected and a member now.

@@ -40,8 +40,8 @@ pub(crate) async fn run(
                             hub.event_taken();
                             state.event(e, at);
                         }
-                        Command::Register { no, user, session_id, frames, close } => {
-                            state.register(no, user, session_id, frames, close);
+                        Command::Register { no, user, access_key, session_id, frames, close } => {
+                            state.register(no, user, access_key, session_id, frames, close);
                         }
                         Command::Subscribe { no, channels, done } => {
                             state.subscribe(no, channels);

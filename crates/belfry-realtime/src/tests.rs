@@ -40,7 +40,8 @@ impl FrameEncoder for Names {
             DomainEvent::ChannelDeleted(c) => format!("gone {}", c.name),
             DomainEvent::ReadMarkerUpdated { .. }
             | DomainEvent::UserDeleted(_)
-            | DomainEvent::AppInstanceDeleted { .. } => return None,
+            | DomainEvent::AppInstanceDeleted { .. }
+            | DomainEvent::AccessKeyRevoked { .. } => return None,
         };
         Some(Bytes::from(text))
     }
@@ -312,6 +313,30 @@ async fn deleting_a_user_or_its_app_instance_ends_its_sessions() {
         app_instance_id: "ai".into(),
     }));
     assert_eq!(closed_with(&mut bob).await, CloseReason::USER_DELETED);
+}
+
+#[tokio::test]
+async fn revoking_a_key_ends_the_sessions_it_signed_and_no_other() {
+    let hub = hub();
+    let open = |who: &str, key: Option<&str>| {
+        hub.open_signed(user(who), key.map(str::to_owned), "1".into())
+            .unwrap()
+    };
+    let mut ann = open("ann", Some("AKIAREVOKED"));
+    let mut bob = open("bob", Some("AKIAKEPT"));
+    let mut cy = open("cy", None);
+    for s in [&mut ann, &mut bob, &mut cy] {
+        s.subscribe(vec![(chan("c"), 0)]).await;
+    }
+    hub.publish_event(Published::unordered(DomainEvent::AccessKeyRevoked {
+        id: "AKIAREVOKED".into(),
+    }));
+    assert_eq!(closed_with(&mut ann).await, CloseReason::KEY_REVOKED);
+    assert_eq!(CloseReason::KEY_REVOKED.code, 4401);
+    // The others stay open and keep receiving.
+    hub.publish_event(send("c", 1, "bob", "still here"));
+    assert_eq!(drain(&hub, &mut bob).await, ["msg still here"]);
+    assert_eq!(drain(&hub, &mut cy).await, ["msg still here"]);
 }
 
 #[tokio::test]

@@ -5,7 +5,11 @@
 //! - `POST /admin/keys` with `{"Bearers": ["arn:…/user/alice"]}` makes a scoped key and answers
 //!   its id and secret, the only time the secret is shown;
 //! - `DELETE /admin/keys/{id}` revokes one (keys of the config file cannot be: remove them
-//!   there).
+//!   there): requests it signs are refused from then on, and the websocket sessions it opened
+//!   are closed with 4401 on every node;
+//! - `POST /admin/backup` answers a consistent copy of the embedded SQLite database, made
+//!   while the server keeps serving (`application/vnd.sqlite3`); on PostgreSQL, 400: use
+//!   `pg_dump`.
 
 use std::sync::Arc;
 
@@ -197,16 +201,62 @@ async fn delete(state: &AppState, id: &str, req: Request) -> Result<Response, Ap
         ))
         .into());
     }
-    let deleted = state
-        .services
-        .store()
-        .delete_access_key(id)
-        .await
-        .map_err(CoreError::from)?;
+    let deleted = state.services.revoke_access_key(id).await?;
     if !deleted {
         return Err(CoreError::NotFound(format!("The access key {id} does not exist.")).into());
     }
     let mut res = Response::new(Body::empty());
     *res.status_mut() = StatusCode::NO_CONTENT;
+    Ok(res)
+}
+
+/// `POST /admin/backup`.
+pub(crate) async fn backup(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    answer(make_backup(&state, req).await, "Backup")
+}
+
+async fn make_backup(state: &AppState, req: Request) -> Result<Response, ApiError> {
+    admin_request(state, req).await?;
+    let Some(path) = state
+        .services
+        .store()
+        .backup()
+        .await
+        .map_err(CoreError::from)?
+    else {
+        return Err(CoreError::bad(
+            "This server's store is PostgreSQL: back it up with pg_dump (every node shares it).",
+        )
+        .into());
+    };
+    let opened = tokio::fs::File::open(&path).await;
+    // Unlinked at once: the open file stays readable, and nothing is left behind if the
+    // client goes away mid-stream.
+    let _ = tokio::fs::remove_file(&path).await;
+    let file = opened.map_err(|e| CoreError::internal(format!("opening the backup: {e}")))?;
+    let len = file
+        .metadata()
+        .await
+        .map_err(|e| CoreError::internal(format!("reading the backup's size: {e}")))?
+        .len();
+    let chunks = futures_util::stream::unfold(file, |mut file| async move {
+        use tokio::io::AsyncReadExt;
+        let mut buf = vec![0u8; 256 * 1024];
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok::<_, std::io::Error>(Bytes::from(buf)), file))
+            }
+            Err(e) => Some((Err(e), file)),
+        }
+    });
+    let mut res = Response::new(Body::from_stream(chunks));
+    res.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/vnd.sqlite3"),
+    );
+    res.headers_mut()
+        .insert(http::header::CONTENT_LENGTH, HeaderValue::from(len));
     Ok(res)
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use belfry_core::time::Clock;
 use belfry_core::{CoreError, Services};
@@ -73,6 +73,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(crate::admin::list_keys).post(crate::admin::create_key),
         )
         .route("/admin/keys/{id}", delete(crate::admin::delete_key))
+        .route("/admin/backup", post(crate::admin::backup))
         .route("/connect", get(crate::session::connect))
         .route("/realtime/stats", get(crate::session::stats))
         .fallback(dispatch)

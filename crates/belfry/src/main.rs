@@ -26,6 +26,8 @@ enum Command {
     Serve(ServeArgs),
     /// Load a server with signed requests and report throughput and latency.
     Bench(belfry::bench::BenchArgs),
+    /// Manage a running server: access keys, bootstrap an AppInstance, online backups.
+    Admin(belfry::admin::AdminArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -44,6 +46,12 @@ fn main() -> anyhow::Result<()> {
                 .enable_all()
                 .build()?;
             runtime.block_on(belfry::bench::run(args))
+        }
+        Command::Admin(args) => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(belfry::admin::run(args))
         }
     }
 }
@@ -98,8 +106,8 @@ fn banner(
     let out = belfry::logging::Banner::new(&config.log_format);
     let kept = match &config.store {
         StoreKind::Sqlite => format!(
-            "kept in {}/admin-credentials.toml, mode 0600",
-            config.data_dir.display()
+            "kept in the store, {}",
+            config.data_dir.join("belfry.db").display()
         ),
         StoreKind::Postgres(_) => "kept in the PostgreSQL store, shared by every node".into(),
     };

@@ -1,18 +1,17 @@
 //! Opening the configured store, and what every node must agree on: the generated admin
-//! credential and the NextToken key live in the data directory on SQLite (one node) and in the
-//! shared store on PostgreSQL (any number of nodes: the first node to start makes them, the
-//! others read them).
+//! credential and the NextToken key live in the store's `settings` (on PostgreSQL the first
+//! node to start makes them and the others read them; on SQLite they travel with the database,
+//! so a server started from a backup keeps them). A SQLite data directory from before they
+//! moved there has them in files: the first start that finds no setting imports the files
+//! (and leaves them in place).
 
 use std::sync::Arc;
 
 use anyhow::Context;
 use belfry_core::paging::PageKey;
 use belfry_core::store::Store;
-use belfry_sigv4::SecretKey;
 use belfry_store::{PgOptions, PgStore, SqliteStore};
 use belfry_wire::health::Probe;
-use rand::distributions::{Alphanumeric, DistString};
-use rand::RngCore;
 
 use crate::config::{self, redact_url, AdminCredential, Config, StoreKind};
 
@@ -63,47 +62,43 @@ pub(crate) async fn admin_credential(
     config: &Config,
     opened: &Opened,
 ) -> anyhow::Result<(AdminCredential, bool)> {
-    if opened.postgres.is_none() {
-        return config::admin_credential(&config.data_dir);
-    }
-    let fresh = {
-        let mut rng = rand::thread_rng();
-        AdminCredential {
-            access_key_id: format!(
-                "AKIA{}",
-                Alphanumeric.sample_string(&mut rng, 16).to_uppercase()
-            ),
-            secret_access_key: SecretKey::new(Alphanumeric.sample_string(&mut rng, 40)),
-        }
+    let imported = match opened.postgres {
+        None => config::legacy_admin_credential(&config.data_dir)?,
+        Some(_) => None,
     };
-    let init = toml::to_string(&fresh)?;
+    let offered = match &imported {
+        Some(cred) => cred.clone(),
+        None => config::generate_admin_credential(),
+    };
+    let init = toml::to_string(&offered)?;
     let stored = opened
         .store
         .setting_or_init(ADMIN_SETTING, init.as_bytes())
         .await
-        .map_err(|e| anyhow::anyhow!("reading the shared admin credential: {e}"))?;
-    let generated = stored == init.as_bytes();
-    let text = String::from_utf8(stored).context("the shared admin credential is not UTF-8")?;
-    let cred = toml::from_str(&text).context("parsing the shared admin credential")?;
+        .map_err(|e| anyhow::anyhow!("reading the stored admin credential: {e}"))?;
+    let generated = imported.is_none() && stored == init.as_bytes();
+    let text = String::from_utf8(stored).context("the stored admin credential is not UTF-8")?;
+    let cred = toml::from_str(&text).context("parsing the stored admin credential")?;
     Ok((cred, generated))
 }
 
-/// The NextToken signing key: a NextToken issued by one node pages on every other.
+/// The NextToken signing key: a NextToken issued by one node pages on every other, and on a
+/// server restored from a backup.
 pub(crate) async fn page_key(config: &Config, opened: &Opened) -> anyhow::Result<PageKey> {
-    if opened.postgres.is_none() {
-        return config::page_key(&config.data_dir);
+    let offered = match opened.postgres {
+        None => config::legacy_page_key(&config.data_dir)?,
+        Some(_) => None,
     }
-    let mut fresh = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut fresh);
+    .unwrap_or_else(config::generate_page_key);
     let stored = opened
         .store
-        .setting_or_init(PAGE_KEY_SETTING, &fresh)
+        .setting_or_init(PAGE_KEY_SETTING, &offered)
         .await
-        .map_err(|e| anyhow::anyhow!("reading the shared NextToken key: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("reading the stored NextToken key: {e}"))?;
     let key: [u8; 32] = stored
         .as_slice()
         .try_into()
-        .map_err(|_| anyhow::anyhow!("the shared NextToken key is not 32 bytes"))?;
+        .map_err(|_| anyhow::anyhow!("the stored NextToken key is not 32 bytes"))?;
     Ok(PageKey::new(key))
 }
 

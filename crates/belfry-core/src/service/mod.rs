@@ -7,6 +7,7 @@ mod app_instance;
 mod ban;
 mod channel;
 mod input;
+mod keys;
 mod membership;
 mod message;
 mod moderator;

@@ -150,4 +150,11 @@ pub trait Store:
 {
     /// Waits for every acknowledged write to be on disk and releases the store.
     async fn close(&self) -> StoreResult<()>;
+
+    /// Makes a consistent copy of the whole store while it keeps serving, as a new file the
+    /// caller reads and then removes; `None` if this store makes no such copies (a PostgreSQL
+    /// store is backed up with PostgreSQL's own tools).
+    async fn backup(&self) -> StoreResult<Option<std::path::PathBuf>> {
+        Ok(None)
+    }
 }

@@ -28,7 +28,12 @@ impl EventBus for BusPublisher {
             (_, DomainEvent::ReadMarkerUpdated { .. }) => {}
             // Written to the outbox by the write's own transaction: the relay carries it.
             (Some(_), _)
-            | (None, DomainEvent::UserDeleted(_) | DomainEvent::AppInstanceDeleted { .. }) => {
+            | (
+                None,
+                DomainEvent::UserDeleted(_)
+                | DomainEvent::AppInstanceDeleted { .. }
+                | DomainEvent::AccessKeyRevoked { .. },
+            ) => {
                 self.shared.wake_relay.notify_one();
             }
             // NON_PERSISTENT messages are never stored: best effort, as AWS describes them.

@@ -1,6 +1,7 @@
 //! Access keys and node-shared settings on PostgreSQL.
 
 use async_trait::async_trait;
+use belfry_core::events::{DomainEvent, Published};
 use belfry_core::store::{KeyStore, StoreError, StoreResult, StoredKey};
 use belfry_core::time::Timestamp;
 use tokio_postgres::Row;
@@ -67,12 +68,23 @@ impl KeyStore for PgStore {
     }
 
     async fn delete_access_key(&self, id: &str) -> StoreResult<bool> {
-        let conn = self.conn().await?;
-        let n = conn
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await.map_err(db)?;
+        let n = tx
             .execute("DELETE FROM access_keys WHERE id = $1", &[&id])
             .await
             .map_err(db)?;
-        Ok(n > 0)
+        if n == 0 {
+            return Ok(false);
+        }
+        // Every node's sessions opened with the key end, through the relay.
+        self.enqueue(
+            &tx,
+            &Published::unordered(DomainEvent::AccessKeyRevoked { id: id.to_owned() }),
+        )
+        .await?;
+        tx.commit().await.map_err(db)?;
+        Ok(true)
     }
 
     async fn setting_or_init(&self, name: &str, init: &[u8]) -> StoreResult<Vec<u8>> {

@@ -212,6 +212,28 @@ mod outbox_events {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn revoking_a_key_writes_its_event_and_a_missing_key_writes_none() {
+        let (pg, _keep) = fresh_pg(true).await;
+        let s: Arc<dyn Store> = Arc::new(pg.clone());
+        s.create_access_key(belfry_core::store::StoredKey {
+            id: "AKIAGOING".into(),
+            secret: "s".into(),
+            bearers: Some(vec!["*".into()]),
+            created: Timestamp(1),
+        })
+        .await
+        .unwrap();
+        assert!(s.delete_access_key("AKIAGOING").await.unwrap());
+        assert!(!s.delete_access_key("AKIAGOING").await.unwrap());
+        assert_eq!(
+            drain(&pg).await,
+            vec![Published::unordered(DomainEvent::AccessKeyRevoked {
+                id: "AKIAGOING".into()
+            })]
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn without_an_outbox_nothing_is_written_to_it() {
         let (pg, _keep) = fresh_pg(false).await;
         let s: Arc<dyn Store> = Arc::new(pg.clone());

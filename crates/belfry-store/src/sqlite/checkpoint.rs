@@ -96,7 +96,9 @@ fn run(db_path: PathBuf, wal_path: PathBuf, stop: Arc<AtomicBool>, signals: &Sig
                 _ => break,
             }
         }
-        signals.restart_wanted.store(true, Ordering::Release);
+        if signals.copying.load(Ordering::Acquire) == 0 {
+            signals.restart_wanted.store(true, Ordering::Release);
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! pool of reader connections on the blocking thread pool.
 
 mod app_instance;
+mod backup;
 mod channel;
 mod checkpoint;
 mod keys;
@@ -39,6 +40,7 @@ pub struct SqliteStore {
 
 struct Inner {
     writer: Writer,
+    signals: Arc<writer::Signals>,
     readers: Readers,
     checkpointer: checkpoint::Checkpointer,
 }
@@ -79,7 +81,8 @@ impl SqliteStore {
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 checkpointer,
-                writer: Writer::start(conn, wal_path, signals)?,
+                writer: Writer::start(conn, wal_path, signals.clone())?,
+                signals,
                 readers: Readers {
                     path,
                     idle: Mutex::new(Vec::new()),
@@ -168,6 +171,15 @@ impl belfry_core::store::Store for SqliteStore {
             .map_err(StoreError::internal)?;
         self.inner.writer.close().await
     }
+
+    async fn backup(&self) -> StoreResult<Option<PathBuf>> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            backup::copy(&inner.readers.path, &inner.signals.copying).map(Some)
+        })
+        .await
+        .map_err(StoreError::internal)?
+    }
 }
 
 impl Readers {
@@ -189,6 +201,24 @@ impl Readers {
         if let Ok(mut idle) = self.idle.lock() {
             idle.push(conn);
         }
+    }
+}
+
+/// A new database file is made readable by its owner only: it holds access-key secrets, the
+/// NextToken key and the generated admin credential (SQLite gives its WAL and shared-memory
+/// files the database's mode).
+fn create_private(path: &Path) -> StoreResult<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    match opts.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::internal(e)),
     }
 }
 

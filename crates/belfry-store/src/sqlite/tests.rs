@@ -368,3 +368,66 @@ async fn the_database_and_its_wal_and_shm_are_private() {
     }
     store.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_online_backup_is_a_store_that_opens_with_everything_committed() {
+    use belfry_core::store::{KeyStore, StoredKey};
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(dir.path()).unwrap();
+    s.setting_or_init("page_key", b"kept").await.unwrap();
+    s.create_access_key(StoredKey {
+        id: "AKIABACKUP".into(),
+        secret: "secret".into(),
+        bearers: None,
+        created: Timestamp(1),
+    })
+    .await
+    .unwrap();
+    // Writes keep committing while the copy is made.
+    let writer = {
+        let s = s.clone();
+        tokio::spawn(async move {
+            for n in 0..200 {
+                let key = StoredKey {
+                    id: format!("AKIALATER{n}"),
+                    secret: "s".into(),
+                    bearers: None,
+                    created: Timestamp(2),
+                };
+                s.create_access_key(key).await.unwrap();
+            }
+        })
+    };
+    let copy = s.backup().await.unwrap().expect("SQLite makes backups");
+    writer.await.unwrap();
+    assert_eq!(
+        copy.parent(),
+        Some(dir.path()),
+        "made in the data directory"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&copy).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let restored_dir = tempfile::tempdir().unwrap();
+    std::fs::rename(&copy, restored_dir.path().join("belfry.db")).unwrap();
+    let r = SqliteStore::open(restored_dir.path()).unwrap();
+    assert_eq!(
+        r.setting_or_init("page_key", b"other").await.unwrap(),
+        b"kept"
+    );
+    let keys = r.list_access_keys().await.unwrap();
+    assert_eq!(keys[0].id, "AKIABACKUP");
+    // One snapshot: the later keys it holds are a prefix of the writer's order.
+    let later: Vec<usize> = keys[1..]
+        .iter()
+        .map(|k| k.id["AKIALATER".len()..].parse().unwrap())
+        .collect();
+    let mut sorted = later.clone();
+    sorted.sort();
+    assert_eq!(sorted, (0..later.len()).collect::<Vec<_>>());
+    r.close().await.unwrap();
+    s.close().await.unwrap();
+}

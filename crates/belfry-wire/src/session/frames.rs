@@ -160,7 +160,8 @@ impl FrameEncoder for WireFrames {
             }
             DomainEvent::ReadMarkerUpdated { .. }
             | DomainEvent::UserDeleted(_)
-            | DomainEvent::AppInstanceDeleted { .. } => None,
+            | DomainEvent::AppInstanceDeleted { .. }
+            | DomainEvent::AccessKeyRevoked { .. } => None,
         }
     }
 }

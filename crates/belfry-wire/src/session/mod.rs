@@ -92,6 +92,8 @@ pub struct ConnectionSlot(pub Arc<dyn std::any::Any + Send + Sync>);
 /// Who is connecting, once the request is verified.
 struct Admitted {
     user: UserKey,
+    /// The key that signed the URL, if it is a stored (revocable) one.
+    stored_key: Option<String>,
     session_id: String,
     prefetch: Option<PrefetchSort>,
 }
@@ -194,8 +196,11 @@ async fn admit(state: &AppState, uri: &Uri, headers: &HeaderMap) -> Result<Admit
                 _ => INTERNAL,
             }
         })?;
+    let stored_key =
+        (!state.auth.is_configured(&caller.access_key_id)).then(|| caller.access_key_id.clone());
     Ok(Admitted {
         user,
+        stored_key,
         session_id,
         prefetch,
     })
@@ -280,10 +285,25 @@ async fn run(state: Arc<AppState>, mut socket: WebSocket, verdict: Result<Admitt
     let rt = &state.realtime;
     let limit = rt.ping_interval.max(Duration::from_secs(1));
     // Registered before the memberships are read, so nothing committed meanwhile is lost.
-    let mut session = match rt.hub.open(admitted.user.clone(), admitted.session_id) {
+    let mut session = match rt.hub.open_signed(
+        admitted.user.clone(),
+        admitted.stored_key.clone(),
+        admitted.session_id,
+    ) {
         Ok(s) => s,
         Err(refused) => return close(&mut socket, refused.close_reason()).await,
     };
+    // Likewise the key may have been revoked since the signature was checked.
+    if let Some(id) = &admitted.stored_key {
+        match state.services.store().get_access_key(id).await {
+            Ok(Some(_)) => {}
+            Ok(None) => return close(&mut socket, CloseReason::KEY_REVOKED).await,
+            Err(e) => {
+                tracing::error!(error = %e, "websocket session: reading the access key");
+                return close(&mut socket, INTERNAL).await;
+            }
+        }
+    }
     // The user may have been deleted between the check and the registration, and then its
     // UserDeleted reached the hub before this session did: look again, now that it would be
     // kicked by any later deletion.

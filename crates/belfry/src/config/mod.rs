@@ -8,7 +8,10 @@ mod tests;
 mod throttle_tests;
 
 use secrets::secret_text;
-pub use secrets::{admin_credential, page_key, AdminCredential};
+pub use secrets::{
+    generate_admin_credential, generate_page_key, legacy_admin_credential, legacy_page_key,
+    AdminCredential,
+};
 pub(crate) use secrets::{write_atomic, write_private};
 
 use std::net::SocketAddr;

@@ -1,17 +1,16 @@
-//! The secrets a single node keeps in its data directory: the generated admin credential and
-//! the NextToken signing key (on PostgreSQL they live in the shared store instead), and the
-//! file writes that keep them private.
+//! The secrets every node of a deployment shares, the generated admin credential and the
+//! NextToken signing key: how they are made, how the files an earlier version kept them in
+//! (before they moved into the store) are read, and the file writes that keep secrets private.
 
 use std::path::Path;
 
 use anyhow::{bail, Context};
-use belfry_core::paging::PageKey;
 use belfry_sigv4::SecretKey;
 use rand::distributions::{Alphanumeric, DistString};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
-/// The admin credential, as kept in `admin-credentials.toml`.
+/// The admin credential, as kept in the store's `settings` (TOML, as the old file held it).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AdminCredential {
     /// Access key id.
@@ -36,48 +35,73 @@ pub(crate) mod secret_text {
     }
 }
 
+/// Where a single node kept these before they moved into the store's `settings` table: read
+/// once, on the first start that finds them and no setting; then left in place, unused.
 const ADMIN_FILE: &str = "admin-credentials.toml";
 const PAGE_KEY_FILE: &str = "page-token.key";
 
-/// Loads the generated admin credential, or makes one on first start. Returns it and whether it
-/// was just made.
-pub fn admin_credential(data_dir: &Path) -> anyhow::Result<(AdminCredential, bool)> {
-    let path = data_dir.join(ADMIN_FILE);
-    if path.exists() {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        let cred = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-        return Ok((cred, false));
-    }
+/// A new admin credential: an AWS-shaped key id and a 40-character secret.
+pub fn generate_admin_credential() -> AdminCredential {
     let mut rng = rand::thread_rng();
-    let cred = AdminCredential {
+    AdminCredential {
         access_key_id: format!(
             "AKIA{}",
             Alphanumeric.sample_string(&mut rng, 16).to_uppercase()
         ),
         secret_access_key: SecretKey::new(Alphanumeric.sample_string(&mut rng, 40)),
-    };
-    write_private(&path, toml::to_string(&cred)?.as_bytes())?;
-    Ok((cred, true))
+    }
 }
 
-/// Loads the NextToken signing key, or makes one on first start.
-pub fn page_key(data_dir: &Path) -> anyhow::Result<PageKey> {
-    let path = data_dir.join(PAGE_KEY_FILE);
+/// A new NextToken signing key.
+pub fn generate_page_key() -> [u8; 32] {
     let mut key = [0u8; 32];
-    if path.exists() {
-        let text = std::fs::read_to_string(&path)?;
-        let bytes =
-            hex::decode(text.trim()).with_context(|| format!("parsing {}", path.display()))?;
-        if bytes.len() != 32 {
-            bail!("{} must hold 32 bytes of hex", path.display());
-        }
-        key.copy_from_slice(&bytes);
-        return Ok(PageKey::new(key));
-    }
     rand::thread_rng().fill_bytes(&mut key);
-    write_private(&path, hex::encode(key).as_bytes())?;
-    Ok(PageKey::new(key))
+    key
+}
+
+/// The admin credential an earlier version kept in `<data_dir>/admin-credentials.toml`, if
+/// that file exists.
+pub fn legacy_admin_credential(data_dir: &Path) -> anyhow::Result<Option<AdminCredential>> {
+    let path = data_dir.join(ADMIN_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let cred = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    Ok(Some(cred))
+}
+
+/// The NextToken key an earlier version kept in `<data_dir>/page-token.key`, if that file
+/// exists.
+pub fn legacy_page_key(data_dir: &Path) -> anyhow::Result<Option<[u8; 32]>> {
+    let path = data_dir.join(PAGE_KEY_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&path)?;
+    let bytes = hex::decode(text.trim()).with_context(|| format!("parsing {}", path.display()))?;
+    let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice()) else {
+        bail!("{} must hold 32 bytes of hex", path.display());
+    };
+    Ok(Some(key))
+}
+
+/// Writes the two files as an earlier version did (for tests of the import).
+#[cfg(test)]
+pub(crate) fn write_legacy(
+    data_dir: &Path,
+    cred: &AdminCredential,
+    page_key: &[u8; 32],
+) -> anyhow::Result<()> {
+    write_private(
+        &data_dir.join(ADMIN_FILE),
+        toml::to_string(cred)?.as_bytes(),
+    )?;
+    write_private(
+        &data_dir.join(PAGE_KEY_FILE),
+        hex::encode(page_key).as_bytes(),
+    )
 }
 
 /// Writes a file readable by its owner only (mode 0600), atomically.

@@ -167,7 +167,9 @@ async fn first_start_generates_a_credential_and_sigterm_stops_cleanly() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(data.join("admin-credentials.toml"))
+        // Kept in the store, which only its owner reads.
+        assert!(!data.join("admin-credentials.toml").exists());
+        let mode = std::fs::metadata(data.join("belfry.db"))
             .unwrap()
             .permissions()
             .mode();

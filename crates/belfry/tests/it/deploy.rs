@@ -121,7 +121,7 @@ async fn the_admin_secret_is_printed_only_when_it_is_generated() {
             .any(|l| l.contains(&secret) || l.contains("AWS_SECRET_ACCESS_KEY=")),
         "the secret again: {lines:#?}"
     );
-    let kept = data.join("admin-credentials.toml");
+    let kept = data.join("belfry.db");
     assert!(
         lines
             .iter()
@@ -152,8 +152,6 @@ async fn the_data_directory_and_its_files_are_private_but_the_ca_certificate() {
         "belfry.db",
         "belfry.db-wal",
         "belfry.db-shm",
-        "admin-credentials.toml",
-        "page-token.key",
         "tls/ca-key.pem",
         "tls/server.pem",
         "tls/server-key.pem",

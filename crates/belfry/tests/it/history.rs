@@ -433,6 +433,7 @@ async fn every_change_is_published_after_commit() {
                 DomainEvent::AppInstanceDeleted { app_instance_id } => {
                     format!("AppInstanceDeleted {}", w.app.ends_with(app_instance_id))
                 }
+                DomainEvent::AccessKeyRevoked { id } => format!("AccessKeyRevoked {id}"),
             };
             (kind, p.seq)
         })
@@ -466,7 +467,9 @@ async fn every_change_is_published_after_commit() {
         Some(c) => ch.ends_with(&format!("/channel/{}", c.channel_id)),
         None => matches!(
             p.event,
-            DomainEvent::UserDeleted(_) | DomainEvent::AppInstanceDeleted { .. }
+            DomainEvent::UserDeleted(_)
+                | DomainEvent::AppInstanceDeleted { .. }
+                | DomainEvent::AccessKeyRevoked { .. }
         ),
     }));
     // The creator's membership: DEFAULT, invited by the creator, with names.

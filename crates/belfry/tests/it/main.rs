@@ -6,6 +6,7 @@
 #![allow(clippy::type_complexity)]
 
 mod abuse;
+mod admin;
 mod auth;
 mod batch;
 mod binary;
@@ -24,7 +25,7 @@ mod limits;
 mod memberships;
 mod messages;
 mod moderation;
-mod multinode;
+pub(crate) mod multinode;
 mod not_implemented;
 mod observability;
 mod raw;

@@ -57,7 +57,9 @@ pub(super) fn run(
         if full || !signals.syncing.load(Ordering::Acquire) {
             if let Some(group) = open.take() {
                 commit(conn, &mut hot, group, &synced, signals);
-                if signals.restart_wanted.swap(false, Ordering::AcqRel) {
+                if signals.copying.load(Ordering::Acquire) == 0
+                    && signals.restart_wanted.swap(false, Ordering::AcqRel)
+                {
                     restart_log(conn);
                 }
             }

@@ -24,7 +24,7 @@ mod group;
 mod sync;
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -79,6 +79,9 @@ pub(crate) struct Signals {
     pub(crate) restart_wanted: AtomicBool,
     /// A WAL sync failed: the writer runs and commits nothing more until the server restarts.
     broken: AtomicBool,
+    /// Online backups reading a snapshot now. A RESTART would wait for them (holding the writer
+    /// up to its busy timeout), so none is asked for or run meanwhile; the log grows instead.
+    pub(crate) copying: AtomicUsize,
 }
 
 /// The answer to every write once a WAL sync has failed.

@@ -2,7 +2,7 @@
 //! made through the others, paging across nodes, keys across nodes, and a node killed (-9)
 //! under load.
 
-mod cluster;
+pub(crate) mod cluster;
 mod proxy;
 
 use std::time::Duration;
@@ -13,7 +13,7 @@ use aws_sdk_chimesdkmessaging::Client;
 use crate::harness::*;
 use crate::memberships::{add, make_channel};
 use crate::messages::{send, Room};
-use crate::ws::{Next, Ws};
+use crate::ws::{Next, Signing, Ws};
 use cluster::Cluster;
 
 /// Every message of `ch` as `viewer` sees it, oldest first, paging `page` at a time with
@@ -188,7 +188,7 @@ async fn concurrent_sends_through_two_nodes_arrive_on_a_third_in_list_order() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn keys_added_or_revoked_through_one_node_hold_on_the_others() {
+async fn keys_added_or_revoked_through_one_node_hold_on_the_others_and_revoking_closes_sessions() {
     let c = Cluster::new().await;
     let (a, b, cn) = (c.node(), c.node(), c.node());
     let r = Room::new(&a.server, &["owner", "ann"], ChannelPrivacy::Private).await;
@@ -228,8 +228,21 @@ async fn keys_added_or_revoked_through_one_node_hold_on_the_others() {
         "secrets are never listed again"
     );
 
-    let (status, _) = admin_call(&cn.server, "DELETE", &format!("/admin/keys/{id}"), "").await;
+    // A session on C opened with the key, as its bearer.
+    let signing = Signing {
+        key: &id,
+        secret: &secret,
+        ..Signing::default()
+    };
+    let mut on_c = Ws::connect_signed(&cn.server, r.user(1), "s1", &[], &signing).await;
+    on_c.expect("SESSION_ESTABLISHED").await;
+
+    let (status, _) = admin_call(&a.server, "DELETE", &format!("/admin/keys/{id}"), "").await;
     assert_eq!(status, 204);
+    // Revoked through A: C closes the session at once, and refuses the key's next connect.
+    assert_eq!(on_c.closed().await, 4401);
+    let mut again = Ws::connect_signed(&cn.server, r.user(1), "s2", &[], &signing).await;
+    assert_eq!(again.closed().await, 4401);
     let revoked = on_b
         .list_channel_memberships()
         .channel_arn(&r.ch)
@@ -288,7 +301,7 @@ async fn the_first_node_makes_the_admin_credential_and_the_others_use_it() {
 }
 
 /// A SigV4-signed call of Belfry's admin API with the admin key.
-async fn admin_call(
+pub(crate) async fn admin_call(
     s: &TestServer,
     method: &str,
     path: &str,
