@@ -159,6 +159,19 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         lease_until TIMESTAMPTZ
     );
     "#,
+    // 2: statistics early. A new database's tables start empty, and a prepared statement
+    // planned while they are keeps its plan until the next ANALYZE: a send's token lookup then
+    // reads a channel's whole history (measured: 37 ms instead of 0.6 ms a batch, and a
+    // tenth of the throughput). Analyze the growing tables after a few hundred rows instead
+    // of autovacuum's default of 10 % of the table; the outbox, a queue, is vacuumed as often.
+    r#"
+    ALTER TABLE messages SET (autovacuum_analyze_threshold = 500, autovacuum_analyze_scale_factor = 0.02);
+    ALTER TABLE memberships SET (autovacuum_analyze_threshold = 500, autovacuum_analyze_scale_factor = 0.05);
+    ALTER TABLE channels SET (autovacuum_analyze_threshold = 200, autovacuum_analyze_scale_factor = 0.05);
+    ALTER TABLE users SET (autovacuum_analyze_threshold = 200, autovacuum_analyze_scale_factor = 0.05);
+    ALTER TABLE outbox SET (autovacuum_vacuum_threshold = 1000, autovacuum_vacuum_scale_factor = 0.0,
+        autovacuum_analyze_threshold = 1000, autovacuum_analyze_scale_factor = 0.0);
+    "#,
 ];
 
 /// Applies the migrations not yet applied, holding the advisory lock. A database newer than
