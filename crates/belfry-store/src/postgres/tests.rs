@@ -21,6 +21,16 @@ pub(crate) struct Schema {
     name: String,
 }
 
+impl Schema {
+    /// A guard for the schema `name` in the test database.
+    pub(crate) fn named(name: &str) -> Schema {
+        Schema {
+            url: test_url(),
+            name: name.to_string(),
+        }
+    }
+}
+
 impl Drop for Schema {
     fn drop(&mut self) {
         let (url, name) = (self.url.clone(), self.name.clone());

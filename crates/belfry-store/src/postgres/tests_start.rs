@@ -3,7 +3,7 @@
 
 use belfry_core::store::AppInstanceStore;
 
-use super::tests::test_url;
+use super::tests::{test_url, Schema};
 use super::{PgOptions, PgStore};
 
 fn opts(schema: &str) -> PgOptions {
@@ -13,38 +13,12 @@ fn opts(schema: &str) -> PgOptions {
     o
 }
 
-/// Drops the schema when the test ends.
-struct Cleanup(String);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let (url, name) = (test_url(), self.0.clone());
-        let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async move {
-                if let Ok((c, conn)) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await {
-                    tokio::spawn(conn);
-                    let _ = c
-                        .batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
-                        .await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
 /// Six nodes starting together on an empty schema: each migration is applied exactly once
 /// (the advisory lock makes the others wait), and every node comes up working.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_starting_together_apply_each_migration_once() {
     let schema = format!("belfry_start_{}", rand::random::<u64>());
-    let _cleanup = Cleanup(schema.clone());
+    let _cleanup = Schema::named(&schema);
     let mut starts = Vec::new();
     for _ in 0..6 {
         let o = opts(&schema);
@@ -81,7 +55,7 @@ async fn nodes_starting_together_apply_each_migration_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_commit_synchronously_whatever_the_default() {
     let schema = format!("belfry_sync_{}", rand::random::<u64>());
-    let _cleanup = Cleanup(schema.clone());
+    let _cleanup = Schema::named(&schema);
     let mut o = opts(&schema);
     // The role's default is what a careless server configuration would give.
     o.url = format!("{}?options=-c%20synchronous_commit%3Doff", test_url());
