@@ -524,6 +524,15 @@ async fn each_node_reports_its_bus_in_metrics() {
     let relayed = |t: &str| value(t, "belfry_bus_relayed_total", &[]);
     assert!(relayed(&ta) + relayed(&tb) >= 1.0, "{ta}\n{tb}");
     assert!(value(&tb, "belfry_bus_received_total", &[]) >= 1.0, "{tb}");
+    // The send through A was a PostgreSQL commit, timed.
+    assert!(
+        value(
+            &ta,
+            "belfry_store_write_seconds_count",
+            &[("store", "postgres")]
+        ) >= 1.0,
+        "{ta}"
+    );
     assert_eq!(value(&tb, "belfry_websocket_sessions_open", &[]), 1.0);
     assert!(value(&tb, "belfry_frames_written_total", &[]) >= 1.0);
 }

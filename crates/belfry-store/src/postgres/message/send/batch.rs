@@ -181,7 +181,13 @@ pub(super) async fn run(store: &PgStore, ch: &ChannelKey, batch: Vec<Queued>) {
             )
         })
         .unzip();
-    let outcomes = match transact(store, ch, jobs).await {
+    let started = std::time::Instant::now();
+    let result = transact(store, ch, jobs).await;
+    // The send path's commits (BEGIN to a durable COMMIT); other PostgreSQL writes are timed
+    // only end to end, by the request histogram.
+    metrics::histogram!("belfry_store_write_seconds", "store" => "postgres")
+        .record(started.elapsed().as_secs_f64());
+    let outcomes = match result {
         Ok(outcomes) => outcomes,
         // Nothing of the batch is stored: each send gets the failure (and may retry).
         Err(e) => answers.iter().map(|_| Err(e.clone())).collect(),
