@@ -71,6 +71,41 @@ pub struct DevCa {
     pub server_issued: bool,
 }
 
+/// A TLS client configuration trusting only the PEM certificates in `ca`, and the server name
+/// to check for `authority` (`host[:port]`, IPv6 in brackets): what Belfry's own clients (the
+/// load generator's sessions, `belfry admin` over https) connect with.
+pub fn client_trusting(
+    ca: &Path,
+    authority: &str,
+) -> anyhow::Result<(
+    Arc<rustls::ClientConfig>,
+    rustls_pki_types::ServerName<'static>,
+)> {
+    let pem = std::fs::read(ca).with_context(|| format!("reading CA {}", ca.display()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        roots
+            .add(cert.context("parsing the CA PEM")?)
+            .context("adding the CA")?;
+    }
+    if roots.is_empty() {
+        bail!("no certificate in {}", ca.display());
+    }
+    let config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .context("TLS versions")?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let host = match authority.rsplit_once(':') {
+        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => authority,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let name = rustls_pki_types::ServerName::try_from(host.to_string())
+        .with_context(|| format!("{host} is not a TLS server name"))?;
+    Ok((Arc::new(config), name))
+}
+
 /// The crypto provider for the server's TLS. Named explicitly because aws-lc-rs is in the
 /// dependency graph too, and rustls refuses to guess between two.
 pub fn provider() -> Arc<CryptoProvider> {

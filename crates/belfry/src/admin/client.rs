@@ -2,7 +2,6 @@
 //! request signed with SigV4 as the AWS SDKs sign them.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use anyhow::{bail, Context};
@@ -12,22 +11,11 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName};
+use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 
-/// What SDKs leave raw in a path label: RFC 3986 unreserved characters.
-const LABEL: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
-/// Percent-encodes a path label (an ARN) the way the SDKs do.
-pub fn label(s: &str) -> String {
-    utf8_percent_encode(s, LABEL).to_string()
-}
+/// Path labels are encoded as the load generator (and the SDKs) encode them.
+pub use crate::bench::client::label;
 
 /// Where the server is and how to trust it.
 pub struct Endpoint {
@@ -181,29 +169,8 @@ fn tls(
     ca: &Path,
     authority: &str,
 ) -> anyhow::Result<(tokio_rustls::TlsConnector, ServerName<'static>)> {
-    let pem = std::fs::read(ca).with_context(|| format!("reading CA {}", ca.display()))?;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(&pem) {
-        roots
-            .add(cert.context("parsing the CA PEM")?)
-            .context("adding the CA")?;
-    }
-    if roots.is_empty() {
-        bail!("no certificate in {}", ca.display());
-    }
-    let config = rustls::ClientConfig::builder_with_provider(crate::tls::provider())
-        .with_safe_default_protocol_versions()
-        .context("TLS versions")?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let host = match authority.rsplit_once(':') {
-        Some((h, _)) => h,
-        None => authority,
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let name = ServerName::try_from(host.to_string())
-        .with_context(|| format!("{host} is not a TLS server name"))?;
-    Ok((tokio_rustls::TlsConnector::from(Arc::new(config)), name))
+    let (config, name) = crate::tls::client_trusting(ca, authority)?;
+    Ok((tokio_rustls::TlsConnector::from(config), name))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 #![allow(clippy::expect_used)]
 
 mod abuse;
-mod client;
+pub(crate) mod client;
 mod fanout;
 mod load;
 mod pairs;

@@ -13,8 +13,7 @@ use anyhow::{bail, Context};
 use belfry_sigv4::Signer;
 use futures_util::StreamExt;
 use hdrhistogram::Histogram;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName};
+use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
@@ -71,30 +70,9 @@ pub struct Dialer {
 impl Dialer {
     /// A dialer for sessions at `authority` trusting the PEM certificates in `ca`.
     pub fn new(ca: &Path, authority: &str, signer: Signer) -> anyhow::Result<Self> {
-        let pem = std::fs::read(ca).with_context(|| format!("reading CA {}", ca.display()))?;
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in CertificateDer::pem_slice_iter(&pem) {
-            roots
-                .add(cert.context("parsing the CA PEM")?)
-                .context("adding the CA")?;
-        }
-        if roots.is_empty() {
-            bail!("no certificate in {}", ca.display());
-        }
-        let config = rustls::ClientConfig::builder_with_provider(crate::tls::provider())
-            .with_safe_default_protocol_versions()
-            .context("TLS versions")?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let host = match authority.rsplit_once(':') {
-            Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
-            _ => authority,
-        };
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        let server_name = ServerName::try_from(host.to_string())
-            .with_context(|| format!("{host} is not a TLS server name"))?;
+        let (config, server_name) = crate::tls::client_trusting(ca, authority)?;
         Ok(Dialer {
-            connector: TlsConnector::from(Arc::new(config)),
+            connector: TlsConnector::from(config),
             server_name,
             authority: authority.to_string(),
             signer,
