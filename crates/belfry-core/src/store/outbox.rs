@@ -16,6 +16,8 @@ pub struct OutboxEntry {
     pub id: i64,
     /// The event.
     pub event: Published,
+    /// The event as stored (`Published::encode`), which the relay publishes as it is.
+    pub payload: Vec<u8>,
 }
 
 /// The transactional outbox. A relay leases entries, publishes them, then acknowledges them: an

@@ -65,7 +65,8 @@ async fn relay(shared: &Shared, client: &Client, outbox: &dyn Outbox) {
 /// Publishes a batch and waits for the server to have it.
 async fn publish(shared: &Shared, client: &Client, entries: &[OutboxEntry]) -> Result<(), String> {
     for entry in entries {
-        let bytes = Bytes::from(entry.event.encode());
+        // The stored bytes are the encoding: no second serialization per event.
+        let bytes = Bytes::copy_from_slice(&entry.payload);
         match client.publish(shared.subject.clone(), bytes).await {
             Ok(()) => {}
             // Never publishable: retrying would block the outbox behind it forever. Its

@@ -34,7 +34,7 @@ impl Outbox for PgStore {
             let id: i64 = r.get(0);
             let payload: Vec<u8> = r.get(1);
             match Published::decode(&payload) {
-                Ok(event) => out.push(OutboxEntry { id, event }),
+                Ok(event) => out.push(OutboxEntry { id, event, payload }),
                 Err(e) => {
                     tracing::error!(id, error = %e, "dropping an outbox entry this node cannot read");
                     undecodable.push(id);

@@ -53,6 +53,7 @@ impl Outbox for MemOutbox {
                     OutboxEntry {
                         id: r.id,
                         event: r.event.clone(),
+                        payload: r.event.encode(),
                     }
                 })
                 .collect()
