@@ -1,5 +1,5 @@
 //! Domain types shared by services and stores. Plain data: no behaviour beyond parsing enum
-//! names. The serde derives serve the internal event codec (`events::codec`: the outbox and the
+//! names. The serde derives serve the internal event codec (`Published::encode`/`decode`: the outbox and the
 //! cross-node bus), never the AWS wire, which has its own DTOs.
 
 use crate::arn::{ChannelKey, UserKey};

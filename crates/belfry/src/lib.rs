@@ -116,7 +116,7 @@ pub async fn build_state_wired(
         region: config.region.clone(),
         account: config.account_id.clone(),
     };
-    let bus_config = config.bus.as_ref().map(|url| bus_config(config, url));
+    let bus_config = bus_config(config);
     let mut hub_config = HubConfig {
         max_sessions: config.max_sessions,
         queue_frames: config.session_queue_frames,
@@ -201,13 +201,14 @@ pub async fn build_state_wired(
     Ok((Arc::new(state), admin, generated))
 }
 
-fn bus_config(config: &Config, url: &str) -> BusConfig {
-    BusConfig {
-        url: url.to_owned(),
+/// The bus settings, when `config` names a bus.
+fn bus_config(config: &Config) -> Option<BusConfig> {
+    Some(BusConfig {
+        url: config.bus.clone()?,
         subject: config.bus_subject.clone(),
         name: Some(format!("belfry {}", config.listen)),
         ..BusConfig::default()
-    }
+    })
 }
 
 /// An outbox that never yields anything: a node started with `BELFRY_FAULT_NO_RELAY` commits

@@ -67,7 +67,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let (state, admin, generated) = belfry::build_state(&config).await?;
     let server = belfry::bind(&config, state).await?;
     let addr = server.addr;
-    banner(&config, &server, &admin, generated, addr);
+    banner(&config, &server, &admin, generated);
     let stop = shutdown_signal();
     let tls = match (&server.dev_ca, config.tls) {
         (_, belfry::config::TlsMode::Off) => "off",
@@ -100,8 +100,8 @@ fn banner(
     server: &belfry::Server,
     admin: &belfry::AdminCredential,
     generated: bool,
-    addr: std::net::SocketAddr,
 ) {
+    let addr = server.addr;
     use belfry::config::StoreKind;
     let out = belfry::logging::Banner::new(&config.log_format);
     let kept = match &config.store {

@@ -70,8 +70,9 @@ fn describe() {
     metrics::describe_histogram!(
         "belfry_store_write_seconds",
         metrics::Unit::Seconds,
-        "SQLite: from a write's submission to the writer thread until its group is committed \
-         and the WAL fdatasynced (queueing included)."
+        "store=sqlite: from a write's submission to the writer thread until its group is \
+         committed and the WAL fdatasynced (queueing included); store=postgres: a batch of \
+         sends' transaction, BEGIN to the durable COMMIT."
     );
     metrics::describe_gauge!(
         "belfry_sqlite_writer_queue_jobs",

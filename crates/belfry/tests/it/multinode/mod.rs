@@ -300,57 +300,29 @@ async fn the_first_node_makes_the_admin_credential_and_the_others_use_it() {
     }
 }
 
-/// A SigV4-signed call of Belfry's admin API with the admin key.
+/// A SigV4-signed call of Belfry's admin API with the admin key: the status, and the JSON
+/// body (`Null` when empty).
 pub(crate) async fn admin_call(
     s: &TestServer,
     method: &str,
     path: &str,
     body: &str,
 ) -> (u16, serde_json::Value) {
-    use aws_credential_types::Credentials;
-    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
-    use aws_sigv4::sign::v4;
-    use aws_smithy_runtime_api::client::identity::Identity;
-    let url = format!("{}{path}", s.endpoint);
-    let identity: Identity = Credentials::new(ADMIN_KEY, ADMIN_SECRET, None, None, "t").into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(REGION)
-        .name("chime")
-        .time(std::time::SystemTime::now())
-        .settings(SigningSettings::default())
-        .build()
-        .unwrap()
-        .into();
-    let host = s.addr.to_string();
-    let headers = [("host", host.as_str())];
-    let signable = SignableRequest::new(
+    let r = crate::raw::send(
+        s,
         method,
-        url.as_str(),
-        headers.iter().copied(),
-        SignableBody::Bytes(body.as_bytes()),
+        path,
+        &[],
+        body.as_bytes(),
+        crate::raw::Signing::Admin,
     )
-    .unwrap();
-    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-    let mut req = http::Request::builder()
-        .method(method)
-        .uri(&url)
-        .body(())
-        .unwrap();
-    instructions.apply_to_request_http1x(&mut req);
-    let mut out = reqwest::Client::new().request(method.parse().unwrap(), &url);
-    for (k, v) in req.headers() {
-        out = out.header(k.as_str(), v.to_str().unwrap());
-    }
-    let res = out.body(body.to_string()).send().await.unwrap();
-    let status = res.status().as_u16();
-    let text = res.text().await.unwrap();
-    let value = if text.is_empty() {
+    .await;
+    let value = if r.body.is_empty() {
         serde_json::Value::Null
     } else {
-        serde_json::from_str(&text).unwrap()
+        r.json()
     };
-    (status, value)
+    (r.status, value)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
