@@ -10,7 +10,7 @@
 //! alone runs these tests.
 
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -36,46 +36,8 @@ fn js_dir() -> PathBuf {
 fn npm_packages() {
     static READY: OnceLock<()> = OnceLock::new();
     READY.get_or_init(|| {
-        let version = Command::new("node")
-            .arg("--version")
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .unwrap_or_else(|| {
-                panic!(
-                    "`node` is not on PATH: the js_session tests run amazon-chime-sdk-js in \
-                     Node 20 or newer; install Node and run the tests again"
-                )
-            });
-        let major: u32 = version
-            .trim_start_matches('v')
-            .split('.')
-            .next()
-            .and_then(|m| m.parse().ok())
-            .unwrap_or(0);
-        assert!(major >= 20, "Node 20 or newer is needed, found {version}");
-
-        let dir = js_dir();
-        let mtime = |p: PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-        // npm writes node_modules/.package-lock.json at the end of every install.
-        let installed = mtime(dir.join("node_modules/.package-lock.json"));
-        let locked = mtime(dir.join("package-lock.json"));
-        if installed.is_some() && installed >= locked {
-            return;
-        }
-        let out = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--ignore-scripts"])
-            .current_dir(&dir)
-            .output()
-            .unwrap_or_else(|e| panic!("could not run npm (it comes with Node): {e}"));
-        assert!(
-            out.status.success(),
-            "`npm ci` in {} failed:\n{}{}",
-            dir.display(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        crate::node::require_node_20("the js_session tests (amazon-chime-sdk-js in Node)");
+        crate::node::npm_ci_if_stale(&js_dir());
     });
 }
 
@@ -280,23 +242,7 @@ impl Session {
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn node session.js");
         let stdin = child.stdin.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        let stdout = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let sink = stderr.clone();
-        let err = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
+        let (lines, stderr) = crate::node::pipe_lines(&mut child);
         Session {
             child,
             stdin,

@@ -26,6 +26,7 @@ mod memberships;
 mod messages;
 mod moderation;
 pub(crate) mod multinode;
+mod node;
 mod not_implemented;
 mod observability;
 mod raw;

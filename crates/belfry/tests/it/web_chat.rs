@@ -12,9 +12,8 @@
 //! installed here (`npm ci`) when missing or older than the lock file. Screenshots of every step
 //! go to `<target dir>/web-chat-artifacts/`.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -39,22 +38,7 @@ fn artifacts_dir() -> PathBuf {
 
 /// Node 20 or newer, Chromium and certutil, or a failure that says what to install.
 fn prerequisites() {
-    let version = Command::new("node")
-        .arg("--version")
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|| {
-            panic!("`node` is not on PATH: the web chat test needs Node 20 or newer")
-        });
-    let major: u32 = version
-        .trim_start_matches('v')
-        .split('.')
-        .next()
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(0);
-    assert!(major >= 20, "Node 20 or newer is needed, found {version}");
+    crate::node::require_node_20("the web chat test");
     assert!(
         Path::new(CHROMIUM).is_file(),
         "{CHROMIUM} is missing: the web chat test drives Debian's Chromium; \
@@ -69,23 +53,6 @@ fn prerequisites() {
             .is_ok(),
         "`certutil` is not on PATH: Chromium is made to trust the development CA through NSS; \
          apt-get install chromium libnss3-tools"
-    );
-}
-
-/// `npm ci` when node_modules is missing or older than the lock file.
-fn npm_packages(dir: &Path) {
-    let mtime = |p: PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    // npm writes node_modules/.package-lock.json at the end of every install.
-    let installed = mtime(dir.join("node_modules/.package-lock.json"));
-    let locked = mtime(dir.join("package-lock.json"));
-    if installed.is_some() && installed >= locked {
-        return;
-    }
-    run(
-        Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--ignore-scripts"])
-            .current_dir(dir),
-        "npm ci",
     );
 }
 
@@ -129,23 +96,7 @@ impl Node {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("could not start node {script}: {e}"));
-        let (tx, lines) = mpsc::channel();
-        let stdout: ChildStdout = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let sink = stderr.clone();
-        let err = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
+        let (lines, stderr) = crate::node::pipe_lines(&mut child);
         Node {
             child,
             lines,
@@ -171,7 +122,7 @@ fn web_chat_in_headless_chromium() {
     let started = Instant::now();
     prerequisites();
     let dir = example_dir();
-    npm_packages(&dir);
+    crate::node::npm_ci_if_stale(&dir);
     run(
         Command::new("node").arg("build.mjs").current_dir(&dir),
         "node build.mjs (the page's bundle)",
