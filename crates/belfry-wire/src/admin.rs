@@ -16,38 +16,26 @@ use std::sync::Arc;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Request, State};
 use axum::response::Response;
-use belfry_core::auth::{Caller, Grant};
+use belfry_core::auth::Grant;
 use belfry_core::store::StoredKey;
 use belfry_core::CoreError;
-use belfry_sigv4::RequestParts;
 use http::{HeaderValue, StatusCode};
 use rand::distributions::{Alphanumeric, DistString};
 use serde::Deserialize;
 
 use crate::error::ApiError;
-use crate::server::{error_response, AppState};
+use crate::server::{authenticate_request, error_response, AppState};
 
 /// ARN patterns one key may carry at most, and their length.
 const MAX_BEARERS: usize = 100;
 const MAX_PATTERN_LEN: usize = 1600;
 
 /// Reads the bounded body and verifies the signature; only admin keys pass.
-async fn admin_request(state: &AppState, req: Request) -> Result<(Caller, Bytes), ApiError> {
+async fn admin_request(state: &AppState, req: Request) -> Result<Bytes, ApiError> {
     let (parts, body) = req.into_parts();
     let body = crate::body::read(body, state.max_body, state.body_timeout).await?;
-    let texts = crate::request::header_texts(&parts.headers);
-    let pairs: Vec<(&str, &str)> = texts.iter().map(|(k, v)| (*k, v.as_ref())).collect();
-    let signed = RequestParts {
-        method: parts.method.as_str(),
-        raw_path: parts.uri.path(),
-        raw_query: parts.uri.query().unwrap_or(""),
-        headers: &pairs,
-        body: &body,
-    };
-    let caller = state
-        .auth
-        .authenticate(&signed, state.clock.now().system_time())
-        .await?;
+    let caller =
+        authenticate_request(state, &parts.method, &parts.uri, &parts.headers, &body).await?;
     if !matches!(caller.grant, Grant::Admin) {
         return Err(CoreError::forbidden(format!(
             "The access key {} is not an admin key; managing keys needs one.",
@@ -55,7 +43,7 @@ async fn admin_request(state: &AppState, req: Request) -> Result<(Caller, Bytes)
         ))
         .into());
     }
-    Ok((caller, body))
+    Ok(body)
 }
 
 fn json(status: StatusCode, value: serde_json::Value) -> Response {
@@ -128,7 +116,7 @@ pub(crate) async fn create_key(State(state): State<Arc<AppState>>, req: Request)
 }
 
 async fn create(state: &AppState, req: Request) -> Result<Response, ApiError> {
-    let (_, body) = admin_request(state, req).await?;
+    let body = admin_request(state, req).await?;
     let input: CreateKey = serde_json::from_slice(&body).map_err(|e| {
         CoreError::bad(format!(
             "The body must be {{\"Bearers\": [\"<AppInstanceUser ARN pattern>\", …]}}: {e}"

@@ -20,10 +20,9 @@ use belfry_core::arn::UserKey;
 use belfry_core::service::PrefetchSort;
 use belfry_core::CoreError;
 use belfry_realtime::{CloseReason, Delivery, Hub, Outgoing};
-use belfry_sigv4::RequestParts;
 use bytes::Bytes;
 use futures_util::SinkExt;
-use http::{HeaderMap, Uri};
+use http::{HeaderMap, Method, Uri};
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use crate::error::ApiError;
@@ -126,34 +125,15 @@ pub(crate) async fn connect(
         })
 }
 
-/// Verifies the SigV4 signature (header or presigned) of a GET with no body.
-async fn signed_get(
-    state: &AppState,
-    uri: &Uri,
-    headers: &HeaderMap,
-) -> Result<belfry_core::auth::Caller, ApiError> {
-    let texts = crate::request::header_texts(headers);
-    let pairs: Vec<(&str, &str)> = texts.iter().map(|(k, v)| (*k, v.as_ref())).collect();
-    let parts = RequestParts {
-        method: "GET",
-        raw_path: uri.path(),
-        raw_query: uri.query().unwrap_or(""),
-        headers: &pairs,
-        body: b"",
-    };
-    state
-        .auth
-        .authenticate(&parts, state.clock.now().system_time())
-        .await
-}
-
 /// Verifies the presigned URL and who it may act as.
 async fn admit(state: &AppState, uri: &Uri, headers: &HeaderMap) -> Result<Admitted, CloseReason> {
     let raw_query = uri.query().unwrap_or("");
-    let caller = signed_get(state, uri, headers).await.map_err(|e| {
-        tracing::info!(error = ?e, "websocket connect refused: signature");
-        UNAUTHORIZED
-    })?;
+    let caller = crate::server::authenticate_request(state, &Method::GET, uri, headers, b"")
+        .await
+        .map_err(|e| {
+            tracing::info!(error = ?e, "websocket connect refused: signature");
+            UNAUTHORIZED
+        })?;
     // Before the store is read: a refused connect costs a signature check and nothing more.
     // One over the rate waits for its turn here (bounded), so a storm queues, not retries.
     let turn = state
@@ -431,7 +411,15 @@ pub(crate) async fn stats(
     use belfry_core::auth::Grant;
     use std::sync::atomic::Ordering::Relaxed;
     let request_id = uuid::Uuid::new_v4().to_string();
-    let caller = match signed_get(&state, &uri, &headers).await {
+    let caller = match crate::server::authenticate_request(
+        &state,
+        &Method::GET,
+        &uri,
+        &headers,
+        b"",
+    )
+    .await
+    {
         Ok(c) => c,
         Err(e) => return crate::server::error_response(&e.render(), &request_id),
     };
