@@ -24,7 +24,7 @@ use rand::distributions::{Alphanumeric, DistString};
 use serde::Deserialize;
 
 use crate::error::ApiError;
-use crate::server::{authenticate_request, error_response, AppState};
+use crate::server::{authenticate_request, error_response, json, stamp, AppState};
 
 /// ARN patterns one key may carry at most, and their length.
 const MAX_BEARERS: usize = 100;
@@ -46,23 +46,11 @@ async fn admin_request(state: &AppState, req: Request) -> Result<Bytes, ApiError
     Ok(body)
 }
 
-fn json(status: StatusCode, value: serde_json::Value) -> Response {
-    let mut res = Response::new(Body::from(value.to_string()));
-    *res.status_mut() = status;
-    res.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    res
-}
-
 fn answer(result: Result<Response, ApiError>, action: &str) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
     match result {
         Ok(mut res) => {
-            if let Ok(v) = HeaderValue::from_str(&request_id) {
-                res.headers_mut().insert("x-amzn-RequestId", v);
-            }
+            stamp(&mut res, &request_id);
             tracing::info!(request_id = %request_id, action, status = res.status().as_u16(), "admin");
             res
         }

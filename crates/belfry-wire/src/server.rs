@@ -237,6 +237,15 @@ pub(crate) async fn authenticate_request(
         .await
 }
 
+/// A JSON answer with `status`.
+pub(crate) fn json(status: StatusCode, value: serde_json::Value) -> Response {
+    let mut res = Response::new(Body::from(value.to_string()));
+    *res.status_mut() = status;
+    res.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    res
+}
+
 pub(crate) fn error_response(r: &Rendered, request_id: &str) -> Response {
     let body = serde_json::json!({ "Code": r.code, "Message": r.message });
     let mut res = Response::new(Body::from(body.to_string()));
@@ -248,7 +257,8 @@ pub(crate) fn error_response(r: &Rendered, request_id: &str) -> Response {
     res
 }
 
-fn stamp(res: &mut Response, request_id: &str) {
+/// Sets `x-amzn-RequestId` and `Date`, which every answer carries.
+pub(crate) fn stamp(res: &mut Response, request_id: &str) {
     let headers = res.headers_mut();
     if let Ok(v) = HeaderValue::from_str(request_id) {
         headers.insert("x-amzn-RequestId", v);
