@@ -215,18 +215,7 @@ async fn make_backup(state: &AppState, req: Request) -> Result<Response, ApiErro
         .await
         .map_err(|e| CoreError::internal(format!("reading the backup's size: {e}")))?
         .len();
-    let chunks = futures_util::stream::unfold(file, |mut file| async move {
-        use tokio::io::AsyncReadExt;
-        let mut buf = vec![0u8; 256 * 1024];
-        match file.read(&mut buf).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buf.truncate(n);
-                Some((Ok::<_, std::io::Error>(Bytes::from(buf)), file))
-            }
-            Err(e) => Some((Err(e), file)),
-        }
-    });
+    let chunks = tokio_util::io::ReaderStream::with_capacity(file, 256 << 10);
     let mut res = Response::new(Body::from_stream(chunks));
     res.headers_mut().insert(
         http::header::CONTENT_TYPE,
