@@ -225,3 +225,28 @@ async fn make_backup(state: &AppState, req: Request) -> Result<Response, ApiErro
         .insert(http::header::CONTENT_LENGTH, HeaderValue::from(len));
     Ok(res)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A success carries the same `x-amzn-RequestId` and `Date` an error does (hyper would add
+    /// a `Date` on the wire anyway, but not to the response the router hands on).
+    #[test]
+    fn successes_and_errors_are_stamped_alike() {
+        let ok = answer(Ok(json(StatusCode::OK, serde_json::json!({}))), "Test");
+        let err = answer(
+            Err(CoreError::NotFound("no such key".into()).into()),
+            "Test",
+        );
+        for res in [&ok, &err] {
+            let id = res.headers().get("x-amzn-RequestId");
+            assert_eq!(id.map(|v| v.len()), Some(36), "{:?}", res.headers());
+            let date = res.headers().get(http::header::DATE);
+            let date = date.and_then(|v| v.to_str().ok()).unwrap_or_default();
+            assert!(httpdate::parse_http_date(date).is_ok(), "{date:?}");
+        }
+        assert_eq!(ok.status(), StatusCode::OK);
+        assert_eq!(err.status(), StatusCode::NOT_FOUND);
+    }
+}
