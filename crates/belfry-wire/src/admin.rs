@@ -16,38 +16,26 @@ use std::sync::Arc;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Request, State};
 use axum::response::Response;
-use belfry_core::auth::{Caller, Grant};
+use belfry_core::auth::Grant;
 use belfry_core::store::StoredKey;
 use belfry_core::CoreError;
-use belfry_sigv4::RequestParts;
 use http::{HeaderValue, StatusCode};
 use rand::distributions::{Alphanumeric, DistString};
 use serde::Deserialize;
 
 use crate::error::ApiError;
-use crate::server::{error_response, AppState};
+use crate::server::{authenticate_request, error_response, json, stamp, AppState};
 
 /// ARN patterns one key may carry at most, and their length.
 const MAX_BEARERS: usize = 100;
 const MAX_PATTERN_LEN: usize = 1600;
 
 /// Reads the bounded body and verifies the signature; only admin keys pass.
-async fn admin_request(state: &AppState, req: Request) -> Result<(Caller, Bytes), ApiError> {
+async fn admin_request(state: &AppState, req: Request) -> Result<Bytes, ApiError> {
     let (parts, body) = req.into_parts();
     let body = crate::body::read(body, state.max_body, state.body_timeout).await?;
-    let texts = crate::request::header_texts(&parts.headers);
-    let pairs: Vec<(&str, &str)> = texts.iter().map(|(k, v)| (*k, v.as_ref())).collect();
-    let signed = RequestParts {
-        method: parts.method.as_str(),
-        raw_path: parts.uri.path(),
-        raw_query: parts.uri.query().unwrap_or(""),
-        headers: &pairs,
-        body: &body,
-    };
-    let caller = state
-        .auth
-        .authenticate(&signed, state.clock.now().system_time())
-        .await?;
+    let caller =
+        authenticate_request(state, &parts.method, &parts.uri, &parts.headers, &body).await?;
     if !matches!(caller.grant, Grant::Admin) {
         return Err(CoreError::forbidden(format!(
             "The access key {} is not an admin key; managing keys needs one.",
@@ -55,26 +43,14 @@ async fn admin_request(state: &AppState, req: Request) -> Result<(Caller, Bytes)
         ))
         .into());
     }
-    Ok((caller, body))
-}
-
-fn json(status: StatusCode, value: serde_json::Value) -> Response {
-    let mut res = Response::new(Body::from(value.to_string()));
-    *res.status_mut() = status;
-    res.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    res
+    Ok(body)
 }
 
 fn answer(result: Result<Response, ApiError>, action: &str) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
     match result {
         Ok(mut res) => {
-            if let Ok(v) = HeaderValue::from_str(&request_id) {
-                res.headers_mut().insert("x-amzn-RequestId", v);
-            }
+            stamp(&mut res, &request_id);
             tracing::info!(request_id = %request_id, action, status = res.status().as_u16(), "admin");
             res
         }
@@ -128,7 +104,7 @@ pub(crate) async fn create_key(State(state): State<Arc<AppState>>, req: Request)
 }
 
 async fn create(state: &AppState, req: Request) -> Result<Response, ApiError> {
-    let (_, body) = admin_request(state, req).await?;
+    let body = admin_request(state, req).await?;
     let input: CreateKey = serde_json::from_slice(&body).map_err(|e| {
         CoreError::bad(format!(
             "The body must be {{\"Bearers\": [\"<AppInstanceUser ARN pattern>\", …]}}: {e}"
@@ -239,18 +215,7 @@ async fn make_backup(state: &AppState, req: Request) -> Result<Response, ApiErro
         .await
         .map_err(|e| CoreError::internal(format!("reading the backup's size: {e}")))?
         .len();
-    let chunks = futures_util::stream::unfold(file, |mut file| async move {
-        use tokio::io::AsyncReadExt;
-        let mut buf = vec![0u8; 256 * 1024];
-        match file.read(&mut buf).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buf.truncate(n);
-                Some((Ok::<_, std::io::Error>(Bytes::from(buf)), file))
-            }
-            Err(e) => Some((Err(e), file)),
-        }
-    });
+    let chunks = tokio_util::io::ReaderStream::with_capacity(file, 256 << 10);
     let mut res = Response::new(Body::from_stream(chunks));
     res.headers_mut().insert(
         http::header::CONTENT_TYPE,
@@ -259,4 +224,29 @@ async fn make_backup(state: &AppState, req: Request) -> Result<Response, ApiErro
     res.headers_mut()
         .insert(http::header::CONTENT_LENGTH, HeaderValue::from(len));
     Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A success carries the same `x-amzn-RequestId` and `Date` an error does (hyper would add
+    /// a `Date` on the wire anyway, but not to the response the router hands on).
+    #[test]
+    fn successes_and_errors_are_stamped_alike() {
+        let ok = answer(Ok(json(StatusCode::OK, serde_json::json!({}))), "Test");
+        let err = answer(
+            Err(CoreError::NotFound("no such key".into()).into()),
+            "Test",
+        );
+        for res in [&ok, &err] {
+            let id = res.headers().get("x-amzn-RequestId");
+            assert_eq!(id.map(|v| v.len()), Some(36), "{:?}", res.headers());
+            let date = res.headers().get(http::header::DATE);
+            let date = date.and_then(|v| v.to_str().ok()).unwrap_or_default();
+            assert!(httpdate::parse_http_date(date).is_ok(), "{date:?}");
+        }
+        assert_eq!(ok.status(), StatusCode::OK);
+        assert_eq!(err.status(), StatusCode::NOT_FOUND);
+    }
 }

@@ -124,13 +124,17 @@ impl Authenticator {
             service: SIGNING_NAME,
             max_skew: self.max_skew,
         };
-        let key = match self.keys.get(&parsed.access_key_id) {
+        match self.keys.get(&parsed.access_key_id) {
             Some(key) => {
                 belfry_sigv4::verify_with_key(parts, &parsed, &policy, now, |auth| {
                     self.derived_key(key, auth)
                 })
                 .map_err(ApiError::Signature)?;
-                key.clone()
+                // Borrowed: only the id and the grant leave, not the secret.
+                Ok(Caller {
+                    access_key_id: key.id.clone(),
+                    grant: key.grant.clone(),
+                })
             }
             None => {
                 let store = self.stored.as_ref().ok_or(ApiError::UnknownAccessKey)?;
@@ -150,13 +154,12 @@ impl Authenticator {
                     )
                 })
                 .map_err(ApiError::Signature)?;
-                key
+                Ok(Caller {
+                    access_key_id: key.id,
+                    grant: key.grant,
+                })
             }
-        };
-        Ok(Caller {
-            access_key_id: key.id.clone(),
-            grant: key.grant.clone(),
-        })
+        }
     }
 }
 

@@ -3,10 +3,9 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::State;
 use axum::response::Response;
-use http::{HeaderValue, StatusCode};
+use http::StatusCode;
 
 use crate::server::AppState;
 
@@ -43,13 +42,10 @@ pub(crate) async fn health(State(state): State<Arc<AppState>>) -> Response {
         "status": if ready { "ok" } else { "unavailable" },
         "checks": parts,
     });
-    let mut res = Response::new(Body::from(body.to_string()));
-    if !ready {
-        *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-    }
-    res.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    res
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    crate::server::json(status, body)
 }

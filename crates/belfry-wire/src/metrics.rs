@@ -14,7 +14,6 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use belfry_realtime::CloseReason;
 use http::header::CONTENT_TYPE;
 use http::HeaderValue;
 
@@ -63,23 +62,6 @@ pub(crate) fn record_request(operation: &'static str, status: u16, took: Duratio
 /// Records the end of a websocket session.
 pub(crate) fn record_session_end(reason: &'static str) {
     metrics::counter!(SESSIONS_CLOSED, "reason" => reason).increment(1);
-}
-
-/// A short, bounded name for a close the server sends.
-pub(crate) fn close_label(reason: &CloseReason) -> &'static str {
-    const NAMED: [(CloseReason, &str); 7] = [
-        (CloseReason::TOO_SLOW, "too_slow"),
-        (CloseReason::RESYNC, "resync"),
-        (CloseReason::FULL, "full"),
-        (CloseReason::BUS_UNAVAILABLE, "bus_unavailable"),
-        (CloseReason::GOING_AWAY, "shutdown"),
-        (CloseReason::USER_DELETED, "user_deleted"),
-        (CloseReason::REPLACED, "replaced"),
-    ];
-    if let Some((_, name)) = NAMED.iter().find(|(r, _)| r == reason) {
-        return name;
-    }
-    crate::session::close_label(reason)
 }
 
 /// `GET /metrics`.

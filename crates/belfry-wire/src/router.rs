@@ -7,7 +7,7 @@ use http::Method;
 use percent_encoding::percent_decode_str;
 
 use crate::ops::{Route, ROUTES};
-use crate::ops_unimplemented::{Unimplemented, UNIMPLEMENTED};
+use crate::ops_unimplemented::UNIMPLEMENTED;
 
 /// Query keys whose literal value selects an operation.
 const DISPATCH_KEYS: &[&str] = &["scope", "operation"];
@@ -34,36 +34,12 @@ pub enum NoRoute {
     NotImplemented(&'static str),
 }
 
-/// What the matcher needs of a table line.
-trait Line {
-    fn method(&self) -> &Method;
-    fn path(&self) -> &'static str;
-    fn literal(&self) -> Option<(&'static str, &'static str)>;
-}
-
-impl Line for Route {
-    fn method(&self) -> &Method {
-        &self.method
-    }
-    fn path(&self) -> &'static str {
-        self.path
-    }
-    fn literal(&self) -> Option<(&'static str, &'static str)> {
-        self.literal
-    }
-}
-
-impl Line for Unimplemented {
-    fn method(&self) -> &Method {
-        &self.method
-    }
-    fn path(&self) -> &'static str {
-        self.path
-    }
-    fn literal(&self) -> Option<(&'static str, &'static str)> {
-        self.literal
-    }
-}
+/// What the matcher needs of a table line: its method, path template and literal selector.
+type Pattern<'t> = (
+    &'t Method,
+    &'static str,
+    Option<(&'static str, &'static str)>,
+);
 
 /// Decodes one path segment or query component. `+` stays `+`: SDKs never encode a space so.
 pub fn decode(s: &str) -> Option<String> {
@@ -134,11 +110,23 @@ pub fn find(
     query: &[(String, String)],
 ) -> Result<Matched, NoRoute> {
     let segments: Vec<&str> = raw_path.trim_start_matches('/').split('/').collect();
-    let missed = match find_in(ROUTES, method, &segments, query) {
+    let missed = match find_in(
+        ROUTES,
+        |r| (&r.method, r.path, r.literal),
+        method,
+        &segments,
+        query,
+    ) {
         Ok((route, labels)) => return Ok(Matched { route, labels }),
         Err(e) => e,
     };
-    match find_in(UNIMPLEMENTED, method, &segments, query) {
+    match find_in(
+        UNIMPLEMENTED,
+        |u| (&u.method, u.path, u.literal),
+        method,
+        &segments,
+        query,
+    ) {
         Ok((line, _)) => Err(NoRoute::NotImplemented(line.name)),
         // The more precise of the two misses: a path either table knows.
         Err(other) if missed == NoRoute::UnknownPath => Err(other),
@@ -147,8 +135,9 @@ pub fn find(
 }
 
 /// Finds the line of `table` for a request.
-fn find_in<'t, L: Line>(
+fn find_in<'t, L>(
     table: &'t [L],
+    pattern: impl Fn(&'t L) -> Pattern<'t>,
     method: &Method,
     segments: &[&str],
     query: &[(String, String)],
@@ -156,14 +145,15 @@ fn find_in<'t, L: Line>(
     let mut path_known = false;
     let mut plain = None;
     for line in table {
-        let Some(labels) = match_path(line.path(), segments) else {
+        let (line_method, path, literal) = pattern(line);
+        let Some(labels) = match_path(path, segments) else {
             continue;
         };
         path_known = true;
-        if line.method() != method {
+        if line_method != method {
             continue;
         }
-        match line.literal() {
+        match literal {
             Some((k, v)) => {
                 if query.iter().any(|(qk, qv)| qk == k && qv == v) {
                     return Ok((line, labels));

@@ -13,11 +13,12 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::routing::{delete, get, post};
 use axum::Router;
+use belfry_core::auth::Caller;
 use belfry_core::time::Clock;
 use belfry_core::{CoreError, Services};
 use belfry_sigv4::RequestParts;
 use http::header::{CONTENT_TYPE, DATE};
-use http::{HeaderValue, StatusCode};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
 use tracing::Instrument;
@@ -156,23 +157,11 @@ async fn process(state: &AppState, req: Request) -> (Option<Op>, Outcome) {
     };
     let raw_path = parts.uri.path();
     let raw_query = parts.uri.query().unwrap_or("");
-    let texts = crate::request::header_texts(&parts.headers);
-    let header_pairs: Vec<(&str, &str)> = texts.iter().map(|(k, v)| (*k, v.as_ref())).collect();
-    let signed = RequestParts {
-        method: parts.method.as_str(),
-        raw_path,
-        raw_query,
-        headers: &header_pairs,
-        body: &body,
-    };
-    let caller = match state
-        .auth
-        .authenticate(&signed, state.clock.now().system_time())
-        .await
-    {
-        Ok(c) => c,
-        Err(e) => return (None, Err(e)),
-    };
+    let caller =
+        match authenticate_request(state, &parts.method, &parts.uri, &parts.headers, &body).await {
+            Ok(c) => c,
+            Err(e) => return (None, Err(e)),
+        };
     let Some(query) = router::parse_query(raw_query) else {
         return (
             None,
@@ -224,6 +213,39 @@ async fn process(state: &AppState, req: Request) -> (Option<Op>, Outcome) {
     (Some(op), result.map(|reply| (status, reply)))
 }
 
+/// Verifies a request's SigV4 signature (header or presigned) against the server's clock and
+/// returns who signed it: the one check every signed entry point makes.
+pub(crate) async fn authenticate_request(
+    state: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Caller, ApiError> {
+    let texts = crate::request::header_texts(headers);
+    let pairs: Vec<(&str, &str)> = texts.iter().map(|(k, v)| (*k, v.as_ref())).collect();
+    let signed = RequestParts {
+        method: method.as_str(),
+        raw_path: uri.path(),
+        raw_query: uri.query().unwrap_or(""),
+        headers: &pairs,
+        body,
+    };
+    state
+        .auth
+        .authenticate(&signed, state.clock.now().system_time())
+        .await
+}
+
+/// A JSON answer with `status`.
+pub(crate) fn json(status: StatusCode, value: serde_json::Value) -> Response {
+    let mut res = Response::new(Body::from(value.to_string()));
+    *res.status_mut() = status;
+    res.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    res
+}
+
 pub(crate) fn error_response(r: &Rendered, request_id: &str) -> Response {
     let body = serde_json::json!({ "Code": r.code, "Message": r.message });
     let mut res = Response::new(Body::from(body.to_string()));
@@ -235,7 +257,8 @@ pub(crate) fn error_response(r: &Rendered, request_id: &str) -> Response {
     res
 }
 
-fn stamp(res: &mut Response, request_id: &str) {
+/// Sets `x-amzn-RequestId` and `Date`, which every answer carries.
+pub(crate) fn stamp(res: &mut Response, request_id: &str) {
     let headers = res.headers_mut();
     if let Ok(v) = HeaderValue::from_str(request_id) {
         headers.insert("x-amzn-RequestId", v);

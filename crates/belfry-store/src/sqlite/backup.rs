@@ -38,23 +38,28 @@ fn copy_counted(source: &Path) -> StoreResult<PathBuf> {
         .ok_or_else(|| StoreError::internal("the data directory's path is not UTF-8"))?
         .to_owned();
     // The copy holds every secret the store does: made empty for its owner only first
-    // (VACUUM INTO fills an empty file), so it is never readable by anyone else.
-    super::create_private(&dest)?;
-    // `create_private` leaves a file that exists alone; this one must be new and empty.
-    if std::fs::metadata(&dest)
-        .map_err(StoreError::internal)?
-        .len()
-        != 0
-    {
-        return Err(StoreError::internal(
-            "the backup's temporary file is not empty",
-        ));
-    }
+    // (VACUUM INTO fills an empty file), so it is never readable by anyone else. Its name is
+    // unique, so a file already there is not ours to fill: an error, not a file to reuse.
+    create_new_private(&dest).map_err(|e| {
+        StoreError::internal(format!("creating the backup file {}: {e}", dest.display()))
+    })?;
     if let Err(e) = conn.execute("VACUUM INTO ?1", [&dest_text]) {
         let _ = std::fs::remove_file(&dest);
         return Err(db(e));
     }
     Ok(dest)
+}
+
+/// Creates `path`, which must not exist, empty and readable by its owner only.
+fn create_new_private(path: &Path) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path).map(drop)
 }
 
 /// A name no other backup running at the same time takes.
@@ -70,4 +75,26 @@ fn unique_name() -> String {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file already at the backup's path is refused, not reused (whoever made it could read
+    /// the copy).
+    #[test]
+    fn the_backup_file_is_new_and_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("backup.db.tmp");
+        create_new_private(&path).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let again = create_new_private(&path).unwrap_err();
+        assert_eq!(again.kind(), std::io::ErrorKind::AlreadyExists);
+    }
 }

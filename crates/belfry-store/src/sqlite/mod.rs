@@ -204,24 +204,6 @@ impl Readers {
     }
 }
 
-/// A new database file is made readable by its owner only: it holds access-key secrets, the
-/// NextToken key and the generated admin credential (SQLite gives its WAL and shared-memory
-/// files the database's mode).
-fn create_private(path: &Path) -> StoreResult<()> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    match opts.open(path) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(StoreError::internal(e)),
-    }
-}
-
 fn configure(conn: &Connection) -> StoreResult<()> {
     // FULL while migrating: every COMMIT syncs. The writer then switches to syncing the WAL
     // itself, off its own thread (see `writer`).

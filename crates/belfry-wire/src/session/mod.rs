@@ -20,10 +20,9 @@ use belfry_core::arn::UserKey;
 use belfry_core::service::PrefetchSort;
 use belfry_core::CoreError;
 use belfry_realtime::{CloseReason, Delivery, Hub, Outgoing};
-use belfry_sigv4::RequestParts;
 use bytes::Bytes;
 use futures_util::SinkExt;
-use http::{HeaderMap, Uri};
+use http::{HeaderMap, Method, Uri};
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use crate::error::ApiError;
@@ -126,34 +125,15 @@ pub(crate) async fn connect(
         })
 }
 
-/// Verifies the SigV4 signature (header or presigned) of a GET with no body.
-async fn signed_get(
-    state: &AppState,
-    uri: &Uri,
-    headers: &HeaderMap,
-) -> Result<belfry_core::auth::Caller, ApiError> {
-    let texts = crate::request::header_texts(headers);
-    let pairs: Vec<(&str, &str)> = texts.iter().map(|(k, v)| (*k, v.as_ref())).collect();
-    let parts = RequestParts {
-        method: "GET",
-        raw_path: uri.path(),
-        raw_query: uri.query().unwrap_or(""),
-        headers: &pairs,
-        body: b"",
-    };
-    state
-        .auth
-        .authenticate(&parts, state.clock.now().system_time())
-        .await
-}
-
 /// Verifies the presigned URL and who it may act as.
 async fn admit(state: &AppState, uri: &Uri, headers: &HeaderMap) -> Result<Admitted, CloseReason> {
     let raw_query = uri.query().unwrap_or("");
-    let caller = signed_get(state, uri, headers).await.map_err(|e| {
-        tracing::info!(error = ?e, "websocket connect refused: signature");
-        UNAUTHORIZED
-    })?;
+    let caller = crate::server::authenticate_request(state, &Method::GET, uri, headers, b"")
+        .await
+        .map_err(|e| {
+            tracing::info!(error = ?e, "websocket connect refused: signature");
+            UNAUTHORIZED
+        })?;
     // Before the store is read: a refused connect costs a signature check and nothing more.
     // One over the rate waits for its turn here (bounded), so a storm queues, not retries.
     let turn = state
@@ -210,9 +190,18 @@ fn text(frame: Bytes) -> Option<Message> {
     Utf8Bytes::try_from(frame).ok().map(Message::Text)
 }
 
-/// The metrics label of a close this module sends (the hub's own are named in `metrics`).
+/// The metrics label of a close the server sends: the hub's reasons and this module's, one
+/// table, so a reason without a name shows up in the test below rather than as "other".
 pub(crate) fn close_label(reason: &CloseReason) -> &'static str {
     match *reason {
+        CloseReason::TOO_SLOW => "too_slow",
+        CloseReason::RESYNC => "resync",
+        CloseReason::FULL => "full",
+        CloseReason::BUS_UNAVAILABLE => "bus_unavailable",
+        CloseReason::GOING_AWAY => "shutdown",
+        CloseReason::USER_DELETED => "user_deleted",
+        CloseReason::REPLACED => "replaced",
+        CloseReason::KEY_REVOKED => "key_revoked",
         UNAUTHORIZED => "unauthorized",
         FORBIDDEN => "forbidden",
         INTERNAL => "internal",
@@ -225,7 +214,7 @@ pub(crate) fn close_label(reason: &CloseReason) -> &'static str {
 
 /// Sends a close frame (bounded in time: the peer may not be reading).
 async fn close(socket: &mut WebSocket, reason: CloseReason) {
-    crate::metrics::record_session_end(crate::metrics::close_label(&reason));
+    crate::metrics::record_session_end(close_label(&reason));
     let frame = CloseFrame {
         code: reason.code,
         reason: reason.reason.into(),
@@ -422,7 +411,15 @@ pub(crate) async fn stats(
     use belfry_core::auth::Grant;
     use std::sync::atomic::Ordering::Relaxed;
     let request_id = uuid::Uuid::new_v4().to_string();
-    let caller = match signed_get(&state, &uri, &headers).await {
+    let caller = match crate::server::authenticate_request(
+        &state,
+        &Method::GET,
+        &uri,
+        &headers,
+        b"",
+    )
+    .await
+    {
         Ok(c) => c,
         Err(e) => return crate::server::error_response(&e.render(), &request_id),
     };
@@ -463,4 +460,43 @@ pub(crate) async fn stats(
         http::HeaderValue::from_static("application/json"),
     );
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every close the server can send has a label of its own; a reason missing from the table
+    /// would be counted as "other" (as `KEY_REVOKED` once was).
+    #[test]
+    fn every_close_reason_has_its_own_label() {
+        let reasons = [
+            CloseReason::TOO_SLOW,
+            CloseReason::RESYNC,
+            CloseReason::FULL,
+            CloseReason::BUS_UNAVAILABLE,
+            CloseReason::GOING_AWAY,
+            CloseReason::USER_DELETED,
+            CloseReason::REPLACED,
+            CloseReason::KEY_REVOKED,
+            UNAUTHORIZED,
+            FORBIDDEN,
+            INTERNAL,
+            TOO_BIG,
+            THROTTLED,
+            PING_TIMEOUT,
+        ];
+        let labels: Vec<&str> = reasons.iter().map(close_label).collect();
+        assert!(!labels.contains(&"other"), "{labels:?}");
+        let mut distinct = labels.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), labels.len(), "{labels:?}");
+        assert_eq!(close_label(&CloseReason::KEY_REVOKED), "key_revoked");
+        let unknown = CloseReason {
+            code: 4000,
+            reason: "not one of ours",
+        };
+        assert_eq!(close_label(&unknown), "other");
+    }
 }
