@@ -13,8 +13,9 @@ use belfry_core::model::{
 };
 use belfry_core::store::{AppInstanceStore, Limit, Seq, StoreError, StoreResult};
 use belfry_core::time::Timestamp;
-use tokio_postgres::GenericClient;
-use tokio_postgres::{Row, Transaction};
+use deadpool_postgres::GenericClient;
+use deadpool_postgres::Transaction;
+use tokio_postgres::Row;
 
 use super::rows::{advisory_lock, col, lock, lock_token};
 use super::{count, db, forget, remember, replay, tags, PgStore};
@@ -105,7 +106,7 @@ impl AppInstanceStore for PgStore {
         lock_token(&tx, &idem).await?;
         if let Some(done) = replay(&tx, &idem).await? {
             // A token whose resource was deleted since is free again.
-            if get(&*tx, &done.id).await?.is_some() {
+            if get(&tx, &done.id).await?.is_some() {
                 return Ok(done);
             }
             forget(&tx, &idem).await?;
@@ -136,7 +137,7 @@ impl AppInstanceStore for PgStore {
 
     async fn get_app_instance(&self, id: &str) -> StoreResult<Option<AppInstance>> {
         let conn = self.conn().await?;
-        get(&**conn, id).await
+        get(&conn, id).await
     }
 
     async fn list_app_instances(
@@ -221,7 +222,7 @@ impl AppInstanceStore for PgStore {
             Some(r) => col(r, 0)?,
             None => return Err(no_user()),
         };
-        if get_admin(&*tx, key).await?.is_some() {
+        if get_admin(&tx, key).await?.is_some() {
             return Err(StoreError::AlreadyAdmin(key.user_id.clone()));
         }
         if count(
@@ -252,7 +253,7 @@ impl AppInstanceStore for PgStore {
 
     async fn get_admin(&self, key: &UserKey) -> StoreResult<Option<AppInstanceAdmin>> {
         let conn = self.conn().await?;
-        get_admin(&**conn, key).await
+        get_admin(&conn, key).await
     }
 
     async fn list_admins(

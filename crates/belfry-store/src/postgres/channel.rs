@@ -6,6 +6,7 @@
 //! lock on a user before counting that user's channels).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use belfry_core::arn::{ChannelKey, UserKey};
@@ -19,12 +20,13 @@ use belfry_core::store::{
     ChannelStore, ChannelView, Limit, MembershipLimits, Seq, StoreError, StoreResult,
 };
 use belfry_core::time::Timestamp;
-use tokio_postgres::{Row, Transaction};
+use deadpool_postgres::Transaction;
+use tokio_postgres::Row;
 
 use super::app_instance::lock_app_instance;
 use super::rows::{
     channel_at, channel_from_row, col, get_channel, lock_token, lock_users, membership_type,
-    next_event_seq, CHANNEL_COLUMNS, CHANNEL_FROM,
+    next_event_seq, one, CHANNEL_COLUMNS, CHANNEL_FROM,
 };
 use super::{count, db, forget, is_unique_violation, remember, replay, tags, PgStore};
 
@@ -47,6 +49,20 @@ const ROLE_COLUMNS: &str = "
     EXISTS (SELECT 1 FROM moderators WHERE app_instance_id = $1 AND channel_id = $2 AND user_id = $3),
     (SELECT type FROM memberships WHERE app_instance_id = $1 AND channel_id = $2 AND user_id = $3),
     EXISTS (SELECT 1 FROM bans WHERE app_instance_id = $1 AND channel_id = $2 AND user_id = $3)";
+
+/// A user's roles in a channel (`ROLE_COLUMNS`), built once.
+static ROLES: LazyLock<String> = LazyLock::new(|| format!("SELECT {ROLE_COLUMNS}"));
+
+/// Whether the user exists (`$4`: the user's AppInstance), `ROLE_COLUMNS` and the channel's
+/// `CHANNEL_COLUMNS` (NULL without the channel), built once.
+static CHANNEL_ACCESS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT EXISTS (SELECT 1 FROM users WHERE app_instance_id = $4 AND user_id = $3),
+            {ROLE_COLUMNS}, {CHANNEL_COLUMNS}
+         FROM (SELECT 1) AS one
+         LEFT JOIN ({CHANNEL_FROM}) ON c.app_instance_id = $1 AND c.channel_id = $2"
+    )
+});
 
 /// Roles read from `ROLE_COLUMNS` starting at column `at`; none across AppInstances.
 fn roles_at(r: &Row, at: usize, ch: &ChannelKey, user: &UserKey) -> StoreResult<Roles> {
@@ -182,7 +198,7 @@ impl ChannelStore for PgStore {
                 channel_id: done.id.clone(),
             };
             // A token whose resource was deleted since is free again.
-            if get_channel(&*tx, &made).await?.is_some() {
+            if get_channel(&tx, &made).await?.is_some() {
                 return Ok(done);
             }
             forget(&tx, &idem).await?;
@@ -191,7 +207,7 @@ impl ChannelStore for PgStore {
             return Err(StoreError::NoAppInstance(key.app_instance_id.clone()));
         }
         let exists = || StoreError::ChannelExists(key.channel_id.clone());
-        if get_channel(&*tx, key).await?.is_some() {
+        if get_channel(&tx, key).await?.is_some() {
             return Err(exists());
         }
         if count(
@@ -257,7 +273,7 @@ impl ChannelStore for PgStore {
 
     async fn get_channel(&self, key: &ChannelKey) -> StoreResult<Option<Channel>> {
         let conn = self.conn().await?;
-        Ok(get_channel(&**conn, key).await?.map(|s| s.value))
+        Ok(get_channel(&conn, key).await?.map(|s| s.value))
     }
 
     async fn update_channel(
@@ -288,7 +304,7 @@ impl ChannelStore for PgStore {
             Some(r) => col::<i64>(&r, 0)?.max(0) as u64,
             None => return Err(missing(key)),
         };
-        let channel = get_channel(&*tx, key)
+        let channel = get_channel(&tx, key)
             .await?
             .ok_or_else(|| missing(key))?
             .value;
@@ -306,7 +322,7 @@ impl ChannelStore for PgStore {
         let tx = conn.transaction().await.map_err(db)?;
         // Taking the number locks the row first, so the channel read next is the one deleted.
         let seq = next_event_seq(&tx, key).await?;
-        let channel = get_channel(&*tx, key)
+        let channel = get_channel(&tx, key)
             .await?
             .ok_or_else(|| missing(key))?
             .value;
@@ -358,36 +374,29 @@ impl ChannelStore for PgStore {
             return Ok(Roles::default());
         }
         let conn = self.conn().await?;
-        let row = conn
-            .query_one(
-                &format!("SELECT {ROLE_COLUMNS}"),
-                &[&ch.app_instance_id, &ch.channel_id, &user.user_id],
-            )
-            .await
-            .map_err(db)?;
+        let row = one(
+            &conn,
+            &ROLES,
+            &[&ch.app_instance_id, &ch.channel_id, &user.user_id],
+        )
+        .await?;
         roles_at(&row, 0, ch, user)
     }
 
     async fn channel_access(&self, ch: &ChannelKey, user: &UserKey) -> StoreResult<ChannelView> {
         let conn = self.conn().await?;
         // One statement, so one snapshot: the user, the channel and the roles agree.
-        let row = conn
-            .query_one(
-                &format!(
-                    "SELECT EXISTS (SELECT 1 FROM users WHERE app_instance_id = $4 AND user_id = $3),
-                        {ROLE_COLUMNS}, {CHANNEL_COLUMNS}
-                     FROM (SELECT 1) AS one
-                     LEFT JOIN ({CHANNEL_FROM}) ON c.app_instance_id = $1 AND c.channel_id = $2"
-                ),
-                &[
-                    &ch.app_instance_id,
-                    &ch.channel_id,
-                    &user.user_id,
-                    &user.app_instance_id,
-                ],
-            )
-            .await
-            .map_err(db)?;
+        let row = one(
+            &conn,
+            &CHANNEL_ACCESS,
+            &[
+                &ch.app_instance_id,
+                &ch.channel_id,
+                &user.user_id,
+                &user.app_instance_id,
+            ],
+        )
+        .await?;
         Ok(ChannelView {
             user_exists: col(&row, 0)?,
             roles: roles_at(&row, 1, ch, user)?,

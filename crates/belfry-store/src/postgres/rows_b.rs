@@ -12,44 +12,11 @@ use belfry_core::store::{StoreError, StoreResult};
 use belfry_core::time::Timestamp;
 use deadpool_postgres::GenericClient;
 use serde_json::{json, Value};
-use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
-use super::db;
-pub(crate) use super::rows::{col, membership_type, CHANNEL_COLUMNS, CHANNEL_FROM};
-
-/// Query parameters.
-pub(crate) type Params<'a> = [&'a (dyn ToSql + Sync)];
-
-/// Rows of `sql`, prepared once per connection (the statement cache).
-pub(crate) async fn rows<C: GenericClient>(
-    c: &C,
-    sql: &str,
-    params: &Params<'_>,
-) -> StoreResult<Vec<Row>> {
-    let stmt = c.prepare_cached(sql).await.map_err(db)?;
-    c.query(&stmt, params).await.map_err(db)
-}
-
-/// At most one row of `sql`, prepared once per connection.
-pub(crate) async fn row<C: GenericClient>(
-    c: &C,
-    sql: &str,
-    params: &Params<'_>,
-) -> StoreResult<Option<Row>> {
-    let stmt = c.prepare_cached(sql).await.map_err(db)?;
-    c.query_opt(&stmt, params).await.map_err(db)
-}
-
-/// Runs `sql`, prepared once per connection; returns the rows it touched.
-pub(crate) async fn exec<C: GenericClient>(
-    c: &C,
-    sql: &str,
-    params: &Params<'_>,
-) -> StoreResult<u64> {
-    let stmt = c.prepare_cached(sql).await.map_err(db)?;
-    c.execute(&stmt, params).await.map_err(db)
-}
+pub(crate) use super::rows::{
+    col, exec, membership_type, row, rows, CHANNEL_COLUMNS, CHANNEL_FROM,
+};
 
 /// Takes the channel's next event number, locking its row until the transaction ends (so a
 /// channel's numbered writes serialize); `None` without the channel.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use belfry_core::model::{Tag, TagTarget};
 use belfry_core::store::{Limit, StoreError, StoreResult, TagStore};
-use tokio_postgres::Transaction;
+use deadpool_postgres::Transaction;
 
 use super::rows::{advisory_lock, col, lock};
 use super::{count, db, PgStore};

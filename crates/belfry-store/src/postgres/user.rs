@@ -8,7 +8,7 @@ use belfry_core::events::{DomainEvent, Published};
 use belfry_core::model::{AppInstanceUser, Created, Idempotency, Tag, TagKind, TagTarget};
 use belfry_core::store::{Limit, Seq, StoreError, StoreResult, UserStore};
 use belfry_core::time::Timestamp;
-use tokio_postgres::GenericClient;
+use deadpool_postgres::GenericClient;
 
 use super::app_instance::lock_app_instance;
 use super::rows::{lock_token, user_from_row, USER_COLUMNS};
@@ -62,7 +62,7 @@ impl UserStore for PgStore {
                 user_id: done.id.clone(),
             };
             // A token whose resource was deleted since is free again.
-            if get(&*tx, &made).await?.is_some() {
+            if get(&tx, &made).await?.is_some() {
                 return Ok(done);
             }
             forget(&tx, &idem).await?;
@@ -71,7 +71,7 @@ impl UserStore for PgStore {
             return Err(StoreError::NoAppInstance(key.app_instance_id.clone()));
         }
         let exists = || StoreError::UserExists(key.user_id.clone());
-        if get(&*tx, key).await?.is_some() {
+        if get(&tx, key).await?.is_some() {
             return Err(exists());
         }
         if count(
@@ -111,7 +111,7 @@ impl UserStore for PgStore {
 
     async fn get_user(&self, key: &UserKey) -> StoreResult<Option<AppInstanceUser>> {
         let conn = self.conn().await?;
-        get(&**conn, key).await
+        get(&conn, key).await
     }
 
     async fn list_users(
