@@ -2,6 +2,8 @@
 //! `app_instance::lock_app_instance`), so the quota and the duplicate check see every user
 //! committed before them; the unique key stays the last word on a duplicate.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use belfry_core::arn::UserKey;
 use belfry_core::events::{DomainEvent, Published};
@@ -11,24 +13,20 @@ use belfry_core::time::Timestamp;
 use deadpool_postgres::GenericClient;
 
 use super::app_instance::lock_app_instance;
-use super::rows::{lock_token, user_from_row, USER_COLUMNS};
+use super::rows::{exec, lock_token, row, user_from_row, USER_COLUMNS};
 use super::{count, db, forget, is_unique_violation, remember, replay, tags, PgStore};
+
+static GET: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {USER_COLUMNS} FROM users WHERE app_instance_id = $1 AND user_id = $2")
+});
 
 /// One user, as `c` sees it now.
 pub(crate) async fn get<C: GenericClient + Sync>(
     c: &C,
     key: &UserKey,
 ) -> StoreResult<Option<AppInstanceUser>> {
-    let row = c
-        .query_opt(
-            &format!(
-                "SELECT {USER_COLUMNS} FROM users WHERE app_instance_id = $1 AND user_id = $2"
-            ),
-            &[&key.app_instance_id, &key.user_id],
-        )
-        .await
-        .map_err(db)?;
-    Ok(row
+    let found = row(c, &GET, &[&key.app_instance_id, &key.user_id]).await?;
+    Ok(found
         .as_ref()
         .map(user_from_row)
         .transpose()?
@@ -141,13 +139,12 @@ impl UserStore for PgStore {
         now: Timestamp,
     ) -> StoreResult<()> {
         let conn = self.conn().await?;
-        let n = conn
-            .execute(
-                "UPDATE users SET name = $3, metadata = $4, updated_ms = $5 WHERE app_instance_id = $1 AND user_id = $2",
-                &[&key.app_instance_id, &key.user_id, &name, &metadata, &now.0],
-            )
-            .await
-            .map_err(db)?;
+        let n = exec(
+            &conn,
+            "UPDATE users SET name = $3, metadata = $4, updated_ms = $5 WHERE app_instance_id = $1 AND user_id = $2",
+            &[&key.app_instance_id, &key.user_id, &name, &metadata, &now.0],
+        )
+        .await?;
         if n == 0 {
             return Err(StoreError::NoUser(key.user_id.clone()));
         }
@@ -158,13 +155,12 @@ impl UserStore for PgStore {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await.map_err(db)?;
         // Foreign keys cascade to the admin role, memberships, moderator roles and bans.
-        let n = tx
-            .execute(
-                "DELETE FROM users WHERE app_instance_id = $1 AND user_id = $2",
-                &[&key.app_instance_id, &key.user_id],
-            )
-            .await
-            .map_err(db)?;
+        let n = exec(
+            &tx,
+            "DELETE FROM users WHERE app_instance_id = $1 AND user_id = $2",
+            &[&key.app_instance_id, &key.user_id],
+        )
+        .await?;
         if n == 0 {
             return Err(StoreError::NoUser(key.user_id.clone()));
         }
