@@ -25,10 +25,11 @@ use tokio_postgres::Row;
 
 use super::app_instance::lock_app_instance;
 use super::rows::{
-    channel_at, channel_from_row, col, get_channel, lock_token, lock_users, membership_type,
-    next_event_seq, one, CHANNEL_COLUMNS, CHANNEL_FROM,
+    channel_at, channel_from_row, col, get_channel, lock_token, lock_users, next_event_seq, one,
+    CHANNEL_COLUMNS, CHANNEL_FROM,
 };
 use super::{count, db, forget, is_unique_violation, remember, replay, tags, PgStore};
+use crate::codec::membership_type;
 
 fn tag_target(key: &ChannelKey) -> TagTarget {
     TagTarget {

@@ -17,10 +17,11 @@ use belfry_core::time::Timestamp;
 use deadpool_postgres::{GenericClient, Transaction};
 
 use super::rows_b::{
-    self, channel_at, col, exec, lock_channel, membership_type, next_event_seq, row, rows,
-    user_ref, CHANNEL_COLUMNS, CHANNEL_FROM, MEMBERSHIP_QUERY,
+    self, channel_at, col, exec, lock_channel, next_event_seq, row, rows, user_ref,
+    CHANNEL_COLUMNS, CHANNEL_FROM, MEMBERSHIP_QUERY,
 };
 use super::{db, PgStore};
+use crate::codec::membership_type;
 
 fn no_channel(ch: &ChannelKey) -> StoreError {
     StoreError::NoChannel(ch.channel_id.clone())

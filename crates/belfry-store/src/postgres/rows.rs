@@ -1,14 +1,14 @@
 //! Row mappers and locks shared by the PostgreSQL families: the same columns and mappings as
-//! the SQLite adapter (`sqlite::user::expiration`, `sqlite::channel::from_row`), read with
+//! the SQLite adapter (`sqlite::channel::from_row`; stored encodings in `codec`), read with
 //! `try_get` so a column of an unexpected type is a failure, not a panic.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
+use crate::codec::expiration;
 use belfry_core::arn::{ChannelKey, UserKey};
 use belfry_core::model::{
-    AppInstanceUser, Channel, ChannelMode, ChannelPrivacy, ExpirationCriterion, ExpirationSettings,
-    Idempotency, MembershipType, UserRef,
+    AppInstanceUser, Channel, ChannelMode, ChannelPrivacy, Idempotency, UserRef,
 };
 use belfry_core::store::{Seq, StoreError, StoreResult};
 use belfry_core::time::Timestamp;
@@ -66,31 +66,6 @@ pub(crate) async fn exec<C: GenericClient>(
 pub(crate) fn col<'a, T: FromSql<'a>>(r: &'a Row, i: usize) -> StoreResult<T> {
     r.try_get(i)
         .map_err(|e| StoreError::internal(format!("postgres: column {i}: {e}")))
-}
-
-/// Reads the two expiration columns back into settings.
-pub(crate) fn expiration(
-    days: Option<i64>,
-    criterion: Option<String>,
-) -> Option<ExpirationSettings> {
-    let criterion = match criterion.as_deref()? {
-        "CREATED_TIMESTAMP" => ExpirationCriterion::CreatedTimestamp,
-        "LAST_MESSAGE_TIMESTAMP" => ExpirationCriterion::LastMessageTimestamp,
-        _ => return None,
-    };
-    Some(ExpirationSettings {
-        days: days?,
-        criterion,
-    })
-}
-
-/// Reads a stored membership type (anything but HIDDEN is DEFAULT).
-pub(crate) fn membership_type(stored: &str) -> MembershipType {
-    if stored == "HIDDEN" {
-        MembershipType::Hidden
-    } else {
-        MembershipType::Default
-    }
 }
 
 /// The user columns `user_from_row` reads, from `users`.

@@ -4,19 +4,16 @@
 
 use belfry_core::arn::{ChannelKey, UserKey};
 use belfry_core::model::{
-    Channel, ChannelMessage, Membership, MessageCursor, MessageType, Persistence, PushNotification,
-    PushType, UserRef,
+    Channel, ChannelMessage, Membership, MessageCursor, MessageType, Persistence, UserRef,
 };
 use belfry_core::perm::Roles;
 use belfry_core::store::{StoreError, StoreResult};
 use belfry_core::time::Timestamp;
 use deadpool_postgres::GenericClient;
-use serde_json::{json, Value};
 use tokio_postgres::Row;
 
-pub(crate) use super::rows::{
-    col, exec, membership_type, row, rows, CHANNEL_COLUMNS, CHANNEL_FROM,
-};
+pub(crate) use super::rows::{col, exec, row, rows, CHANNEL_COLUMNS, CHANNEL_FROM};
+pub(crate) use crate::codec::{decode_attributes, decode_push, membership_type};
 
 /// Takes the channel's next event number, locking its row until the transaction ends (so a
 /// channel's numbered writes serialize); `None` without the channel.
@@ -166,47 +163,4 @@ pub(crate) fn message_from(
     };
     let seq = col(r, at)?;
     Ok((MessageCursor { created, seq }, message))
-}
-
-/// Message attributes as stored (the SQLite adapter's encoding: `[[name, [values…]], …]`).
-pub(crate) fn encode_attributes(attrs: &[(String, Vec<String>)]) -> Option<String> {
-    if attrs.is_empty() {
-        return None;
-    }
-    Some(Value::Array(attrs.iter().map(|(k, v)| json!([k, v])).collect()).to_string())
-}
-
-fn decode_attributes(text: Option<String>) -> Vec<(String, Vec<String>)> {
-    let Some(Ok(Value::Array(items))) = text.map(|t| serde_json::from_str::<Value>(&t)) else {
-        return Vec::new();
-    };
-    items
-        .into_iter()
-        .filter_map(|item| {
-            let name = item.get(0)?.as_str()?.to_string();
-            let values = item
-                .get(1)?
-                .as_array()?
-                .iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect();
-            Some((name, values))
-        })
-        .collect()
-}
-
-/// A push notification as stored (the SQLite adapter's encoding).
-pub(crate) fn encode_push(p: &Option<PushNotification>) -> Option<String> {
-    p.as_ref()
-        .map(|p| json!({"t": p.title, "b": p.body, "y": p.kind.map(|k| k.as_str())}).to_string())
-}
-
-fn decode_push(text: Option<String>) -> Option<PushNotification> {
-    let v: Value = serde_json::from_str(&text?).ok()?;
-    let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
-    Some(PushNotification {
-        title: s("t"),
-        body: s("b"),
-        kind: s("y").and_then(|y| PushType::parse("PushNotification.Type", &y).ok()),
-    })
 }
