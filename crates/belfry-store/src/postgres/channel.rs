@@ -21,15 +21,14 @@ use belfry_core::store::{
 };
 use belfry_core::time::Timestamp;
 use deadpool_postgres::Transaction;
-use tokio_postgres::Row;
 
 use super::app_instance::lock_app_instance;
 use super::rows::{
     channel_at, channel_from_row, col, get_channel, lock_token, lock_users, next_event_seq, one,
     CHANNEL_COLUMNS, CHANNEL_FROM,
 };
+use super::rows_b::roles_at;
 use super::{count, db, forget, is_unique_violation, remember, replay, tags, PgStore};
-use crate::codec::membership_type;
 
 fn tag_target(key: &ChannelKey) -> TagTarget {
     TagTarget {
@@ -64,20 +63,6 @@ static CHANNEL_ACCESS: LazyLock<String> = LazyLock::new(|| {
          LEFT JOIN ({CHANNEL_FROM}) ON c.app_instance_id = $1 AND c.channel_id = $2"
     )
 });
-
-/// Roles read from `ROLE_COLUMNS` starting at column `at`; none across AppInstances.
-fn roles_at(r: &Row, at: usize, ch: &ChannelKey, user: &UserKey) -> StoreResult<Roles> {
-    if ch.app_instance_id != user.app_instance_id {
-        return Ok(Roles::default());
-    }
-    let member: Option<String> = col(r, at + 2)?;
-    Ok(Roles {
-        admin: col(r, at)?,
-        moderator: col(r, at + 1)?,
-        member: member.as_deref().map(membership_type),
-        banned: col(r, at + 3)?,
-    })
-}
 
 /// Inserts the channel's first members, in order, with the checks `create_membership` makes
 /// (a new channel has no bans to check), and returns them as stored.
@@ -381,7 +366,7 @@ impl ChannelStore for PgStore {
             &[&ch.app_instance_id, &ch.channel_id, &user.user_id],
         )
         .await?;
-        roles_at(&row, 0, ch, user)
+        roles_at(&row, 0)
     }
 
     async fn channel_access(&self, ch: &ChannelKey, user: &UserKey) -> StoreResult<ChannelView> {
@@ -400,7 +385,12 @@ impl ChannelStore for PgStore {
         .await?;
         Ok(ChannelView {
             user_exists: col(&row, 0)?,
-            roles: roles_at(&row, 1, ch, user)?,
+            // Roles exist only within the user's own AppInstance.
+            roles: if ch.app_instance_id == user.app_instance_id {
+                roles_at(&row, 1)?
+            } else {
+                Roles::default()
+            },
             channel: channel_at(&row, 5)?.map(|s| s.value),
         })
     }

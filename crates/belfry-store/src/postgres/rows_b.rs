@@ -4,16 +4,18 @@
 
 use belfry_core::arn::{ChannelKey, UserKey};
 use belfry_core::model::{
-    Channel, ChannelMessage, Membership, MessageCursor, MessageType, Persistence, UserRef,
+    ChannelMessage, Membership, MessageCursor, MessageType, Persistence, UserRef,
 };
 use belfry_core::perm::Roles;
-use belfry_core::store::{StoreError, StoreResult};
+use belfry_core::store::StoreResult;
 use belfry_core::time::Timestamp;
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
-pub(crate) use super::rows::{col, exec, row, rows, CHANNEL_COLUMNS, CHANNEL_FROM};
-pub(crate) use crate::codec::{decode_attributes, decode_push, membership_type};
+pub(crate) use super::rows::{
+    channel_from_row, col, exec, row, rows, CHANNEL_COLUMNS, CHANNEL_FROM,
+};
+use crate::codec::{decode_attributes, decode_push, membership_type};
 
 /// Takes the channel's next event number, locking its row until the transaction ends (so a
 /// channel's numbered writes serialize); `None` without the channel.
@@ -50,14 +52,6 @@ pub(crate) async fn lock_channel<C: GenericClient>(c: &C, ch: &ChannelKey) -> St
 pub(crate) const CHANNEL_RETURNING: &str =
     "seq, app_instance_id, channel_id, name, mode, privacy, metadata, created_by, NULL::text,
      created_ms, updated_ms, last_message_ms, expiration_days, expiration_criterion";
-
-/// The channel in the 14 columns starting at `at` (`rows::CHANNEL_COLUMNS`, or
-/// `CHANNEL_RETURNING`), with its row position.
-pub(crate) fn channel_at(r: &Row, at: usize) -> StoreResult<(i64, Channel)> {
-    let found = super::rows::channel_at(r, at)?
-        .ok_or_else(|| StoreError::internal("postgres: a channel row without seq"))?;
-    Ok((found.seq, found.value))
-}
 
 /// Roles from four columns starting at `at`: admin, moderator (bools), membership type (text or
 /// NULL), banned (bool).
