@@ -112,7 +112,12 @@ impl AppInstanceStore for PgStore {
         if count(&tx, "SELECT COUNT(*) FROM app_instances", &[]).await? >= max {
             return Err(StoreError::Limit(Limit::AppInstances(max)));
         }
-        exec(&tx, "INSERT INTO app_instances (id, name, metadata, created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5)", &[&app.id, &app.name, &app.metadata, &app.created.0, &app.updated.0]).await?;
+        exec(
+            &tx,
+            "INSERT INTO app_instances (id, name, metadata, created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5)",
+            &[&app.id, &app.name, &app.metadata, &app.created.0, &app.updated.0],
+        )
+        .await?;
         let target = TagTarget {
             app_instance_id: app.id.clone(),
             kind: TagKind::AppInstance,

@@ -23,9 +23,14 @@ pub(crate) async fn put(tx: &Transaction<'_>, t: &TagTarget, tags: &[Tag]) -> St
         .collect();
     let keys: Vec<&str> = last.keys().copied().collect();
     let values: Vec<&str> = last.values().copied().collect();
-    exec(tx, "INSERT INTO tags (app_instance_id, kind, resource_id, key, value)
+    exec(
+        tx,
+        "INSERT INTO tags (app_instance_id, kind, resource_id, key, value)
          SELECT $1, $2, $3, k, v FROM UNNEST($4::text[], $5::text[]) AS t(k, v)
-         ON CONFLICT (app_instance_id, kind, resource_id, key) DO UPDATE SET value = excluded.value", &[&t.app_instance_id, &t.kind.as_str(), &t.id, &keys, &values]).await?;
+         ON CONFLICT (app_instance_id, kind, resource_id, key) DO UPDATE SET value = excluded.value",
+        &[&t.app_instance_id, &t.kind.as_str(), &t.id, &keys, &values],
+    )
+    .await?;
     Ok(())
 }
 
@@ -52,7 +57,12 @@ pub(crate) async fn delete_all(tx: &Transaction<'_>, t: &TagTarget) -> StoreResu
 impl TagStore for PgStore {
     async fn list_tags(&self, t: &TagTarget) -> StoreResult<Vec<Tag>> {
         let conn = self.conn().await?;
-        let rows = rows(&conn, "SELECT key, value FROM tags WHERE app_instance_id = $1 AND kind = $2 AND resource_id = $3 ORDER BY key", &[&t.app_instance_id, &t.kind.as_str(), &t.id]).await?;
+        let rows = rows(
+            &conn,
+            "SELECT key, value FROM tags WHERE app_instance_id = $1 AND kind = $2 AND resource_id = $3 ORDER BY key",
+            &[&t.app_instance_id, &t.kind.as_str(), &t.id],
+        )
+        .await?;
         rows.iter()
             .map(|r| {
                 Ok(Tag {
@@ -83,7 +93,12 @@ impl TagStore for PgStore {
 
     async fn untag_resource(&self, t: &TagTarget, keys: Vec<String>) -> StoreResult<()> {
         let conn = self.conn().await?;
-        exec(&conn, "DELETE FROM tags WHERE app_instance_id = $1 AND kind = $2 AND resource_id = $3 AND key = ANY($4)", &[&t.app_instance_id, &t.kind.as_str(), &t.id, &keys]).await?;
+        exec(
+            &conn,
+            "DELETE FROM tags WHERE app_instance_id = $1 AND kind = $2 AND resource_id = $3 AND key = ANY($4)",
+            &[&t.app_instance_id, &t.kind.as_str(), &t.id, &keys],
+        )
+        .await?;
         Ok(())
     }
 }

@@ -13,7 +13,7 @@ use belfry_core::time::Timestamp;
 use deadpool_postgres::GenericClient;
 
 use super::app_instance::lock_app_instance;
-use super::rows::{exec, lock_token, row, user_from_row, USER_COLUMNS};
+use super::rows::{exec, lock_token, row, rows, user_from_row, USER_COLUMNS};
 use super::{count, db, forget, is_unique_violation, remember, replay, tags, PgStore};
 
 static GET: LazyLock<String> = LazyLock::new(|| {
@@ -82,9 +82,16 @@ impl UserStore for PgStore {
         {
             return Err(StoreError::Limit(Limit::Users(max)));
         }
-        tx.execute(
-            "INSERT INTO users (app_instance_id, user_id, name, metadata, created_ms, updated_ms, expiration_days, expiration_criterion)
+        // Prepared through the cache by hand: the driver error must stay to tell a duplicate.
+        let insert = tx
+            .prepare_cached(
+                "INSERT INTO users (app_instance_id, user_id, name, metadata, created_ms, updated_ms, expiration_days, expiration_criterion)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .await
+            .map_err(db)?;
+        tx.execute(
+            &insert,
             &[
                 &key.app_instance_id,
                 &key.user_id,
@@ -97,7 +104,13 @@ impl UserStore for PgStore {
             ],
         )
         .await
-        .map_err(|e| if is_unique_violation(&e) { exists() } else { db(e) })?;
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                exists()
+            } else {
+                db(e)
+            }
+        })?;
         tags::put(&tx, &tag_target(key), &tag_list).await?;
         remember(&tx, &idem, &key.user_id, user.created.0).await?;
         tx.commit().await.map_err(db)?;
@@ -119,15 +132,14 @@ impl UserStore for PgStore {
         limit: usize,
     ) -> StoreResult<Vec<Seq<AppInstanceUser>>> {
         let conn = self.conn().await?;
-        let rows = conn
-            .query(
-                &format!(
-                    "SELECT {USER_COLUMNS} FROM users WHERE app_instance_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
-                ),
-                &[&app_instance_id, &after.unwrap_or(0), &(limit as i64)],
-            )
-            .await
-            .map_err(db)?;
+        let rows = rows(
+            &conn,
+            &format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE app_instance_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+            ),
+            &[&app_instance_id, &after.unwrap_or(0), &(limit as i64)],
+        )
+        .await?;
         rows.iter().map(user_from_row).collect()
     }
 
