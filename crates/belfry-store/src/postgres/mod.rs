@@ -12,6 +12,9 @@
 //! parent's row lock (the AppInstance row; a member's user row for the per-user membership
 //! quota), always taken in that order (`rows.rs`).
 //!
+//! Statements go through `rows::{rows, row, one, exec}`, which prepare each once per connection
+//! (a statement sent as a plain string is prepared again on every call: one more round trip).
+//!
 //! With an outbox (`PgOptions::outbox`), every write that publishes an event also inserts it
 //! into `outbox` in the same transaction, for the bus relay (see `Outbox`).
 
