@@ -6,6 +6,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod codec;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 pub mod postgres;

@@ -13,10 +13,11 @@ use belfry_core::model::{
 };
 use belfry_core::store::{AppInstanceStore, Limit, Seq, StoreError, StoreResult};
 use belfry_core::time::Timestamp;
-use tokio_postgres::GenericClient;
-use tokio_postgres::{Row, Transaction};
+use deadpool_postgres::GenericClient;
+use deadpool_postgres::Transaction;
+use tokio_postgres::Row;
 
-use super::rows::{advisory_lock, col, lock, lock_token};
+use super::rows::{advisory_lock, col, exec, lock, lock_token, one, row, rows};
 use super::{count, db, forget, remember, replay, tags, PgStore};
 
 const COLUMNS: &str = "seq, id, name, metadata, created_ms, updated_ms";
@@ -35,26 +36,24 @@ fn from_row(r: &Row) -> StoreResult<Seq<AppInstance>> {
 }
 
 async fn get<C: GenericClient + Sync>(c: &C, id: &str) -> StoreResult<Option<AppInstance>> {
-    let row = c
-        .query_opt(
-            &format!("SELECT {COLUMNS} FROM app_instances WHERE id = $1"),
-            &[&id],
-        )
-        .await
-        .map_err(db)?;
+    let row = row(
+        c,
+        &format!("SELECT {COLUMNS} FROM app_instances WHERE id = $1"),
+        &[&id],
+    )
+    .await?;
     Ok(row.as_ref().map(from_row).transpose()?.map(|s| s.value))
 }
 
 /// Locks the AppInstance row against other creates counting its children (users, channels,
 /// admins) until the transaction ends. Missing: `false`.
 pub(crate) async fn lock_app_instance(tx: &Transaction<'_>, id: &str) -> StoreResult<bool> {
-    let row = tx
-        .query_opt(
-            "SELECT 1 FROM app_instances WHERE id = $1 FOR NO KEY UPDATE",
-            &[&id],
-        )
-        .await
-        .map_err(db)?;
+    let row = row(
+        tx,
+        "SELECT 1 FROM app_instances WHERE id = $1 FOR NO KEY UPDATE",
+        &[&id],
+    )
+    .await?;
     Ok(row.is_some())
 }
 
@@ -81,13 +80,12 @@ async fn get_admin<C: GenericClient + Sync>(
     c: &C,
     key: &UserKey,
 ) -> StoreResult<Option<AppInstanceAdmin>> {
-    let row = c
-        .query_opt(
-            &format!("{ADMIN_QUERY} WHERE a.app_instance_id = $1 AND a.user_id = $2"),
-            &[&key.app_instance_id, &key.user_id],
-        )
-        .await
-        .map_err(db)?;
+    let row = row(
+        c,
+        &format!("{ADMIN_QUERY} WHERE a.app_instance_id = $1 AND a.user_id = $2"),
+        &[&key.app_instance_id, &key.user_id],
+    )
+    .await?;
     Ok(row.as_ref().map(admin_row).transpose()?.map(|s| s.value))
 }
 
@@ -105,7 +103,7 @@ impl AppInstanceStore for PgStore {
         lock_token(&tx, &idem).await?;
         if let Some(done) = replay(&tx, &idem).await? {
             // A token whose resource was deleted since is free again.
-            if get(&*tx, &done.id).await?.is_some() {
+            if get(&tx, &done.id).await?.is_some() {
                 return Ok(done);
             }
             forget(&tx, &idem).await?;
@@ -114,12 +112,12 @@ impl AppInstanceStore for PgStore {
         if count(&tx, "SELECT COUNT(*) FROM app_instances", &[]).await? >= max {
             return Err(StoreError::Limit(Limit::AppInstances(max)));
         }
-        tx.execute(
+        exec(
+            &tx,
             "INSERT INTO app_instances (id, name, metadata, created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5)",
             &[&app.id, &app.name, &app.metadata, &app.created.0, &app.updated.0],
         )
-        .await
-        .map_err(db)?;
+        .await?;
         let target = TagTarget {
             app_instance_id: app.id.clone(),
             kind: TagKind::AppInstance,
@@ -136,7 +134,7 @@ impl AppInstanceStore for PgStore {
 
     async fn get_app_instance(&self, id: &str) -> StoreResult<Option<AppInstance>> {
         let conn = self.conn().await?;
-        get(&**conn, id).await
+        get(&conn, id).await
     }
 
     async fn list_app_instances(
@@ -145,15 +143,12 @@ impl AppInstanceStore for PgStore {
         limit: usize,
     ) -> StoreResult<Vec<Seq<AppInstance>>> {
         let conn = self.conn().await?;
-        let rows = conn
-            .query(
-                &format!(
-                    "SELECT {COLUMNS} FROM app_instances WHERE seq > $1 ORDER BY seq LIMIT $2"
-                ),
-                &[&after.unwrap_or(0), &(limit as i64)],
-            )
-            .await
-            .map_err(db)?;
+        let rows = rows(
+            &conn,
+            &format!("SELECT {COLUMNS} FROM app_instances WHERE seq > $1 ORDER BY seq LIMIT $2"),
+            &[&after.unwrap_or(0), &(limit as i64)],
+        )
+        .await?;
         rows.iter().map(from_row).collect()
     }
 
@@ -165,13 +160,12 @@ impl AppInstanceStore for PgStore {
         now: Timestamp,
     ) -> StoreResult<()> {
         let conn = self.conn().await?;
-        let n = conn
-            .execute(
-                "UPDATE app_instances SET name = $2, metadata = $3, updated_ms = $4 WHERE id = $1",
-                &[&id, &name, &metadata, &now.0],
-            )
-            .await
-            .map_err(db)?;
+        let n = exec(
+            &conn,
+            "UPDATE app_instances SET name = $2, metadata = $3, updated_ms = $4 WHERE id = $1",
+            &[&id, &name, &metadata, &now.0],
+        )
+        .await?;
         if n == 0 {
             return Err(StoreError::NoAppInstance(id.to_string()));
         }
@@ -183,10 +177,7 @@ impl AppInstanceStore for PgStore {
         let tx = conn.transaction().await.map_err(db)?;
         // Foreign keys cascade to users, admins, channels, roles, memberships, messages and
         // tags.
-        let n = tx
-            .execute("DELETE FROM app_instances WHERE id = $1", &[&id])
-            .await
-            .map_err(db)?;
+        let n = exec(&tx, "DELETE FROM app_instances WHERE id = $1", &[&id]).await?;
         if n == 0 {
             return Err(StoreError::NoAppInstance(id.to_string()));
         }
@@ -210,18 +201,17 @@ impl AppInstanceStore for PgStore {
             return Err(no_user());
         }
         // KEY SHARE keeps the user from being deleted before this commits.
-        let user = tx
-            .query_opt(
-                "SELECT name FROM users WHERE app_instance_id = $1 AND user_id = $2 FOR KEY SHARE",
-                &[&key.app_instance_id, &key.user_id],
-            )
-            .await
-            .map_err(db)?;
+        let user = row(
+            &tx,
+            "SELECT name FROM users WHERE app_instance_id = $1 AND user_id = $2 FOR KEY SHARE",
+            &[&key.app_instance_id, &key.user_id],
+        )
+        .await?;
         let name: String = match &user {
             Some(r) => col(r, 0)?,
             None => return Err(no_user()),
         };
-        if get_admin(&*tx, key).await?.is_some() {
+        if get_admin(&tx, key).await?.is_some() {
             return Err(StoreError::AlreadyAdmin(key.user_id.clone()));
         }
         if count(
@@ -234,12 +224,12 @@ impl AppInstanceStore for PgStore {
         {
             return Err(StoreError::Limit(Limit::Admins(max)));
         }
-        tx.execute(
+        exec(
+            &tx,
             "INSERT INTO admins (app_instance_id, user_id, created_ms) VALUES ($1, $2, $3)",
             &[&key.app_instance_id, &key.user_id, &now.0],
         )
-        .await
-        .map_err(db)?;
+        .await?;
         tx.commit().await.map_err(db)?;
         Ok(AppInstanceAdmin {
             admin: UserRef {
@@ -252,7 +242,7 @@ impl AppInstanceStore for PgStore {
 
     async fn get_admin(&self, key: &UserKey) -> StoreResult<Option<AppInstanceAdmin>> {
         let conn = self.conn().await?;
-        get_admin(&**conn, key).await
+        get_admin(&conn, key).await
     }
 
     async fn list_admins(
@@ -262,27 +252,25 @@ impl AppInstanceStore for PgStore {
         limit: usize,
     ) -> StoreResult<Vec<Seq<AppInstanceAdmin>>> {
         let conn = self.conn().await?;
-        let rows = conn
-            .query(
-                &format!(
-                    "{ADMIN_QUERY} WHERE a.app_instance_id = $1 AND a.seq > $2 ORDER BY a.seq LIMIT $3"
-                ),
-                &[&app_instance_id, &after.unwrap_or(0), &(limit as i64)],
-            )
-            .await
-            .map_err(db)?;
+        let rows = rows(
+            &conn,
+            &format!(
+                "{ADMIN_QUERY} WHERE a.app_instance_id = $1 AND a.seq > $2 ORDER BY a.seq LIMIT $3"
+            ),
+            &[&app_instance_id, &after.unwrap_or(0), &(limit as i64)],
+        )
+        .await?;
         rows.iter().map(admin_row).collect()
     }
 
     async fn delete_admin(&self, key: &UserKey) -> StoreResult<()> {
         let conn = self.conn().await?;
-        let n = conn
-            .execute(
-                "DELETE FROM admins WHERE app_instance_id = $1 AND user_id = $2",
-                &[&key.app_instance_id, &key.user_id],
-            )
-            .await
-            .map_err(db)?;
+        let n = exec(
+            &conn,
+            "DELETE FROM admins WHERE app_instance_id = $1 AND user_id = $2",
+            &[&key.app_instance_id, &key.user_id],
+        )
+        .await?;
         if n == 0 {
             return Err(StoreError::NotAdmin(key.user_id.clone()));
         }
@@ -291,13 +279,12 @@ impl AppInstanceStore for PgStore {
 
     async fn is_admin(&self, key: &UserKey) -> StoreResult<bool> {
         let conn = self.conn().await?;
-        let row = conn
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM admins WHERE app_instance_id = $1 AND user_id = $2)",
-                &[&key.app_instance_id, &key.user_id],
-            )
-            .await
-            .map_err(db)?;
+        let row = one(
+            &conn,
+            "SELECT EXISTS (SELECT 1 FROM admins WHERE app_instance_id = $1 AND user_id = $2)",
+            &[&key.app_instance_id, &key.user_id],
+        )
+        .await?;
         col(&row, 0)
     }
 }

@@ -6,6 +6,7 @@
 //! lock on a user before counting that user's channels).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use belfry_core::arn::{ChannelKey, UserKey};
@@ -19,13 +20,14 @@ use belfry_core::store::{
     ChannelStore, ChannelView, Limit, MembershipLimits, Seq, StoreError, StoreResult,
 };
 use belfry_core::time::Timestamp;
-use tokio_postgres::{Row, Transaction};
+use deadpool_postgres::Transaction;
 
 use super::app_instance::lock_app_instance;
 use super::rows::{
-    channel_at, channel_from_row, col, get_channel, lock_token, lock_users, membership_type,
-    next_event_seq, CHANNEL_COLUMNS, CHANNEL_FROM,
+    channel_at, channel_from_row, col, exec, get_channel, lock_token, lock_users, next_event_seq,
+    one, row, rows, CHANNEL_COLUMNS, CHANNEL_FROM,
 };
+use super::rows_b::roles_at;
 use super::{count, db, forget, is_unique_violation, remember, replay, tags, PgStore};
 
 fn tag_target(key: &ChannelKey) -> TagTarget {
@@ -48,19 +50,19 @@ const ROLE_COLUMNS: &str = "
     (SELECT type FROM memberships WHERE app_instance_id = $1 AND channel_id = $2 AND user_id = $3),
     EXISTS (SELECT 1 FROM bans WHERE app_instance_id = $1 AND channel_id = $2 AND user_id = $3)";
 
-/// Roles read from `ROLE_COLUMNS` starting at column `at`; none across AppInstances.
-fn roles_at(r: &Row, at: usize, ch: &ChannelKey, user: &UserKey) -> StoreResult<Roles> {
-    if ch.app_instance_id != user.app_instance_id {
-        return Ok(Roles::default());
-    }
-    let member: Option<String> = col(r, at + 2)?;
-    Ok(Roles {
-        admin: col(r, at)?,
-        moderator: col(r, at + 1)?,
-        member: member.as_deref().map(membership_type),
-        banned: col(r, at + 3)?,
-    })
-}
+/// A user's roles in a channel (`ROLE_COLUMNS`), built once.
+static ROLES: LazyLock<String> = LazyLock::new(|| format!("SELECT {ROLE_COLUMNS}"));
+
+/// Whether the user exists (`$4`: the user's AppInstance), `ROLE_COLUMNS` and the channel's
+/// `CHANNEL_COLUMNS` (NULL without the channel), built once.
+static CHANNEL_ACCESS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT EXISTS (SELECT 1 FROM users WHERE app_instance_id = $4 AND user_id = $3),
+            {ROLE_COLUMNS}, {CHANNEL_COLUMNS}
+         FROM (SELECT 1) AS one
+         LEFT JOIN ({CHANNEL_FROM}) ON c.app_instance_id = $1 AND c.channel_id = $2"
+    )
+});
 
 /// Inserts the channel's first members, in order, with the checks `create_membership` makes
 /// (a new channel has no bans to check), and returns them as stored.
@@ -76,17 +78,16 @@ async fn add_members(
     ids.sort_unstable();
     ids.dedup();
     let names = lock_users(tx, &key.app_instance_id, &ids).await?;
-    let channels_of: HashMap<String, i64> = tx
-        .query(
-            "SELECT user_id, COUNT(*) FROM memberships WHERE app_instance_id = $1 AND user_id = ANY($2)
+    let channels_of: HashMap<String, i64> = rows(
+        tx,
+        "SELECT user_id, COUNT(*) FROM memberships WHERE app_instance_id = $1 AND user_id = ANY($2)
              GROUP BY user_id",
-            &[&key.app_instance_id, &ids],
-        )
-        .await
-        .map_err(db)?
-        .iter()
-        .map(|r| Ok((col(r, 0)?, col(r, 1)?)))
-        .collect::<StoreResult<_>>()?;
+        &[&key.app_instance_id, &ids],
+    )
+    .await?
+    .iter()
+    .map(|r| Ok((col(r, 0)?, col(r, 1)?)))
+    .collect::<StoreResult<_>>()?;
     let inviter_name = match names.get(&creator.user_id) {
         Some(n) => Some(n.clone()),
         None => user_name(tx, creator).await?,
@@ -133,7 +134,8 @@ async fn add_members(
         });
     }
     let members: Vec<&str> = new.members.iter().map(|m| m.user_id.as_str()).collect();
-    tx.execute(
+    exec(
+        tx,
         "INSERT INTO memberships (app_instance_id, channel_id, user_id, type, invited_by, created_ms, updated_ms)
          SELECT $1, $2, u, $3, $4, $5, $5 FROM UNNEST($6::text[]) WITH ORDINALITY AS m(u, i) ORDER BY i",
         &[
@@ -145,20 +147,18 @@ async fn add_members(
             &members,
         ],
     )
-    .await
-    .map_err(db)?;
+    .await?;
     Ok(added)
 }
 
 /// A user's current name, if the user exists.
 async fn user_name(tx: &Transaction<'_>, user: &UserKey) -> StoreResult<Option<String>> {
-    let row = tx
-        .query_opt(
-            "SELECT name FROM users WHERE app_instance_id = $1 AND user_id = $2",
-            &[&user.app_instance_id, &user.user_id],
-        )
-        .await
-        .map_err(db)?;
+    let row = row(
+        tx,
+        "SELECT name FROM users WHERE app_instance_id = $1 AND user_id = $2",
+        &[&user.app_instance_id, &user.user_id],
+    )
+    .await?;
     row.as_ref().map(|r| col(r, 0)).transpose()
 }
 
@@ -182,7 +182,7 @@ impl ChannelStore for PgStore {
                 channel_id: done.id.clone(),
             };
             // A token whose resource was deleted since is free again.
-            if get_channel(&*tx, &made).await?.is_some() {
+            if get_channel(&tx, &made).await?.is_some() {
                 return Ok(done);
             }
             forget(&tx, &idem).await?;
@@ -191,7 +191,7 @@ impl ChannelStore for PgStore {
             return Err(StoreError::NoAppInstance(key.app_instance_id.clone()));
         }
         let exists = || StoreError::ChannelExists(key.channel_id.clone());
-        if get_channel(&*tx, key).await?.is_some() {
+        if get_channel(&tx, key).await?.is_some() {
             return Err(exists());
         }
         if count(
@@ -204,10 +204,17 @@ impl ChannelStore for PgStore {
         {
             return Err(StoreError::Limit(Limit::Channels(max)));
         }
-        tx.execute(
-            "INSERT INTO channels (app_instance_id, channel_id, name, mode, privacy, metadata, created_by,
+        // Prepared through the cache by hand: the driver error must stay to tell a duplicate.
+        let insert = tx
+            .prepare_cached(
+                "INSERT INTO channels (app_instance_id, channel_id, name, mode, privacy, metadata, created_by,
                 created_ms, updated_ms, expiration_days, expiration_criterion, event_seq)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .await
+            .map_err(db)?;
+        tx.execute(
+            &insert,
             &[
                 &key.app_instance_id,
                 &key.channel_id,
@@ -225,9 +232,16 @@ impl ChannelStore for PgStore {
             ],
         )
         .await
-        .map_err(|e| if is_unique_violation(&e) { exists() } else { db(e) })?;
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                exists()
+            } else {
+                db(e)
+            }
+        })?;
         let moderators: Vec<&str> = new.moderators.iter().map(|m| m.user_id.as_str()).collect();
-        tx.execute(
+        exec(
+            &tx,
             "INSERT INTO moderators (app_instance_id, channel_id, user_id, created_by, created_ms)
              SELECT $1, $2, u, $3, $4 FROM UNNEST($5::text[]) WITH ORDINALITY AS m(u, i) ORDER BY i",
             &[
@@ -238,8 +252,7 @@ impl ChannelStore for PgStore {
                 &moderators,
             ],
         )
-        .await
-        .map_err(db)?;
+        .await?;
         // Members added at creation count against the membership quotas like any other.
         let members = add_members(&tx, &new, limits).await?;
         tags::put(&tx, &tag_target(key), &new.tags).await?;
@@ -257,7 +270,7 @@ impl ChannelStore for PgStore {
 
     async fn get_channel(&self, key: &ChannelKey) -> StoreResult<Option<Channel>> {
         let conn = self.conn().await?;
-        Ok(get_channel(&**conn, key).await?.map(|s| s.value))
+        Ok(get_channel(&conn, key).await?.map(|s| s.value))
     }
 
     async fn update_channel(
@@ -268,27 +281,26 @@ impl ChannelStore for PgStore {
     ) -> StoreResult<(Channel, u64)> {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await.map_err(db)?;
-        let row = tx
-            .query_opt(
-                "UPDATE channels SET name = COALESCE($3, name), mode = COALESCE($4, mode),
+        let row = row(
+            &tx,
+            "UPDATE channels SET name = COALESCE($3, name), mode = COALESCE($4, mode),
                     metadata = COALESCE($5, metadata), updated_ms = $6, event_seq = event_seq + 1
                  WHERE app_instance_id = $1 AND channel_id = $2 RETURNING event_seq",
-                &[
-                    &key.app_instance_id,
-                    &key.channel_id,
-                    &u.name,
-                    &u.mode.map(|m| m.as_str()),
-                    &u.metadata,
-                    &now.0,
-                ],
-            )
-            .await
-            .map_err(db)?;
+            &[
+                &key.app_instance_id,
+                &key.channel_id,
+                &u.name,
+                &u.mode.map(|m| m.as_str()),
+                &u.metadata,
+                &now.0,
+            ],
+        )
+        .await?;
         let seq = match row {
             Some(r) => col::<i64>(&r, 0)?.max(0) as u64,
             None => return Err(missing(key)),
         };
-        let channel = get_channel(&*tx, key)
+        let channel = get_channel(&tx, key)
             .await?
             .ok_or_else(|| missing(key))?
             .value;
@@ -306,17 +318,17 @@ impl ChannelStore for PgStore {
         let tx = conn.transaction().await.map_err(db)?;
         // Taking the number locks the row first, so the channel read next is the one deleted.
         let seq = next_event_seq(&tx, key).await?;
-        let channel = get_channel(&*tx, key)
+        let channel = get_channel(&tx, key)
             .await?
             .ok_or_else(|| missing(key))?
             .value;
         // Foreign keys cascade to memberships, moderators, bans and messages.
-        tx.execute(
+        exec(
+            &tx,
             "DELETE FROM channels WHERE app_instance_id = $1 AND channel_id = $2",
             &[&key.app_instance_id, &key.channel_id],
         )
-        .await
-        .map_err(db)?;
+        .await?;
         tags::delete_all(&tx, &tag_target(key)).await?;
         self.enqueue(
             &tx,
@@ -335,21 +347,20 @@ impl ChannelStore for PgStore {
         limit: usize,
     ) -> StoreResult<Vec<Seq<Channel>>> {
         let conn = self.conn().await?;
-        let rows = conn
-            .query(
-                &format!(
-                    "SELECT {CHANNEL_COLUMNS} FROM {CHANNEL_FROM}
+        let rows = rows(
+            &conn,
+            &format!(
+                "SELECT {CHANNEL_COLUMNS} FROM {CHANNEL_FROM}
                      WHERE c.app_instance_id = $1 AND c.privacy = $2 AND c.seq > $3 ORDER BY c.seq LIMIT $4"
-                ),
-                &[
+            ),
+            &[
                     &app_instance_id,
                     &privacy.as_str(),
                     &after.unwrap_or(0),
                     &(limit as i64),
                 ],
-            )
-            .await
-            .map_err(db)?;
+        )
+        .await?;
         rows.iter().map(channel_from_row).collect()
     }
 
@@ -358,39 +369,37 @@ impl ChannelStore for PgStore {
             return Ok(Roles::default());
         }
         let conn = self.conn().await?;
-        let row = conn
-            .query_one(
-                &format!("SELECT {ROLE_COLUMNS}"),
-                &[&ch.app_instance_id, &ch.channel_id, &user.user_id],
-            )
-            .await
-            .map_err(db)?;
-        roles_at(&row, 0, ch, user)
+        let row = one(
+            &conn,
+            &ROLES,
+            &[&ch.app_instance_id, &ch.channel_id, &user.user_id],
+        )
+        .await?;
+        roles_at(&row, 0)
     }
 
     async fn channel_access(&self, ch: &ChannelKey, user: &UserKey) -> StoreResult<ChannelView> {
         let conn = self.conn().await?;
         // One statement, so one snapshot: the user, the channel and the roles agree.
-        let row = conn
-            .query_one(
-                &format!(
-                    "SELECT EXISTS (SELECT 1 FROM users WHERE app_instance_id = $4 AND user_id = $3),
-                        {ROLE_COLUMNS}, {CHANNEL_COLUMNS}
-                     FROM (SELECT 1) AS one
-                     LEFT JOIN ({CHANNEL_FROM}) ON c.app_instance_id = $1 AND c.channel_id = $2"
-                ),
-                &[
-                    &ch.app_instance_id,
-                    &ch.channel_id,
-                    &user.user_id,
-                    &user.app_instance_id,
-                ],
-            )
-            .await
-            .map_err(db)?;
+        let row = one(
+            &conn,
+            &CHANNEL_ACCESS,
+            &[
+                &ch.app_instance_id,
+                &ch.channel_id,
+                &user.user_id,
+                &user.app_instance_id,
+            ],
+        )
+        .await?;
         Ok(ChannelView {
             user_exists: col(&row, 0)?,
-            roles: roles_at(&row, 1, ch, user)?,
+            // Roles exist only within the user's own AppInstance.
+            roles: if ch.app_instance_id == user.app_instance_id {
+                roles_at(&row, 1)?
+            } else {
+                Roles::default()
+            },
             channel: channel_at(&row, 5)?.map(|s| s.value),
         })
     }

@@ -6,6 +6,7 @@ use belfry_core::store::{KeyStore, StoreError, StoreResult, StoredKey};
 use belfry_core::time::Timestamp;
 use tokio_postgres::Row;
 
+use super::rows::{exec, one, row, rows};
 use super::{db, PgStore};
 
 fn to_key(r: &Row) -> StoreResult<StoredKey> {
@@ -29,14 +30,13 @@ impl KeyStore for PgStore {
             None => None,
         };
         let conn = self.conn().await?;
-        let n = conn
-            .execute(
-                "INSERT INTO access_keys (id, secret, bearers, created_ms) VALUES ($1, $2, $3, $4)
+        let n = exec(
+            &conn,
+            "INSERT INTO access_keys (id, secret, bearers, created_ms) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (id) DO NOTHING",
-                &[&key.id, &key.secret, &bearers, &key.created.0],
-            )
-            .await
-            .map_err(db)?;
+            &[&key.id, &key.secret, &bearers, &key.created.0],
+        )
+        .await?;
         if n == 0 {
             return Err(StoreError::KeyExists(key.id));
         }
@@ -45,35 +45,30 @@ impl KeyStore for PgStore {
 
     async fn get_access_key(&self, id: &str) -> StoreResult<Option<StoredKey>> {
         let conn = self.conn().await?;
-        let row = conn
-            .query_opt(
-                "SELECT id, secret, bearers, created_ms FROM access_keys WHERE id = $1",
-                &[&id],
-            )
-            .await
-            .map_err(db)?;
+        let row = row(
+            &conn,
+            "SELECT id, secret, bearers, created_ms FROM access_keys WHERE id = $1",
+            &[&id],
+        )
+        .await?;
         row.as_ref().map(to_key).transpose()
     }
 
     async fn list_access_keys(&self) -> StoreResult<Vec<StoredKey>> {
         let conn = self.conn().await?;
-        let rows = conn
-            .query(
-                "SELECT id, secret, bearers, created_ms FROM access_keys ORDER BY id",
-                &[],
-            )
-            .await
-            .map_err(db)?;
+        let rows = rows(
+            &conn,
+            "SELECT id, secret, bearers, created_ms FROM access_keys ORDER BY id",
+            &[],
+        )
+        .await?;
         rows.iter().map(to_key).collect()
     }
 
     async fn delete_access_key(&self, id: &str) -> StoreResult<bool> {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await.map_err(db)?;
-        let n = tx
-            .execute("DELETE FROM access_keys WHERE id = $1", &[&id])
-            .await
-            .map_err(db)?;
+        let n = exec(&tx, "DELETE FROM access_keys WHERE id = $1", &[&id]).await?;
         if n == 0 {
             return Ok(false);
         }
@@ -91,16 +86,18 @@ impl KeyStore for PgStore {
         let conn = self.conn().await?;
         // One statement: the insert's conflict waits for a racing insert to commit, so every
         // node reads the first committed value.
-        conn.execute(
+        exec(
+            &conn,
             "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
             &[&name, &init],
         )
-        .await
-        .map_err(db)?;
-        let row = conn
-            .query_one("SELECT value FROM settings WHERE name = $1", &[&name])
-            .await
-            .map_err(db)?;
+        .await?;
+        let row = one(
+            &conn,
+            "SELECT value FROM settings WHERE name = $1",
+            &[&name],
+        )
+        .await?;
         Ok(row.get(0))
     }
 }

@@ -16,11 +16,13 @@ use belfry_core::store::{StoreError, StoreResult};
 use belfry_core::time::Timestamp;
 use deadpool_postgres::{GenericClient, Transaction};
 
+use super::rows::lock_users;
 use super::rows_b::{
-    self, channel_at, col, exec, lock_channel, membership_type, next_event_seq, row, rows,
-    user_ref, CHANNEL_COLUMNS, CHANNEL_FROM, MEMBERSHIP_QUERY,
+    self, channel_from_row, col, exec, lock_channel, next_event_seq, row, rows, user_ref,
+    CHANNEL_COLUMNS, CHANNEL_FROM, MEMBERSHIP_QUERY,
 };
 use super::{db, PgStore};
+use crate::codec::membership_type;
 
 fn no_channel(ch: &ChannelKey) -> StoreError {
     StoreError::NoChannel(ch.channel_id.clone())
@@ -195,13 +197,7 @@ impl PgStore {
         let mut ids: Vec<&str> = members.iter().map(|m| m.user_id.as_str()).collect();
         ids.sort_unstable();
         ids.dedup();
-        rows(
-            &tx,
-            "SELECT 1 FROM users WHERE app_instance_id = $1 AND user_id = ANY($2)
-             ORDER BY user_id FOR NO KEY UPDATE",
-            &[&ch.app_instance_id, &ids],
-        )
-        .await?;
+        lock_users(&tx, &ch.app_instance_id, &ids).await?;
         // Each member is refused or added on its own; the checks run before the insert, so a
         // refusal leaves nothing to undo. A storage failure fails the whole batch.
         let mut outcomes = Vec::with_capacity(members.len());
@@ -236,7 +232,7 @@ impl PgStore {
             )
             .await?
             .ok_or_else(|| no_channel(ch))?;
-            let (_, channel) = channel_at(&r, 0)?;
+            let channel = channel_from_row(&r)?.value;
             let event = DomainEvent::MembershipsBatchCreated {
                 channel,
                 invited_by: UserRef {
@@ -377,7 +373,7 @@ impl MembershipStore for PgStore {
         found
             .iter()
             .map(|r| {
-                let (_, channel) = channel_at(r, 0)?;
+                let channel = channel_from_row(r)?.value;
                 Ok(Seq {
                     seq: col(r, 14)?,
                     value: UserMembership {

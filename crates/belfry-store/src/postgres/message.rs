@@ -24,7 +24,7 @@ use belfry_core::time::Timestamp;
 use deadpool_postgres::{GenericClient, Transaction};
 use tokio_postgres::Row;
 
-use super::rows_b::{self, channel_at, col, exec, roles_at, row, rows, MESSAGE_COLUMNS};
+use super::rows_b::{self, channel_from_row, col, exec, roles_at, row, rows, MESSAGE_COLUMNS};
 use super::{db, PgStore};
 
 /// The channel's row position, by key (what messages reference).
@@ -75,11 +75,6 @@ impl Context {
             newest_ms: col(r, 9)?,
         })
     }
-}
-
-/// The channel columns of a locked channel row (`RETURNING`), the creator's name left unresolved.
-fn locked_channel(r: &Row) -> StoreResult<(i64, Channel)> {
-    channel_at(r, 0)
 }
 
 /// The event number in a `RETURNING … , event_seq` row of the channel lock.
@@ -156,7 +151,7 @@ async fn guarded_message(
     let locked = row(tx, &sql, &[&ch.app_instance_id, &ch.channel_id])
         .await?
         .ok_or_else(|| missing(id))?;
-    let (_, channel) = locked_channel(&locked)?;
+    let channel = channel_from_row(&locked)?.value;
     let seq = locked_event_seq(&locked)?;
     let current = get(tx, ch, id).await?.ok_or_else(|| missing(id))?;
     let sender = current.sender.key.clone();
@@ -265,7 +260,7 @@ impl PgStore {
             rows_b::CHANNEL_RETURNING
         );
         let channel = match row(&tx, &sql, &[&ch.app_instance_id, &ch.channel_id]).await? {
-            Some(r) => Some(locked_channel(&r)?.1),
+            Some(r) => Some(channel_from_row(&r)?.value),
             None => None,
         };
         guard(&tx, ch, channel, user, None, policy).await?;

@@ -12,6 +12,9 @@
 //! parent's row lock (the AppInstance row; a member's user row for the per-user membership
 //! quota), always taken in that order (`rows.rs`).
 //!
+//! Statements go through `rows::{rows, row, one, exec}`, which prepare each once per connection
+//! (a statement sent as a plain string is prepared again on every call: one more round trip).
+//!
 //! With an outbox (`PgOptions::outbox`), every write that publishes an event also inserts it
 //! into `outbox` in the same transaction, for the bus relay (see `Outbox`).
 
@@ -43,9 +46,9 @@ use std::time::Duration;
 use belfry_core::events::Published;
 use belfry_core::model::{Created, Idempotency};
 use belfry_core::store::{StoreError, StoreResult};
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{NoTls, Transaction};
+use tokio_postgres::NoTls;
 
 /// How to reach the database and how much of it to use.
 #[derive(Debug, Clone)]
@@ -178,16 +181,20 @@ impl PgStore {
     }
 
     /// Writes `event` to the outbox inside `tx`, when this store has an outbox.
-    pub(crate) async fn enqueue(&self, tx: &Transaction<'_>, event: &Published) -> StoreResult<()> {
+    pub(crate) async fn enqueue<C: GenericClient>(
+        &self,
+        tx: &C,
+        event: &Published,
+    ) -> StoreResult<()> {
         if !self.outbox {
             return Ok(());
         }
-        tx.execute(
+        rows::exec(
+            tx,
             "INSERT INTO outbox (payload) VALUES ($1)",
             &[&event.encode()],
         )
-        .await
-        .map_err(db)?;
+        .await?;
         Ok(())
     }
 }
@@ -232,24 +239,23 @@ pub(crate) fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
 
 /// An earlier create with the same token: its result, or a conflict if the request differed.
 /// Call with the idempotency row locked or after inserting it (see `remember`).
-pub(crate) async fn replay(
-    tx: &Transaction<'_>,
+pub(crate) async fn replay<C: GenericClient>(
+    tx: &C,
     idem: &Idempotency,
 ) -> StoreResult<Option<Created>> {
-    let row = tx
-        .query_opt(
-            "SELECT fingerprint, resource_id FROM idempotency WHERE scope = $1 AND token = $2",
-            &[&idem.scope, &idem.token],
-        )
-        .await
-        .map_err(db)?;
-    match row {
+    let found = rows::row(
+        tx,
+        "SELECT fingerprint, resource_id FROM idempotency WHERE scope = $1 AND token = $2",
+        &[&idem.scope, &idem.token],
+    )
+    .await?;
+    match found {
         None => Ok(None),
         Some(r) => {
-            let fp: String = r.get(0);
+            let fp: String = rows::col(&r, 0)?;
             if fp == idem.fingerprint {
                 Ok(Some(Created {
-                    id: r.get(1),
+                    id: rows::col(&r, 1)?,
                     replayed: true,
                 }))
             } else {
@@ -260,40 +266,40 @@ pub(crate) async fn replay(
 }
 
 /// Forgets a token whose resource is gone, so the token may create afresh.
-pub(crate) async fn forget(tx: &Transaction<'_>, idem: &Idempotency) -> StoreResult<()> {
-    tx.execute(
+pub(crate) async fn forget<C: GenericClient>(tx: &C, idem: &Idempotency) -> StoreResult<()> {
+    rows::exec(
+        tx,
         "DELETE FROM idempotency WHERE scope = $1 AND token = $2",
         &[&idem.scope, &idem.token],
     )
-    .await
-    .map_err(db)?;
+    .await?;
     Ok(())
 }
 
 /// Records a create for later replays. Two nodes racing with one token meet on the primary
 /// key: the loser's transaction fails with a unique violation and is retried by the caller,
 /// which then finds the winner's row in `replay`.
-pub(crate) async fn remember(
-    tx: &Transaction<'_>,
+pub(crate) async fn remember<C: GenericClient>(
+    tx: &C,
     idem: &Idempotency,
     resource_id: &str,
     now_ms: i64,
 ) -> StoreResult<()> {
-    tx.execute(
+    rows::exec(
+        tx,
         "INSERT INTO idempotency (scope, token, fingerprint, resource_id, created_ms) VALUES ($1, $2, $3, $4, $5)",
         &[&idem.scope, &idem.token, &idem.fingerprint, &resource_id, &now_ms],
     )
-    .await
-    .map_err(db)?;
+    .await?;
     Ok(())
 }
 
-/// `SELECT COUNT(*)` with parameters.
-pub(crate) async fn count(
-    tx: &Transaction<'_>,
+/// `SELECT COUNT(*)` with parameters (prepared once per connection).
+pub(crate) async fn count<C: GenericClient>(
+    tx: &C,
     sql: &str,
-    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    params: &rows::Params<'_>,
 ) -> StoreResult<u64> {
-    let n: i64 = tx.query_one(sql, params).await.map_err(db)?.get(0);
+    let n: i64 = rows::col(&rows::one(tx, sql, params).await?, 0)?;
     Ok(n.max(0) as u64)
 }

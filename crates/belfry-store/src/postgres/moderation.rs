@@ -15,7 +15,7 @@ use deadpool_postgres::{GenericClient, Transaction};
 
 use super::membership;
 use super::rows_b::{
-    channel_at, col, exec, lock_channel, row, rows, user_ref, CHANNEL_COLUMNS, CHANNEL_FROM,
+    channel_from_row, col, exec, lock_channel, row, rows, user_ref, CHANNEL_COLUMNS, CHANNEL_FROM,
 };
 use super::{db, PgStore};
 
@@ -301,7 +301,7 @@ impl ModerationStore for PgStore {
             .map(|r| {
                 Ok(Seq {
                     seq: col(r, 14)?,
-                    value: channel_at(r, 0)?.1,
+                    value: channel_from_row(r)?.value,
                 })
             })
             .collect()

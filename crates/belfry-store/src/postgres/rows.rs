@@ -1,51 +1,71 @@
 //! Row mappers and locks shared by the PostgreSQL families: the same columns and mappings as
-//! the SQLite adapter (`sqlite::user::expiration`, `sqlite::channel::from_row`), read with
+//! the SQLite adapter (`sqlite::channel::from_row`; stored encodings in `codec`), read with
 //! `try_get` so a column of an unexpected type is a failure, not a panic.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
+use crate::codec::expiration;
 use belfry_core::arn::{ChannelKey, UserKey};
 use belfry_core::model::{
-    AppInstanceUser, Channel, ChannelMode, ChannelPrivacy, ExpirationCriterion, ExpirationSettings,
-    Idempotency, MembershipType, UserRef,
+    AppInstanceUser, Channel, ChannelMode, ChannelPrivacy, Idempotency, UserRef,
 };
 use belfry_core::store::{Seq, StoreError, StoreResult};
 use belfry_core::time::Timestamp;
-use tokio_postgres::types::FromSql;
-use tokio_postgres::GenericClient;
-use tokio_postgres::{Row, Transaction};
+use deadpool_postgres::GenericClient;
+use tokio_postgres::types::{FromSql, ToSql};
+use tokio_postgres::Row;
 
 use super::db;
+
+/// Query parameters.
+pub(crate) type Params<'a> = [&'a (dyn ToSql + Sync)];
+
+/// Rows of `sql`, prepared once per connection (the statement cache): a statement sent as a
+/// plain string costs a prepare round trip on every call.
+pub(crate) async fn rows<C: GenericClient>(
+    c: &C,
+    sql: &str,
+    params: &Params<'_>,
+) -> StoreResult<Vec<Row>> {
+    let stmt = c.prepare_cached(sql).await.map_err(db)?;
+    c.query(&stmt, params).await.map_err(db)
+}
+
+/// At most one row of `sql`, prepared once per connection.
+pub(crate) async fn row<C: GenericClient>(
+    c: &C,
+    sql: &str,
+    params: &Params<'_>,
+) -> StoreResult<Option<Row>> {
+    let stmt = c.prepare_cached(sql).await.map_err(db)?;
+    c.query_opt(&stmt, params).await.map_err(db)
+}
+
+/// Exactly one row of `sql`, prepared once per connection.
+pub(crate) async fn one<C: GenericClient>(
+    c: &C,
+    sql: &str,
+    params: &Params<'_>,
+) -> StoreResult<Row> {
+    let stmt = c.prepare_cached(sql).await.map_err(db)?;
+    c.query_one(&stmt, params).await.map_err(db)
+}
+
+/// Runs `sql`, prepared once per connection; returns the rows it touched.
+pub(crate) async fn exec<C: GenericClient>(
+    c: &C,
+    sql: &str,
+    params: &Params<'_>,
+) -> StoreResult<u64> {
+    let stmt = c.prepare_cached(sql).await.map_err(db)?;
+    c.execute(&stmt, params).await.map_err(db)
+}
 
 /// Column `i` of `r`; a type mismatch is `Internal`.
 pub(crate) fn col<'a, T: FromSql<'a>>(r: &'a Row, i: usize) -> StoreResult<T> {
     r.try_get(i)
         .map_err(|e| StoreError::internal(format!("postgres: column {i}: {e}")))
-}
-
-/// Reads the two expiration columns back into settings.
-pub(crate) fn expiration(
-    days: Option<i64>,
-    criterion: Option<String>,
-) -> Option<ExpirationSettings> {
-    let criterion = match criterion.as_deref()? {
-        "CREATED_TIMESTAMP" => ExpirationCriterion::CreatedTimestamp,
-        "LAST_MESSAGE_TIMESTAMP" => ExpirationCriterion::LastMessageTimestamp,
-        _ => return None,
-    };
-    Some(ExpirationSettings {
-        days: days?,
-        criterion,
-    })
-}
-
-/// Reads a stored membership type (anything but HIDDEN is DEFAULT).
-pub(crate) fn membership_type(stored: &str) -> MembershipType {
-    if stored == "HIDDEN" {
-        MembershipType::Hidden
-    } else {
-        MembershipType::Default
-    }
 }
 
 /// The user columns `user_from_row` reads, from `users`.
@@ -120,35 +140,32 @@ pub(crate) fn channel_from_row(r: &Row) -> StoreResult<Seq<Channel>> {
     channel_at(r, 0)?.ok_or_else(|| StoreError::internal("postgres: a channel row without seq"))
 }
 
+static GET_CHANNEL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {CHANNEL_COLUMNS} FROM {CHANNEL_FROM} WHERE c.app_instance_id = $1 AND c.channel_id = $2"
+    )
+});
+
 /// One channel with its creator's current name, as `c` sees it now.
-pub(crate) async fn get_channel<C: GenericClient + Sync>(
+pub(crate) async fn get_channel<C: GenericClient>(
     c: &C,
     key: &ChannelKey,
 ) -> StoreResult<Option<Seq<Channel>>> {
-    let row = c
-        .query_opt(
-            &format!(
-                "SELECT {CHANNEL_COLUMNS} FROM {CHANNEL_FROM} WHERE c.app_instance_id = $1 AND c.channel_id = $2"
-            ),
-            &[&key.app_instance_id, &key.channel_id],
-        )
-        .await
-        .map_err(db)?;
-    row.as_ref().map(channel_from_row).transpose()
+    let found = row(c, &GET_CHANNEL, &[&key.app_instance_id, &key.channel_id]).await?;
+    found.as_ref().map(channel_from_row).transpose()
 }
 
 /// Takes the channel's next event sequence number, locking the channel row until the caller's
 /// transaction ends (so a channel's events number in commit order). Missing: `NoChannel`.
-pub(crate) async fn next_event_seq(tx: &Transaction<'_>, key: &ChannelKey) -> StoreResult<u64> {
-    let row = tx
-        .query_opt(
-            "UPDATE channels SET event_seq = event_seq + 1
-             WHERE app_instance_id = $1 AND channel_id = $2 RETURNING event_seq",
-            &[&key.app_instance_id, &key.channel_id],
-        )
-        .await
-        .map_err(db)?;
-    match row {
+pub(crate) async fn next_event_seq<C: GenericClient>(tx: &C, key: &ChannelKey) -> StoreResult<u64> {
+    let taken = row(
+        tx,
+        "UPDATE channels SET event_seq = event_seq + 1
+         WHERE app_instance_id = $1 AND channel_id = $2 RETURNING event_seq",
+        &[&key.app_instance_id, &key.channel_id],
+    )
+    .await?;
+    match taken {
         Some(r) => Ok(col::<i64>(&r, 0)?.max(0) as u64),
         None => Err(StoreError::NoChannel(key.channel_id.clone())),
     }
@@ -158,19 +175,19 @@ pub(crate) async fn next_event_seq(tx: &Transaction<'_>, key: &ChannelKey) -> St
 /// deadlock) and returns the names of those that exist. Every write that adds memberships takes
 /// this lock on a user before counting the user's channels, so the per-user quota holds across
 /// nodes; foreign-key checks (`KEY SHARE`) do not wait for it.
-pub(crate) async fn lock_users(
-    tx: &Transaction<'_>,
+pub(crate) async fn lock_users<C: GenericClient>(
+    tx: &C,
     app_instance_id: &str,
     user_ids: &[&str],
 ) -> StoreResult<HashMap<String, String>> {
     // The ORDER BY sits below the row locking: rows are locked in this order.
-    tx.query(
+    rows(
+        tx,
         "SELECT user_id, name FROM users WHERE app_instance_id = $1 AND user_id = ANY($2)
          ORDER BY user_id FOR NO KEY UPDATE",
         &[&app_instance_id, &user_ids],
     )
-    .await
-    .map_err(db)?
+    .await?
     .iter()
     .map(|r| Ok((col(r, 0)?, col(r, 1)?)))
     .collect()
@@ -189,18 +206,22 @@ pub(crate) mod lock {
 
 /// Holds `lock(class, hash(name))` until the transaction ends. Different names may share a
 /// hash: they then only wait for each other, which costs time, never correctness.
-pub(crate) async fn advisory_lock(tx: &Transaction<'_>, class: i32, name: &str) -> StoreResult<()> {
-    tx.execute(
+pub(crate) async fn advisory_lock<C: GenericClient>(
+    tx: &C,
+    class: i32,
+    name: &str,
+) -> StoreResult<()> {
+    exec(
+        tx,
         "SELECT pg_advisory_xact_lock($1, hashtext($2))",
         &[&class, &name],
     )
-    .await
-    .map_err(db)?;
+    .await?;
     Ok(())
 }
 
 /// Serializes creates that carry the same ClientRequestToken, on every node: the second waits
 /// for the first to commit, then finds its idempotency row and replays it.
-pub(crate) async fn lock_token(tx: &Transaction<'_>, idem: &Idempotency) -> StoreResult<()> {
+pub(crate) async fn lock_token<C: GenericClient>(tx: &C, idem: &Idempotency) -> StoreResult<()> {
     advisory_lock(tx, lock::TOKEN, &format!("{}\n{}", idem.scope, idem.token)).await
 }

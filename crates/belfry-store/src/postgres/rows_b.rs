@@ -4,52 +4,18 @@
 
 use belfry_core::arn::{ChannelKey, UserKey};
 use belfry_core::model::{
-    Channel, ChannelMessage, Membership, MessageCursor, MessageType, Persistence, PushNotification,
-    PushType, UserRef,
+    ChannelMessage, Membership, MessageCursor, MessageType, Persistence, UserRef,
 };
 use belfry_core::perm::Roles;
-use belfry_core::store::{StoreError, StoreResult};
+use belfry_core::store::StoreResult;
 use belfry_core::time::Timestamp;
 use deadpool_postgres::GenericClient;
-use serde_json::{json, Value};
-use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
-use super::db;
-pub(crate) use super::rows::{col, membership_type, CHANNEL_COLUMNS, CHANNEL_FROM};
-
-/// Query parameters.
-pub(crate) type Params<'a> = [&'a (dyn ToSql + Sync)];
-
-/// Rows of `sql`, prepared once per connection (the statement cache).
-pub(crate) async fn rows<C: GenericClient>(
-    c: &C,
-    sql: &str,
-    params: &Params<'_>,
-) -> StoreResult<Vec<Row>> {
-    let stmt = c.prepare_cached(sql).await.map_err(db)?;
-    c.query(&stmt, params).await.map_err(db)
-}
-
-/// At most one row of `sql`, prepared once per connection.
-pub(crate) async fn row<C: GenericClient>(
-    c: &C,
-    sql: &str,
-    params: &Params<'_>,
-) -> StoreResult<Option<Row>> {
-    let stmt = c.prepare_cached(sql).await.map_err(db)?;
-    c.query_opt(&stmt, params).await.map_err(db)
-}
-
-/// Runs `sql`, prepared once per connection; returns the rows it touched.
-pub(crate) async fn exec<C: GenericClient>(
-    c: &C,
-    sql: &str,
-    params: &Params<'_>,
-) -> StoreResult<u64> {
-    let stmt = c.prepare_cached(sql).await.map_err(db)?;
-    c.execute(&stmt, params).await.map_err(db)
-}
+pub(crate) use super::rows::{
+    channel_from_row, col, exec, row, rows, CHANNEL_COLUMNS, CHANNEL_FROM,
+};
+use crate::codec::{decode_attributes, decode_push, membership_type};
 
 /// Takes the channel's next event number, locking its row until the transaction ends (so a
 /// channel's numbered writes serialize); `None` without the channel.
@@ -86,14 +52,6 @@ pub(crate) async fn lock_channel<C: GenericClient>(c: &C, ch: &ChannelKey) -> St
 pub(crate) const CHANNEL_RETURNING: &str =
     "seq, app_instance_id, channel_id, name, mode, privacy, metadata, created_by, NULL::text,
      created_ms, updated_ms, last_message_ms, expiration_days, expiration_criterion";
-
-/// The channel in the 14 columns starting at `at` (`rows::CHANNEL_COLUMNS`, or
-/// `CHANNEL_RETURNING`), with its row position.
-pub(crate) fn channel_at(r: &Row, at: usize) -> StoreResult<(i64, Channel)> {
-    let found = super::rows::channel_at(r, at)?
-        .ok_or_else(|| StoreError::internal("postgres: a channel row without seq"))?;
-    Ok((found.seq, found.value))
-}
 
 /// Roles from four columns starting at `at`: admin, moderator (bools), membership type (text or
 /// NULL), banned (bool).
@@ -199,47 +157,4 @@ pub(crate) fn message_from(
     };
     let seq = col(r, at)?;
     Ok((MessageCursor { created, seq }, message))
-}
-
-/// Message attributes as stored (the SQLite adapter's encoding: `[[name, [values…]], …]`).
-pub(crate) fn encode_attributes(attrs: &[(String, Vec<String>)]) -> Option<String> {
-    if attrs.is_empty() {
-        return None;
-    }
-    Some(Value::Array(attrs.iter().map(|(k, v)| json!([k, v])).collect()).to_string())
-}
-
-fn decode_attributes(text: Option<String>) -> Vec<(String, Vec<String>)> {
-    let Some(Ok(Value::Array(items))) = text.map(|t| serde_json::from_str::<Value>(&t)) else {
-        return Vec::new();
-    };
-    items
-        .into_iter()
-        .filter_map(|item| {
-            let name = item.get(0)?.as_str()?.to_string();
-            let values = item
-                .get(1)?
-                .as_array()?
-                .iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect();
-            Some((name, values))
-        })
-        .collect()
-}
-
-/// A push notification as stored (the SQLite adapter's encoding).
-pub(crate) fn encode_push(p: &Option<PushNotification>) -> Option<String> {
-    p.as_ref()
-        .map(|p| json!({"t": p.title, "b": p.body, "y": p.kind.map(|k| k.as_str())}).to_string())
-}
-
-fn decode_push(text: Option<String>) -> Option<PushNotification> {
-    let v: Value = serde_json::from_str(&text?).ok()?;
-    let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
-    Some(PushNotification {
-        title: s("t"),
-        body: s("b"),
-        kind: s("y").and_then(|y| PushType::parse("PushNotification.Type", &y).ok()),
-    })
 }

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use belfry_core::model::{Tag, TagTarget};
 use belfry_core::store::{Limit, StoreError, StoreResult, TagStore};
-use tokio_postgres::Transaction;
+use deadpool_postgres::Transaction;
 
-use super::rows::{advisory_lock, col, lock};
+use super::rows::{advisory_lock, col, exec, lock, rows};
 use super::{count, db, PgStore};
 
 /// Adds or overwrites tags (a key given twice keeps its last value, as one upsert after
@@ -23,14 +23,14 @@ pub(crate) async fn put(tx: &Transaction<'_>, t: &TagTarget, tags: &[Tag]) -> St
         .collect();
     let keys: Vec<&str> = last.keys().copied().collect();
     let values: Vec<&str> = last.values().copied().collect();
-    tx.execute(
+    exec(
+        tx,
         "INSERT INTO tags (app_instance_id, kind, resource_id, key, value)
          SELECT $1, $2, $3, k, v FROM UNNEST($4::text[], $5::text[]) AS t(k, v)
          ON CONFLICT (app_instance_id, kind, resource_id, key) DO UPDATE SET value = excluded.value",
         &[&t.app_instance_id, &t.kind.as_str(), &t.id, &keys, &values],
     )
-    .await
-    .map_err(db)?;
+    .await?;
     Ok(())
 }
 
@@ -44,12 +44,12 @@ async fn lock_tags(tx: &Transaction<'_>, t: &TagTarget) -> StoreResult<()> {
 /// commits first and its tags go too, instead of outliving the resource.
 pub(crate) async fn delete_all(tx: &Transaction<'_>, t: &TagTarget) -> StoreResult<()> {
     lock_tags(tx, t).await?;
-    tx.execute(
+    exec(
+        tx,
         "DELETE FROM tags WHERE app_instance_id = $1 AND kind = $2 AND resource_id = $3",
         &[&t.app_instance_id, &t.kind.as_str(), &t.id],
     )
-    .await
-    .map_err(db)?;
+    .await?;
     Ok(())
 }
 
@@ -57,13 +57,12 @@ pub(crate) async fn delete_all(tx: &Transaction<'_>, t: &TagTarget) -> StoreResu
 impl TagStore for PgStore {
     async fn list_tags(&self, t: &TagTarget) -> StoreResult<Vec<Tag>> {
         let conn = self.conn().await?;
-        let rows = conn
-            .query(
-                "SELECT key, value FROM tags WHERE app_instance_id = $1 AND kind = $2 AND resource_id = $3 ORDER BY key",
-                &[&t.app_instance_id, &t.kind.as_str(), &t.id],
-            )
-            .await
-            .map_err(db)?;
+        let rows = rows(
+            &conn,
+            "SELECT key, value FROM tags WHERE app_instance_id = $1 AND kind = $2 AND resource_id = $3 ORDER BY key",
+            &[&t.app_instance_id, &t.kind.as_str(), &t.id],
+        )
+        .await?;
         rows.iter()
             .map(|r| {
                 Ok(Tag {
@@ -94,12 +93,12 @@ impl TagStore for PgStore {
 
     async fn untag_resource(&self, t: &TagTarget, keys: Vec<String>) -> StoreResult<()> {
         let conn = self.conn().await?;
-        conn.execute(
+        exec(
+            &conn,
             "DELETE FROM tags WHERE app_instance_id = $1 AND kind = $2 AND resource_id = $3 AND key = ANY($4)",
             &[&t.app_instance_id, &t.kind.as_str(), &t.id, &keys],
         )
-        .await
-        .map_err(db)?;
+        .await?;
         Ok(())
     }
 }

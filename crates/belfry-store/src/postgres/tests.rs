@@ -4,10 +4,14 @@
 //! what to install: a silent skip would pass a backend nobody tested.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use belfry_core::store::Store;
+use belfry_core::events::Published;
+use belfry_core::model::{ChannelMessage, ChannelPrivacy, MessageQuery, SortOrder, UserRef};
+use belfry_core::store::{Outbox, Store};
 
 use super::{PgOptions, PgStore};
+use crate::conformance::{ckey, idem, new_channel, ukey, ROOMY};
 
 /// The test database's URL.
 pub(crate) fn test_url() -> String {
@@ -81,6 +85,63 @@ pub(crate) async fn fresh_pg(outbox: bool) -> (PgStore, Schema) {
     (store, Schema { url, name })
 }
 
+/// A first node in a fresh schema, and a second one on the same schema.
+pub(crate) async fn nodes() -> (Arc<dyn Store>, Arc<dyn Store>, Schema) {
+    let (first, schema) = fresh_pg(false).await;
+    let mut opts = PgOptions::new(schema.url.clone());
+    opts.schema = Some(schema.name.clone());
+    opts.max_connections = 4;
+    let second = PgStore::connect(opts).await.unwrap();
+    (Arc::new(first), Arc::new(second), schema)
+}
+
+/// Every event in the outbox, in outbox order, removed from it.
+pub(crate) async fn drain(s: &PgStore) -> Vec<Published> {
+    let entries = s.lease_events(1000, Duration::from_secs(60)).await.unwrap();
+    let ids: Vec<i64> = entries.iter().map(|e| e.id).collect();
+    s.ack_events(&ids).await.unwrap();
+    entries.into_iter().map(|e| e.event).collect()
+}
+
+/// User `user` of "app" with the name `setup` gives it.
+pub(crate) fn named(user: &str) -> UserRef {
+    UserRef {
+        key: ukey("app", user),
+        name: Some(format!("{user} name")),
+    }
+}
+
+/// Channel "c" of "app" by "owner", with `members`.
+pub(crate) async fn channel(s: &Arc<dyn Store>, members: &[&str]) {
+    let mut nc = new_channel("app", "c", "owner", ChannelPrivacy::Public);
+    nc.members = members.iter().map(|m| ukey("app", m)).collect();
+    s.create_channel(nc, idem("ch", "c", "f"), 10, ROOMY)
+        .await
+        .unwrap();
+}
+
+/// The whole history of channel "c" that `viewer` sees, oldest first, in pages of `page`.
+pub(crate) async fn history(s: &Arc<dyn Store>, viewer: &str, page: usize) -> Vec<ChannelMessage> {
+    let q = MessageQuery {
+        not_before: None,
+        not_after: None,
+        order: SortOrder::Ascending,
+    };
+    let mut all = Vec::new();
+    let mut after = None;
+    loop {
+        let rows = s
+            .list_messages(&ckey("app", "c"), &ukey("app", viewer), q, after, page)
+            .await
+            .unwrap();
+        let Some((last, _)) = rows.last() else {
+            return all;
+        };
+        after = Some(*last);
+        all.extend(rows.into_iter().map(|(_, m)| m));
+    }
+}
+
 /// The conformance suite, one test per case.
 mod conformance {
     crate::conformance_cases!(super::fresh_store);
@@ -89,32 +150,16 @@ mod conformance {
 /// Events the writes of `pga`'s families leave in the outbox, and the writes that leave none.
 mod outbox_events {
     use std::sync::Arc;
-    use std::time::Duration;
 
     use belfry_core::events::{DomainEvent, Published};
     use belfry_core::model::{
-        ChannelMode, ChannelPrivacy, ChannelUpdate, Membership, MembershipType, UserRef,
+        ChannelMode, ChannelPrivacy, ChannelUpdate, Membership, MembershipType,
     };
-    use belfry_core::store::{Outbox, Store, StoreError};
+    use belfry_core::store::{Store, StoreError};
     use belfry_core::time::Timestamp;
 
-    use super::fresh_pg;
+    use super::{drain, fresh_pg, named};
     use crate::conformance::{ckey, idem, new_channel, setup, ukey, ROOMY};
-
-    /// Every event in the outbox, in outbox order, removed from it.
-    async fn drain(s: &super::PgStore) -> Vec<Published> {
-        let entries = s.lease_events(1000, Duration::from_secs(60)).await.unwrap();
-        let ids: Vec<i64> = entries.iter().map(|e| e.id).collect();
-        s.ack_events(&ids).await.unwrap();
-        entries.into_iter().map(|e| e.event).collect()
-    }
-
-    fn named(user: &str) -> UserRef {
-        UserRef {
-            key: ukey("app", user),
-            name: Some(format!("{user} name")),
-        }
-    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn channel_user_and_app_instance_writes_fill_the_outbox() {
@@ -260,24 +305,13 @@ mod outbox_events {
 
 /// Two stores on one schema are two nodes: what must hold across them holds.
 mod two_nodes {
-    use std::sync::Arc;
 
     use belfry_core::model::{AppInstanceUser, ChannelPrivacy};
-    use belfry_core::store::{Limit, MembershipLimits, Store, StoreError};
+    use belfry_core::store::{Limit, MembershipLimits, StoreError};
     use belfry_core::time::Timestamp;
 
-    use super::{fresh_pg, PgOptions, PgStore, Schema};
+    use super::nodes;
     use crate::conformance::{idem, new_channel, setup, ukey};
-
-    /// A first node in a fresh schema, and a second one on the same schema.
-    async fn nodes() -> (Arc<dyn Store>, Arc<dyn Store>, Schema) {
-        let (first, schema) = fresh_pg(false).await;
-        let mut opts = PgOptions::new(schema.url.clone());
-        opts.schema = Some(schema.name.clone());
-        opts.max_connections = 4;
-        let second = PgStore::connect(opts).await.unwrap();
-        (Arc::new(first), Arc::new(second), schema)
-    }
 
     fn user(id: &str) -> AppInstanceUser {
         AppInstanceUser {

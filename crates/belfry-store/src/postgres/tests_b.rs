@@ -6,44 +6,18 @@ use std::time::Duration;
 
 use belfry_core::events::{DomainEvent, Published};
 use belfry_core::model::{
-    ChannelMessage, ChannelPrivacy, MembershipType, MessageChange, MessageQuery, Persistence,
-    SortOrder, UserRef,
+    ChannelMessage, ChannelPrivacy, MembershipType, MessageChange, Persistence,
 };
-use belfry_core::store::{Limit, MembershipLimits, Outbox, Store, StoreError};
+use belfry_core::store::{Limit, MembershipLimits, Store, StoreError};
 use belfry_core::time::Timestamp;
 use belfry_core::CoreError;
 
-use super::tests::{fresh_pg, test_url, Schema};
-use super::{PgOptions, PgStore};
+use super::tests::{channel, drain, fresh_pg, history, named, nodes, Schema};
 use crate::conformance::message::{allow, plain, req};
 use crate::conformance::{ckey, idem, new_channel, setup, ukey, ROOMY};
 
-/// Every event in the outbox, in outbox order, removed from it.
-async fn drain(s: &PgStore) -> Vec<Published> {
-    let entries = s.lease_events(1000, Duration::from_secs(60)).await.unwrap();
-    let ids: Vec<i64> = entries.iter().map(|e| e.id).collect();
-    s.ack_events(&ids).await.unwrap();
-    entries.into_iter().map(|e| e.event).collect()
-}
-
-fn named(user: &str) -> UserRef {
-    UserRef {
-        key: ukey("app", user),
-        name: Some(format!("{user} name")),
-    }
-}
-
 fn refuse() -> belfry_core::store::ChannelPolicy {
     Box::new(|_| Err(CoreError::forbidden("no")))
-}
-
-/// Channel "c" of "app" by "owner", with `members`.
-async fn channel(s: &Arc<dyn Store>, members: &[&str]) {
-    let mut nc = new_channel("app", "c", "owner", ChannelPrivacy::Public);
-    nc.members = members.iter().map(|m| ukey("app", m)).collect();
-    s.create_channel(nc, idem("ch", "c", "f"), 10, ROOMY)
-        .await
-        .unwrap();
 }
 
 /// Each numbered write of this part leaves exactly the event the service would publish, with
@@ -210,46 +184,6 @@ async fn membership_moderation_and_message_writes_fill_the_outbox() {
         numbers,
         (first..first + numbers.len() as u64).collect::<Vec<_>>()
     );
-}
-
-/// A first node in a fresh schema, and a second one on the same schema.
-async fn nodes() -> (Arc<dyn Store>, Arc<dyn Store>, Schema) {
-    let (first, schema) = fresh_pg(false).await;
-    let name: String = first
-        .conn()
-        .await
-        .unwrap()
-        .query_one("SELECT current_schema()", &[])
-        .await
-        .unwrap()
-        .get(0);
-    let mut opts = PgOptions::new(test_url());
-    opts.schema = Some(name);
-    opts.max_connections = 4;
-    let second = PgStore::connect(opts).await.unwrap();
-    (Arc::new(first), Arc::new(second), schema)
-}
-
-/// The whole history `viewer` sees, oldest first, in pages of `page`.
-async fn history(s: &Arc<dyn Store>, viewer: &str, page: usize) -> Vec<ChannelMessage> {
-    let q = MessageQuery {
-        not_before: None,
-        not_after: None,
-        order: SortOrder::Ascending,
-    };
-    let mut all = Vec::new();
-    let mut after = None;
-    loop {
-        let rows = s
-            .list_messages(&ckey("app", "c"), &ukey("app", viewer), q, after, page)
-            .await
-            .unwrap();
-        let Some((last, _)) = rows.last() else {
-            return all;
-        };
-        after = Some(*last);
-        all.extend(rows.into_iter().map(|(_, m)| m));
-    }
 }
 
 /// Four senders on two nodes, 50 sends each into one channel, with clocks that disagree: every

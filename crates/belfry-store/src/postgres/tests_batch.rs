@@ -5,45 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use belfry_core::arn::ChannelKey;
-use belfry_core::model::{ChannelMessage, ChannelPrivacy, MessageQuery, NewMessage, SortOrder};
+use belfry_core::model::{ChannelMessage, NewMessage};
 use belfry_core::store::{ChannelPolicy, Sent, Store, StoreError, StoreResult};
 use belfry_core::CoreError;
 
-use super::tests::fresh_pg;
+use super::tests::{channel, fresh_pg, history};
 use super::PgStore;
 use crate::conformance::message::{allow, plain, req};
-use crate::conformance::{ckey, idem, new_channel, setup, ukey, ROOMY};
-
-/// Channel "c" of "app" by "owner", with `members`.
-async fn channel(s: &Arc<dyn Store>, members: &[&str]) {
-    let mut nc = new_channel("app", "c", "owner", ChannelPrivacy::Public);
-    nc.members = members.iter().map(|m| ukey("app", m)).collect();
-    s.create_channel(nc, idem("ch", "c", "f"), 10, ROOMY)
-        .await
-        .unwrap();
-}
-
-/// The whole history `viewer` sees, oldest first, in pages of `page`.
-async fn history(s: &Arc<dyn Store>, viewer: &str, page: usize) -> Vec<ChannelMessage> {
-    let q = MessageQuery {
-        not_before: None,
-        not_after: None,
-        order: SortOrder::Ascending,
-    };
-    let mut all = Vec::new();
-    let mut after = None;
-    loop {
-        let rows = s
-            .list_messages(&ckey("app", "c"), &ukey("app", viewer), q, after, page)
-            .await
-            .unwrap();
-        let Some((last, _)) = rows.last() else {
-            return all;
-        };
-        after = Some(*last);
-        all.extend(rows.into_iter().map(|(_, m)| m));
-    }
-}
+use crate::conformance::{ckey, setup};
 
 /// Waits (up to 5 s) until `check` holds.
 async fn until(what: &str, check: impl Fn() -> bool) {

@@ -2,33 +2,31 @@
 //! `app_instance::lock_app_instance`), so the quota and the duplicate check see every user
 //! committed before them; the unique key stays the last word on a duplicate.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use belfry_core::arn::UserKey;
 use belfry_core::events::{DomainEvent, Published};
 use belfry_core::model::{AppInstanceUser, Created, Idempotency, Tag, TagKind, TagTarget};
 use belfry_core::store::{Limit, Seq, StoreError, StoreResult, UserStore};
 use belfry_core::time::Timestamp;
-use tokio_postgres::GenericClient;
+use deadpool_postgres::GenericClient;
 
 use super::app_instance::lock_app_instance;
-use super::rows::{lock_token, user_from_row, USER_COLUMNS};
+use super::rows::{exec, lock_token, row, rows, user_from_row, USER_COLUMNS};
 use super::{count, db, forget, is_unique_violation, remember, replay, tags, PgStore};
+
+static GET: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {USER_COLUMNS} FROM users WHERE app_instance_id = $1 AND user_id = $2")
+});
 
 /// One user, as `c` sees it now.
 pub(crate) async fn get<C: GenericClient + Sync>(
     c: &C,
     key: &UserKey,
 ) -> StoreResult<Option<AppInstanceUser>> {
-    let row = c
-        .query_opt(
-            &format!(
-                "SELECT {USER_COLUMNS} FROM users WHERE app_instance_id = $1 AND user_id = $2"
-            ),
-            &[&key.app_instance_id, &key.user_id],
-        )
-        .await
-        .map_err(db)?;
-    Ok(row
+    let found = row(c, &GET, &[&key.app_instance_id, &key.user_id]).await?;
+    Ok(found
         .as_ref()
         .map(user_from_row)
         .transpose()?
@@ -62,7 +60,7 @@ impl UserStore for PgStore {
                 user_id: done.id.clone(),
             };
             // A token whose resource was deleted since is free again.
-            if get(&*tx, &made).await?.is_some() {
+            if get(&tx, &made).await?.is_some() {
                 return Ok(done);
             }
             forget(&tx, &idem).await?;
@@ -71,7 +69,7 @@ impl UserStore for PgStore {
             return Err(StoreError::NoAppInstance(key.app_instance_id.clone()));
         }
         let exists = || StoreError::UserExists(key.user_id.clone());
-        if get(&*tx, key).await?.is_some() {
+        if get(&tx, key).await?.is_some() {
             return Err(exists());
         }
         if count(
@@ -84,9 +82,16 @@ impl UserStore for PgStore {
         {
             return Err(StoreError::Limit(Limit::Users(max)));
         }
-        tx.execute(
-            "INSERT INTO users (app_instance_id, user_id, name, metadata, created_ms, updated_ms, expiration_days, expiration_criterion)
+        // Prepared through the cache by hand: the driver error must stay to tell a duplicate.
+        let insert = tx
+            .prepare_cached(
+                "INSERT INTO users (app_instance_id, user_id, name, metadata, created_ms, updated_ms, expiration_days, expiration_criterion)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .await
+            .map_err(db)?;
+        tx.execute(
+            &insert,
             &[
                 &key.app_instance_id,
                 &key.user_id,
@@ -99,7 +104,13 @@ impl UserStore for PgStore {
             ],
         )
         .await
-        .map_err(|e| if is_unique_violation(&e) { exists() } else { db(e) })?;
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                exists()
+            } else {
+                db(e)
+            }
+        })?;
         tags::put(&tx, &tag_target(key), &tag_list).await?;
         remember(&tx, &idem, &key.user_id, user.created.0).await?;
         tx.commit().await.map_err(db)?;
@@ -111,7 +122,7 @@ impl UserStore for PgStore {
 
     async fn get_user(&self, key: &UserKey) -> StoreResult<Option<AppInstanceUser>> {
         let conn = self.conn().await?;
-        get(&**conn, key).await
+        get(&conn, key).await
     }
 
     async fn list_users(
@@ -121,15 +132,14 @@ impl UserStore for PgStore {
         limit: usize,
     ) -> StoreResult<Vec<Seq<AppInstanceUser>>> {
         let conn = self.conn().await?;
-        let rows = conn
-            .query(
-                &format!(
-                    "SELECT {USER_COLUMNS} FROM users WHERE app_instance_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
-                ),
-                &[&app_instance_id, &after.unwrap_or(0), &(limit as i64)],
-            )
-            .await
-            .map_err(db)?;
+        let rows = rows(
+            &conn,
+            &format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE app_instance_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+            ),
+            &[&app_instance_id, &after.unwrap_or(0), &(limit as i64)],
+        )
+        .await?;
         rows.iter().map(user_from_row).collect()
     }
 
@@ -141,13 +151,12 @@ impl UserStore for PgStore {
         now: Timestamp,
     ) -> StoreResult<()> {
         let conn = self.conn().await?;
-        let n = conn
-            .execute(
-                "UPDATE users SET name = $3, metadata = $4, updated_ms = $5 WHERE app_instance_id = $1 AND user_id = $2",
-                &[&key.app_instance_id, &key.user_id, &name, &metadata, &now.0],
-            )
-            .await
-            .map_err(db)?;
+        let n = exec(
+            &conn,
+            "UPDATE users SET name = $3, metadata = $4, updated_ms = $5 WHERE app_instance_id = $1 AND user_id = $2",
+            &[&key.app_instance_id, &key.user_id, &name, &metadata, &now.0],
+        )
+        .await?;
         if n == 0 {
             return Err(StoreError::NoUser(key.user_id.clone()));
         }
@@ -158,13 +167,12 @@ impl UserStore for PgStore {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await.map_err(db)?;
         // Foreign keys cascade to the admin role, memberships, moderator roles and bans.
-        let n = tx
-            .execute(
-                "DELETE FROM users WHERE app_instance_id = $1 AND user_id = $2",
-                &[&key.app_instance_id, &key.user_id],
-            )
-            .await
-            .map_err(db)?;
+        let n = exec(
+            &tx,
+            "DELETE FROM users WHERE app_instance_id = $1 AND user_id = $2",
+            &[&key.app_instance_id, &key.user_id],
+        )
+        .await?;
         if n == 0 {
             return Err(StoreError::NoUser(key.user_id.clone()));
         }

@@ -16,8 +16,8 @@ use belfry_core::store::{StoreError, StoreResult};
 use belfry_core::time::Timestamp;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::user::expiration;
 use super::{count, db, forget, remember, replay, tags};
+use crate::codec::{expiration, membership_type};
 
 /// `SELECT <the channel columns, as `from_row` reads them>` plus `$extra` columns, from
 /// `channels c`: `named` joins the creator's current name (`u`); `unnamed` leaves it NULL (for
@@ -53,15 +53,6 @@ pub(crate) const QUERY_WITH_SEQ_OF_R: &str = channel_select!(named, ", r.seq");
 
 /// The channel columns with the creator's current name.
 pub(crate) const QUERY: &str = channel_select!(named, "");
-
-/// Reads a stored membership type (anything but HIDDEN is DEFAULT).
-pub(crate) fn membership_type(stored: &str) -> MembershipType {
-    if stored == "HIDDEN" {
-        MembershipType::Hidden
-    } else {
-        MembershipType::Default
-    }
-}
 
 fn bad_column(what: &str, value: &str) -> rusqlite::Error {
     rusqlite::Error::InvalidColumnType(0, format!("{what}={value}"), rusqlite::types::Type::Text)

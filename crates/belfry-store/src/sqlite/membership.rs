@@ -12,6 +12,7 @@ use belfry_core::time::Timestamp;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{channel, count, db};
+use crate::codec::membership_type;
 
 const QUERY: &str =
     "SELECT m.seq, m.app_instance_id, m.channel_id, m.user_id, u.name, m.invited_by, i.name,
@@ -41,7 +42,7 @@ fn from_row(r: &Row) -> rusqlite::Result<Membership> {
             },
             name: r.get(6)?,
         },
-        kind: channel::membership_type(&r.get::<_, String>(7)?),
+        kind: membership_type(&r.get::<_, String>(7)?),
         created: Timestamp(r.get(8)?),
         updated: Timestamp(r.get(9)?),
         read_marker: r.get::<_, Option<i64>>(10)?.map(Timestamp),
@@ -305,7 +306,7 @@ pub(crate) fn list_for_user(
                     seq: r.get(14)?,
                     value: UserMembership {
                         channel: ch.value,
-                        kind: channel::membership_type(&r.get::<_, String>(15)?),
+                        kind: membership_type(&r.get::<_, String>(15)?),
                         read_marker: r.get::<_, Option<i64>>(16)?.map(Timestamp),
                     },
                 })
@@ -332,7 +333,7 @@ pub(crate) fn session_channels(c: &Connection, user: &UserKey) -> StoreResult<Ve
                     app_instance_id: user.app_instance_id.clone(),
                     channel_id: r.get(0)?,
                 },
-                kind: channel::membership_type(&r.get::<_, String>(1)?),
+                kind: membership_type(&r.get::<_, String>(1)?),
                 event_seq: r.get::<_, i64>(2)? as u64,
                 last_message: r.get::<_, Option<i64>>(3)?.map(Timestamp),
                 read_marker: r.get::<_, Option<i64>>(4)?.map(Timestamp),

@@ -1,11 +1,14 @@
 //! Channel messages and read markers in SQLite.
 
 use super::SqliteStore;
+use crate::codec::{
+    decode_attributes, decode_push, encode_attributes, encode_push, membership_type,
+};
 use async_trait::async_trait;
 use belfry_core::arn::{ChannelKey, UserKey};
 use belfry_core::model::{
     Channel, ChannelMessage, MessageChange, MessageCursor, MessageQuery, MessageType, NewMessage,
-    Persistence, PushNotification, PushType, SortOrder, UserRef,
+    Persistence, SortOrder, UserRef,
 };
 use belfry_core::perm::Roles;
 use belfry_core::store::MessageStore;
@@ -13,7 +16,6 @@ use belfry_core::store::{ChannelContext, ChannelPolicy, Sent, Seq};
 use belfry_core::store::{StoreError, StoreResult};
 use belfry_core::time::Timestamp;
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use serde_json::{json, Value};
 
 use super::send_cache::{channel_key, CachedSender};
 use super::tokens;
@@ -42,47 +44,6 @@ const CONTEXT: &str = channel::channel_select!(
 /// The channel's row position, by key (a scalar subquery: evaluated once per statement).
 const CHANNEL_SEQ: &str =
     "(SELECT seq FROM channels WHERE app_instance_id = ?1 AND channel_id = ?2)";
-
-fn encode_attributes(attrs: &[(String, Vec<String>)]) -> Option<String> {
-    if attrs.is_empty() {
-        return None;
-    }
-    Some(Value::Array(attrs.iter().map(|(k, v)| json!([k, v])).collect()).to_string())
-}
-
-fn decode_attributes(text: Option<String>) -> Vec<(String, Vec<String>)> {
-    let Some(Ok(Value::Array(items))) = text.map(|t| serde_json::from_str::<Value>(&t)) else {
-        return Vec::new();
-    };
-    items
-        .into_iter()
-        .filter_map(|item| {
-            let name = item.get(0)?.as_str()?.to_string();
-            let values = item
-                .get(1)?
-                .as_array()?
-                .iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect();
-            Some((name, values))
-        })
-        .collect()
-}
-
-fn encode_push(p: &Option<PushNotification>) -> Option<String> {
-    p.as_ref()
-        .map(|p| json!({"t": p.title, "b": p.body, "y": p.kind.map(|k| k.as_str())}).to_string())
-}
-
-fn decode_push(text: Option<String>) -> Option<PushNotification> {
-    let v: Value = serde_json::from_str(&text?).ok()?;
-    let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
-    Some(PushNotification {
-        title: s("t"),
-        body: s("b"),
-        kind: s("y").and_then(|y| PushType::parse("PushNotification.Type", &y).ok()),
-    })
-}
 
 fn from_row(ch: &ChannelKey, r: &Row) -> rusqlite::Result<(MessageCursor, ChannelMessage)> {
     let user = |id: String| UserKey {
@@ -160,7 +121,7 @@ fn load_context(
                 let roles = Roles {
                     admin: r.get(15)?,
                     moderator: r.get(16)?,
-                    member: member.as_deref().map(channel::membership_type),
+                    member: member.as_deref().map(membership_type),
                     banned: r.get(18)?,
                 };
                 Ok((

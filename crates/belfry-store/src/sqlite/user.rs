@@ -1,12 +1,10 @@
 //! AppInstanceUsers in SQLite.
 
 use super::SqliteStore;
+use crate::codec::expiration;
 use async_trait::async_trait;
 use belfry_core::arn::UserKey;
-use belfry_core::model::{
-    AppInstanceUser, Created, ExpirationCriterion, ExpirationSettings, Idempotency, Tag, TagKind,
-    TagTarget,
-};
+use belfry_core::model::{AppInstanceUser, Created, Idempotency, Tag, TagKind, TagTarget};
 use belfry_core::store::Limit;
 use belfry_core::store::Seq;
 use belfry_core::store::UserStore;
@@ -17,22 +15,6 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use super::{count, db, forget, remember, replay, tags};
 
 const COLUMNS: &str = "seq, app_instance_id, user_id, name, metadata, created_ms, updated_ms, expiration_days, expiration_criterion";
-
-/// Reads the two expiration columns back into settings.
-pub(crate) fn expiration(
-    days: Option<i64>,
-    criterion: Option<String>,
-) -> Option<ExpirationSettings> {
-    let criterion = match criterion.as_deref()? {
-        "CREATED_TIMESTAMP" => ExpirationCriterion::CreatedTimestamp,
-        "LAST_MESSAGE_TIMESTAMP" => ExpirationCriterion::LastMessageTimestamp,
-        _ => return None,
-    };
-    Some(ExpirationSettings {
-        days: days?,
-        criterion,
-    })
-}
 
 fn from_row(r: &Row) -> rusqlite::Result<Seq<AppInstanceUser>> {
     Ok(Seq {

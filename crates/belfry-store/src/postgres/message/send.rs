@@ -54,7 +54,7 @@ use tokio_postgres::types::ToSql;
 
 use super::super::rows_b;
 use super::super::{db, PgStore};
-use super::{locked_channel, Context, CONTEXT};
+use super::{channel_from_row, Context, CONTEXT};
 
 pub(crate) use queue::SendQueues;
 
@@ -105,7 +105,7 @@ async fn fleeting(store: &PgStore, new: NewMessage, policy: ChannelPolicy) -> St
     )
     .map_err(db)?;
     let channel = channel
-        .map(|r| locked_channel(&r).map(|(_, c)| c))
+        .map(|r| channel_from_row(&r).map(|c| c.value))
         .transpose()?;
     let context = Context::read(&context, ch, &m.sender.key, channel.is_some())?;
     let ctx = ChannelContext {

@@ -14,11 +14,12 @@ use deadpool_postgres::Object;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Row, Statement};
 
-use super::super::super::rows_b::{self, col, encode_attributes, encode_push, MESSAGE_COLUMNS};
+use super::super::super::rows_b::{self, col, MESSAGE_COLUMNS};
 use super::super::super::{db, is_unique_violation, PgStore};
-use super::super::{locked_channel, locked_event_seq, Context, CHANNEL_SEQ, CONTEXT};
+use super::super::{channel_from_row, locked_event_seq, Context, CHANNEL_SEQ, CONTEXT};
 use super::decide::{decide, Decided, Job, Read};
 use super::queue::Queued;
+use crate::codec::{encode_attributes, encode_push};
 
 /// Locks the channel row for the batch without writing a row version (the batch's single
 /// UPDATE writes one), returning the channel and its last event number. As strong as the
@@ -276,8 +277,8 @@ async fn first_trip(
     next()?;
     let locked: Option<(i64, Channel, u64)> = match next()?.first() {
         Some(r) => {
-            let (channel_seq, channel) = locked_channel(r)?;
-            Some((channel_seq, channel, locked_event_seq(r)?))
+            let channel = channel_from_row(r)?;
+            Some((channel.seq, channel.value, locked_event_seq(r)?))
         }
         None => None,
     };
